@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store: an append-only CloudEvents log on SQLite, and the key/value view
+ * derived from it. The only module that speaks SQL.
+ *
+ * Invariants
+ *  - Every stored event has a seq: strictly increasing and gapless, assigned
+ *    by the single writer thread at commit. Nothing is updated in place.
+ *  - (source, id) is unique: appending a stored (source, id) returns the
+ *    stored seq and appends nothing (idempotent retries).
+ *  - A request (one event, a batch, or a transaction function) is applied
+ *    all-or-nothing, and acknowledged only after its commit is durable
+ *    according to the fsync setting.
+ *  - The KV view is updated in the same SQLite transaction as the events that
+ *    change it, so it always equals a replay of the log.
+ *
+ * Threads
+ *  - One writer thread owns the write connection. Producers on any thread
+ *    submit requests; the writer takes every request that is waiting, runs
+ *    them in one SQLite transaction (group commit), commits, then calls each
+ *    request's completion and the commit hook.
+ *  - Reads may be called from any thread; each uses a pooled read-only
+ *    connection (WAL: readers never block the writer).
+ *
+ * Reserved event types applied to the KV view (subject = the key):
+ *  io.redcar.kv.put      data = the value, datacontenttype = its type;
+ *                        extension `expires` (Timestamp) sets expiry,
+ *                        `keepttl` (Boolean) keeps the current one.
+ *  io.redcar.kv.delete   removes the key (no error when absent).
+ *  io.redcar.kv.expired  removes the key; emitted by active expiry.
+ *  io.redcar.kv.expire   sets (`expires`) or clears (no `expires`) expiry.
+ *  io.redcar.kv.rename   moves the key to extension `newkey` (replacing it).
+ *  io.redcar.kv.hset     data: JSON object {"field":"value",...}
+ *  io.redcar.kv.hdel     data: JSON array ["field",...]
+ *  io.redcar.kv.lpush / io.redcar.kv.rpush   data: JSON array of values, pushed in order
+ *  io.redcar.kv.lpop / io.redcar.kv.rpop     extension `count` (Integer, default 1)
+ * Field and list values that are not valid UTF-8 are written as
+ * {"base64":"..."} objects in those arrays/objects.
+ */
+#ifndef REDCAR_STORE_H
+#define REDCAR_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redcar/event.h"
+#include "redcar/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rc_store rc_store;
+
+typedef enum {
+    RC_FSYNC_ALWAYS = 0, /* synchronous=FULL: a commit survives power loss (default) */
+    RC_FSYNC_NORMAL      /* synchronous=NORMAL in WAL: survives a process crash */
+} rc_fsync_mode;
+
+typedef struct rc_store_opts {
+    const char *dir;          /* data directory, created if missing (default ./redcar-data) */
+    rc_fsync_mode fsync;
+    size_t max_group;         /* most requests per group commit (default 4096) */
+    int read_conns;           /* pooled read connections (default 8) */
+} rc_store_opts;
+
+void rc_store_opts_default(rc_store_opts *o);
+
+/* Open (create, migrate) the store under opts->dir and start its writer.
+ * Takes an exclusive lock on the directory: RC_LOCKED if another process has it. */
+int rc_store_open(rc_store **out, const rc_store_opts *opts, rc_err *err);
+/* Finish queued requests, stop the writer, close. NULL-safe. */
+void rc_store_close(rc_store *st);
+
+/* ---- append ------------------------------------------------------------- */
+
+#define RC_EXPECT_ANY (-1)
+
+/* Outcome of one event of a request. */
+typedef struct rc_append_item {
+    uint64_t seq;      /* assigned or (duplicate) stored seq */
+    int duplicate;     /* 1 when (source, id) was already stored */
+} rc_append_item;
+
+/* Completion, called once on the writer thread after the request committed
+ * (status RC_OK) or failed (nothing of it was applied). items has one entry
+ * per appended event, valid only during the call. Must not block. */
+typedef void (*rc_append_done)(void *arg, int status, const rc_err *err,
+                               const rc_append_item *items, size_t n);
+
+typedef struct rc_append_opts {
+    /* Optimistic concurrency: the seq the caller expects as the latest event
+     * of `expect_subject` (default: the first event's subject); 0 means "the
+     * subject has no events". RC_EXPECT_ANY (default) disables the check.
+     * A mismatch fails the request with RC_CONFLICT and appends nothing. */
+    int64_t expect_seq;
+    const char *expect_subject;
+} rc_append_opts;
+#define RC_APPEND_OPTS_INIT {RC_EXPECT_ANY, NULL}
+
+/* Asynchronous append of n validated events (a batch is all-or-nothing).
+ * The store takes ownership of evs[i] (and not of the array) whatever the
+ * result; if `time` is absent the store stamps the commit time. A `seq`
+ * value in the events is ignored. done is never called if this returns an
+ * error (RC_SHUTDOWN, RC_NOMEM, RC_INVALID). */
+int rc_store_append_async(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
+                          rc_append_done done, void *arg, rc_err *err);
+
+/* Blocking append: waits for the commit. items (may be NULL) receives n entries. */
+int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
+                    rc_append_item *items, rc_err *err);
+
+/* ---- transactions: read-modify-write on the writer thread --------------- */
+
+/* A transaction function runs on the writer thread inside the group's SQLite
+ * transaction (in a savepoint of its own), so its reads and the events it
+ * appends are atomic with respect to every other writer. It may read the KV
+ * view and append events; returning non-RC_OK rolls back whatever it appended.
+ * It must not block. */
+typedef struct rc_txn rc_txn;
+typedef int (*rc_txn_fn)(rc_txn *tx, void *arg, rc_err *err);
+/* Called on the writer thread after commit (or failure); items are the
+ * events the function appended. */
+typedef rc_append_done rc_txn_done;
+
+int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
+                       rc_err *err);
+int rc_store_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_err *err);
+
+/* Append inside a transaction; takes ownership of ev. The KV view reflects
+ * it immediately for later reads in the same transaction. */
+int rc_txn_append(rc_txn *tx, rc_event *ev, rc_append_item *item, rc_err *err);
+uint64_t rc_txn_last_seq(rc_txn *tx);   /* head of the log as seen in the txn */
+int64_t rc_txn_now_ms(rc_txn *tx);     /* the clock of this group commit */
+
+/* ---- key/value view ----------------------------------------------------- */
+
+typedef enum { RC_KV_STRING = 1, RC_KV_HASH = 2, RC_KV_LIST = 3 } rc_kv_kind;
+
+/* A key as read. Pointers are borrowed: valid only during the callback
+ * (or until the next call on the same rc_txn). */
+typedef struct rc_kv_entry {
+    const char *key;
+    size_t key_len;
+    rc_kv_kind kind;
+    const void *value;        /* strings only; NULL for hash/list */
+    size_t value_len;         /* strings: bytes; hash: fields; list: length */
+    const char *ctype;        /* datacontenttype of the put, or NULL */
+    uint64_t create_seq, mod_seq, version;
+    int64_t expire_ms;        /* 0 = no expiry */
+} rc_kv_entry;
+
+typedef int (*rc_kv_fn)(const rc_kv_entry *e, void *arg); /* non-zero stops */
+
+/* Expired keys are invisible to every read even before active expiry runs. */
+int rc_txn_kv_get(rc_txn *tx, const char *key, rc_kv_entry *out, rc_err *err); /* RC_NOT_FOUND */
+int rc_txn_hash_get(rc_txn *tx, const char *key, const char *field, const void **val,
+                    size_t *len, rc_err *err);
+int rc_txn_list_get(rc_txn *tx, const char *key, int64_t index, const void **val, size_t *len,
+                    rc_err *err);
+
+int rc_store_kv_get(rc_store *st, const char *key, uint64_t as_of, rc_kv_fn fn, void *arg,
+                    rc_err *err); /* as_of 0 = now; RC_NOT_FOUND */
+
+typedef struct rc_kv_query {
+    const char *key;          /* range start (inclusive); NULL = first key */
+    const char *end;          /* range end (exclusive); NULL = open */
+    const char *prefix;       /* alternative to key/end */
+    size_t limit;             /* 0 = no limit */
+    int desc;                 /* sort by key descending */
+    int keys_only;            /* value pointers left NULL */
+    uint64_t as_of;           /* 0 = now */
+    const char *glob;         /* Redis glob pattern on the key (KEYS/SCAN) */
+    int kind;                 /* 0 = any, else an rc_kv_kind */
+} rc_kv_query;
+
+int rc_store_kv_range(rc_store *st, const rc_kv_query *q, rc_kv_fn fn, void *arg, rc_err *err);
+int rc_store_kv_count(rc_store *st, const rc_kv_query *q, uint64_t *count, rc_err *err);
+
+/* Hash fields / list elements of a key, in field order / list order. */
+typedef int (*rc_kv_item_fn)(const void *a, size_t alen, const void *b, size_t blen, void *arg);
+int rc_store_hash_scan(rc_store *st, const char *key, rc_kv_item_fn fn, void *arg, rc_err *err);
+int rc_store_list_range(rc_store *st, const char *key, int64_t start, int64_t stop,
+                        rc_kv_item_fn fn, void *arg, rc_err *err); /* Redis LRANGE indexes */
+
+/* ---- reading the log ---------------------------------------------------- */
+
+/* A stored event as read. `json` is its structured JSON encoding without the
+ * seq attribute; all pointers are borrowed for the duration of the callback. */
+typedef struct rc_stored {
+    uint64_t seq;
+    const char *json;
+    size_t json_len;
+    const char *type;
+    const char *source;
+    const char *id;
+    const char *subject;      /* NULL when absent */
+    int64_t time_ms;
+} rc_stored;
+
+typedef int (*rc_stored_fn)(const rc_stored *row, void *arg); /* non-zero stops */
+
+typedef struct rc_query {
+    uint64_t from;            /* first seq (inclusive); 0 = from the start */
+    uint64_t after;           /* alternative: first seq > after */
+    uint64_t to;              /* last seq (inclusive); 0 = no bound */
+    size_t limit;             /* 0 = no limit */
+    int desc;                 /* newest first */
+    const char *type;
+    const char *source;
+    const char *subject;
+    const char *subject_prefix;
+    int64_t since_ms;         /* time >= since (0 = none) */
+    int64_t until_ms;         /* time < until (0 = none) */
+} rc_query;
+
+/* Scan served from indexes. RC_TRIMMED when from/after asks for a seq that
+ * retention removed (err names the earliest stored seq). */
+int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, rc_err *err);
+int rc_store_get(rc_store *st, uint64_t seq, rc_stored_fn fn, void *arg, rc_err *err);
+/* Events of one key (subject) with io.redcar.kv.* types, oldest first. */
+int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_fn fn, void *arg,
+                        rc_err *err);
+
+typedef struct rc_store_stats {
+    uint64_t head_seq;        /* latest seq, 0 when empty */
+    uint64_t first_seq;       /* earliest stored seq */
+    uint64_t events;
+    uint64_t keys;
+    uint64_t bytes;           /* database + WAL file size */
+    uint64_t commits;         /* group commits since open */
+    uint64_t appended;        /* events appended since open */
+} rc_store_stats;
+int rc_store_stats_get(rc_store *st, rc_store_stats *out);
+
+/* ---- fan-out hook ------------------------------------------------------- */
+
+/* Called once per group commit on the writer thread, after the commit and
+ * before completions, with the newly stored events in seq order (each has
+ * ev->seq set; borrowed for the call). Set once, before any append. */
+typedef void (*rc_commit_hook)(void *arg, rc_event *const *evs, size_t n);
+void rc_store_set_commit_hook(rc_store *st, rc_commit_hook fn, void *arg);
+
+/* Active expiry: append io.redcar.kv.expired events for keys whose expiry
+ * has passed (at most max per call). Returns the number expired. */
+int rc_store_expire_due(rc_store *st, size_t max, rc_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
