@@ -67,6 +67,8 @@ void rc_hub_free(rc_hub *hub);
 
 /* The store's commit hook: rc_store_set_commit_hook(st, rc_hub_publish_hook, hub). */
 void rc_hub_publish_hook(void *hub, rc_event *const *evs, size_t n);
+/* Start the head at the store's head (on start-up, before any commit). */
+void rc_hub_set_head(rc_hub *hub, uint64_t seq);
 /* Highest seq the hub has seen. */
 uint64_t rc_hub_head(rc_hub *hub);
 /* Block until the head passes after_seq or timeout_ms elapses (long poll).

@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The settings table. Every setting is one row; the command line, the
+ * config file, --help and CONFIG GET/SET are all driven by it, so a new
+ * setting is one line here and nothing else.
+ *
+ * Trust boundary: config files and CONFIG SET values are user input; every
+ * value is parsed and bounds-checked before it replaces the old one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "redcar/config.h"
+
+typedef enum { T_STR, T_INT, T_SIZE, T_MS, T_BOOL, T_ENUM, T_ADDR } cfg_type;
+
+#define F_STARTUP 1 /* cannot change while running */
+#define F_SECRET 2  /* never printed by CONFIG GET's value listing in logs */
+
+typedef struct {
+    const char *name;
+    cfg_type type;
+    const char *def;
+    int64_t min, max;
+    const char *enums;   /* T_ENUM: "a|b|c" */
+    char shortopt;       /* 0: none */
+    const char *longopt; /* NULL: none */
+    int flags;
+    const char *help;
+} cfg_row;
+
+#define KB 1024LL
+#define MB (1024LL * 1024)
+#define GB (1024LL * 1024 * 1024)
+
+static const cfg_row rows[] = {
+    {"http", T_ADDR, "127.0.0.1:8519", 0, 0, NULL, 'a', "http", F_STARTUP, "HTTP listen address HOST:PORT (port 0 picks a free port)"},
+    {"resp", T_ADDR, "127.0.0.1:6379", 0, 0, NULL, 'r', "resp", F_STARTUP, "RESP (Redis protocol) listen address HOST:PORT"},
+    {"dir", T_STR, "./redcar-data", 0, 0, NULL, 'd', "dir", F_STARTUP, "data directory (created on first start)"},
+    {"logfile", T_STR, "stderr", 0, 0, NULL, 'o', "log", F_STARTUP, "log output: stdout, stderr or a file path"},
+    {"loglevel", T_ENUM, "info", 0, 0, "debug|info|warn|error|off", 'l', "log-level", 0, "log level"},
+    {"log-format", T_ENUM, "text", 0, 0, "text|json", 0, "log-format", F_STARTUP, "log line format"},
+    {"fsync", T_ENUM, "always", 0, 0, "always|normal", 0, "fsync", F_STARTUP,
+     "always: a commit survives power loss; normal: survives a process crash"},
+    {"requirepass", T_STR, "", 0, 0, NULL, 0, "requirepass", F_SECRET, "password for AUTH (RESP) and bearer token (HTTP)"},
+    {"protected-mode", T_BOOL, "yes", 0, 1, NULL, 0, "protected-mode", F_STARTUP,
+     "refuse non-loopback binds without credentials"},
+    {"maxclients", T_INT, "10000", 1, 1000000, NULL, 0, "maxclients", 0, "most RESP clients at once"},
+    {"http-max-body", T_SIZE, "16mb", 1, 4 * GB, NULL, 0, "http-max-body", 0, "largest HTTP request body"},
+    {"http-timeout", T_MS, "30s", 1000, 3600000, NULL, 0, "http-timeout", F_STARTUP, "HTTP idle and request timeout"},
+    {"http-threads", T_INT, "4", 1, 256, NULL, 0, "http-threads", F_STARTUP, "HTTP worker threads"},
+    {"sse-heartbeat", T_MS, "15s", 100, 3600000, NULL, 0, "sse-heartbeat", 0, "interval of SSE heartbeat comments"},
+    {"proto-max-bulk-len", T_SIZE, "512mb", 1 * KB, 4 * GB, NULL, 0, "proto-max-bulk-len", 0, "largest RESP bulk string"},
+    {"proto-max-multibulk", T_INT, "1048576", 1, 1LL << 31, NULL, 0, "proto-max-multibulk", 0, "most arguments of one RESP command"},
+    {"client-query-buffer-limit", T_SIZE, "1gb", 1 * MB, 4 * GB, NULL, 0, "client-query-buffer-limit", 0,
+     "most buffered input per RESP client"},
+    {"client-output-buffer-limit-pubsub", T_SIZE, "32mb", 0, 4 * GB, NULL, 0, "client-output-buffer-limit-pubsub", 0,
+     "subscriber output limit; past it the client is disconnected (0 = none)"},
+    {"notify-keyspace-events", T_STR, "", 0, 0, NULL, 0, "notify-keyspace-events", 0,
+     "keyspace notification classes, as Redis (e.g. KEA)"},
+    {"max-batch", T_INT, "10000", 1, 1000000, NULL, 0, "max-batch", 0, "most events in one batch"},
+    {"max-event-size", T_SIZE, "1mb", 64, 1 * GB, NULL, 0, "max-event-size", 0, "largest encoded event"},
+};
+#define NROWS (sizeof rows / sizeof rows[0])
+
+struct rc_config {
+    pthread_mutex_t lock;
+    char *val[NROWS];  /* canonical text */
+    int64_t num[NROWS];/* parsed number for numeric types */
+};
+
+static int find(const char *name) {
+    for (size_t i = 0; i < NROWS; i++)
+        if (!strcasecmp(rows[i].name, name)) return (int)i;
+    return -1;
+}
+
+/* Parse "16mb", "30s", "yes"... into a number; RC_OK or RC_INVALID. */
+static int parse_num(const cfg_row *r, const char *v, int64_t *out, rc_err *err) {
+    if (r->type == T_BOOL) {
+        if (!strcasecmp(v, "yes") || !strcasecmp(v, "true") || !strcmp(v, "1")) *out = 1;
+        else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") || !strcmp(v, "0")) *out = 0;
+        else return rc_err_set(err, RC_INVALID, "%s: expected yes or no, got '%s'", r->name, v);
+        return RC_OK;
+    }
+    errno = 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (end == v || errno || n < 0)
+        return rc_err_set(err, RC_INVALID, "%s: expected a non-negative number, got '%s'", r->name, v);
+    int64_t mul = 1;
+    if (r->type == T_SIZE) {
+        if (!*end || !strcasecmp(end, "b")) mul = 1;
+        else if (!strcasecmp(end, "k") || !strcasecmp(end, "kb")) mul = KB;
+        else if (!strcasecmp(end, "m") || !strcasecmp(end, "mb")) mul = MB;
+        else if (!strcasecmp(end, "g") || !strcasecmp(end, "gb")) mul = GB;
+        else return rc_err_set(err, RC_INVALID, "%s: unknown size unit '%s' (use b, kb, mb, gb)", r->name, end);
+    } else if (r->type == T_MS) {
+        if (!*end || !strcasecmp(end, "ms")) mul = 1;
+        else if (!strcasecmp(end, "s")) mul = 1000;
+        else if (!strcasecmp(end, "m")) mul = 60000;
+        else if (!strcasecmp(end, "h")) mul = 3600000;
+        else return rc_err_set(err, RC_INVALID, "%s: unknown duration unit '%s' (use ms, s, m, h)", r->name, end);
+    } else if (*end) {
+        return rc_err_set(err, RC_INVALID, "%s: expected an integer, got '%s'", r->name, v);
+    }
+    if (n > INT64_MAX / mul) return rc_err_set(err, RC_INVALID, "%s: value too large", r->name);
+    n *= mul;
+    if (n < r->min || n > r->max)
+        return rc_err_set(err, RC_INVALID, "%s: %lld is out of range [%" PRId64 ", %" PRId64 "]", r->name, n,
+                          r->min, r->max);
+    *out = n;
+    return RC_OK;
+}
+
+static int check_addr(const cfg_row *r, const char *v, rc_err *err) {
+    const char *colon = strrchr(v, ':');
+    if (!colon || colon == v)
+        return rc_err_set(err, RC_INVALID, "%s: expected HOST:PORT, got '%s'", r->name, v);
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || errno || port < 0 || port > 65535)
+        return rc_err_set(err, RC_INVALID, "%s: port must be 0..65535, got '%s'", r->name, colon + 1);
+    return RC_OK;
+}
+
+static int check_enum(const cfg_row *r, const char *v, rc_err *err) {
+    size_t n = strlen(v);
+    for (const char *p = r->enums; *p;) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && !strncasecmp(p, v, n)) return RC_OK;
+        p += len + (bar ? 1 : 0);
+    }
+    return rc_err_set(err, RC_INVALID, "%s: expected one of %s, got '%s'", r->name, r->enums, v);
+}
+
+static int set_row(rc_config *cfg, int i, const char *v, rc_err *err) {
+    const cfg_row *r = &rows[i];
+    int64_t num = 0;
+    int rc = RC_OK;
+    switch (r->type) {
+    case T_STR: break;
+    case T_ADDR: rc = check_addr(r, v, err); break;
+    case T_ENUM: rc = check_enum(r, v, err); break;
+    default: rc = parse_num(r, v, &num, err); break;
+    }
+    if (rc) return rc;
+    char *copy = strdup(v);
+    if (!copy) return rc_err_set(err, RC_NOMEM, "out of memory");
+    if (r->type == T_ENUM)
+        for (char *p = copy; *p; p++) *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    pthread_mutex_lock(&cfg->lock);
+    free(cfg->val[i]);
+    cfg->val[i] = copy;
+    cfg->num[i] = num;
+    pthread_mutex_unlock(&cfg->lock);
+    return RC_OK;
+}
+
+rc_config *rc_config_new(void) {
+    rc_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg) return NULL;
+    pthread_mutex_init(&cfg->lock, NULL);
+    for (size_t i = 0; i < NROWS; i++) {
+        rc_err err;
+        if (set_row(cfg, (int)i, rows[i].def, &err)) {
+            /* A default that fails its own validation is a bug in the table. */
+            fprintf(stderr, "config: bad default for %s: %s\n", rows[i].name, err.msg);
+            abort();
+        }
+    }
+    return cfg;
+}
+
+void rc_config_free(rc_config *cfg) {
+    if (!cfg) return;
+    for (size_t i = 0; i < NROWS; i++) free(cfg->val[i]);
+    pthread_mutex_destroy(&cfg->lock);
+    free(cfg);
+}
+
+int rc_config_set(rc_config *cfg, const char *name, const char *value, int runtime, rc_err *err) {
+    int i = find(name);
+    if (i < 0) return rc_err_set(err, RC_NOT_FOUND, "unknown setting '%s'", name);
+    if (runtime && (rows[i].flags & F_STARTUP))
+        return rc_err_set(err, RC_INVALID, "%s can only be set at start-up", rows[i].name);
+    return set_row(cfg, i, value, err);
+}
+
+int rc_config_get(rc_config *cfg, const char *name, char *out, size_t outlen) {
+    int i = find(name);
+    if (i < 0) return RC_NOT_FOUND;
+    pthread_mutex_lock(&cfg->lock);
+    snprintf(out, outlen, "%s", cfg->val[i]);
+    pthread_mutex_unlock(&cfg->lock);
+    return RC_OK;
+}
+
+int64_t rc_config_int(rc_config *cfg, const char *name) {
+    int i = find(name);
+    if (i < 0 || rows[i].type == T_STR || rows[i].type == T_ENUM || rows[i].type == T_ADDR) {
+        fprintf(stderr, "config: '%s' is not a numeric setting\n", name);
+        abort();
+    }
+    pthread_mutex_lock(&cfg->lock);
+    int64_t v = cfg->num[i];
+    pthread_mutex_unlock(&cfg->lock);
+    return v;
+}
+
+char *rc_config_str(rc_config *cfg, const char *name, char *out, size_t outlen) {
+    if (rc_config_get(cfg, name, out, outlen) != RC_OK) {
+        fprintf(stderr, "config: unknown setting '%s'\n", name);
+        abort();
+    }
+    return out;
+}
+
+/* Minimal Redis-style glob (*, ?, [abc]) for CONFIG GET patterns. */
+static int glob_ci(const char *p, const char *s) {
+    for (; *p; p++, s++) {
+        if (*p == '*') {
+            while (p[1] == '*') p++;
+            if (!p[1]) return 1;
+            for (; *s; s++)
+                if (glob_ci(p + 1, s)) return 1;
+            return 0;
+        }
+        if (!*s) return 0;
+        if (*p == '?') continue;
+        if (*p == '[') {
+            const char *q = p + 1;
+            int hit = 0;
+            for (; *q && *q != ']'; q++)
+                if ((*q | 32) == (*s | 32)) hit = 1;
+            if (!hit || !*q) return 0;
+            p = q;
+            continue;
+        }
+        if ((*p | 32) != (*s | 32)) return 0;
+    }
+    return !*s;
+}
+
+void rc_config_each(rc_config *cfg, const char *glob, rc_config_fn fn, void *arg) {
+    for (size_t i = 0; i < NROWS; i++) {
+        if (glob && !glob_ci(glob, rows[i].name)) continue;
+        char v[512];
+        rc_config_get(cfg, rows[i].name, v, sizeof v);
+        fn(arg, rows[i].name, v);
+    }
+}
+
+/* Split one config line into name and value; handles "quoted values" with
+ * \" \\ \n escapes. Returns 0 for blank/comment, 1 for a pair, -1 on error. */
+static int split_line(char *line, char **name, char **value) {
+    char *p = line;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p || *p == '#' || *p == '\n' || *p == '\r') return 0;
+    *name = p;
+    while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') p++;
+    if (*p) *p++ = '\0';
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '"' || *p == '\'') {
+        char q = *p++, *w = p;
+        *value = p;
+        for (;; p++) {
+            if (!*p) return -1; /* unbalanced quotes */
+            if (*p == '\\' && p[1] && q == '"') {
+                p++;
+                *w++ = *p == 'n' ? '\n' : *p == 't' ? '\t' : *p;
+                continue;
+            }
+            if (*p == q) break;
+            *w++ = *p;
+        }
+        *w = '\0';
+        p++;
+        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') p++;
+        return *p && *p != '#' ? -1 : 1;
+    }
+    *value = p;
+    size_t n = strlen(p);
+    while (n && (p[n - 1] == '\n' || p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) p[--n] = '\0';
+    return 1;
+}
+
+int rc_config_load_file(rc_config *cfg, const char *path, rc_err *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return rc_err_set(err, RC_IO, "%s: cannot open: %s", path, strerror(errno));
+    char line[4096];
+    int lineno = 0, rc = RC_OK;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            rc = rc_err_set(err, RC_INVALID, "%s:%d: line too long", path, lineno);
+            break;
+        }
+        char *name, *value;
+        int k = split_line(line, &name, &value);
+        if (k == 0) continue;
+        if (k < 0) {
+            rc = rc_err_set(err, RC_INVALID, "%s:%d: unbalanced quotes", path, lineno);
+            break;
+        }
+        rc_err e;
+        rc_err_clear(&e);
+        if ((rc = rc_config_set(cfg, name, value, 0, &e)) != RC_OK) {
+            rc_err_set(err, rc == RC_NOT_FOUND ? RC_INVALID : rc, "%s:%d: %s", path, lineno, e.msg);
+            rc = RC_INVALID;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+void rc_config_usage(FILE *out) {
+    fprintf(out,
+            "Usage: redcar [CONFIG_FILE] [OPTIONS]\n"
+            "Redcar: a CloudEvents event store on SQLite with HTTP and Redis (RESP) doors.\n\n"
+            "Options (each is also a config-file setting: `name value` per line):\n");
+    for (size_t i = 0; i < NROWS; i++) {
+        const cfg_row *r = &rows[i];
+        char opt[64];
+        if (r->shortopt) snprintf(opt, sizeof opt, "-%c, --%s", r->shortopt, r->longopt);
+        else snprintf(opt, sizeof opt, "    --%s", r->longopt);
+        fprintf(out, "  %-42s %s (default: %s)\n", opt, r->help, r->def[0] ? r->def : "\"\"");
+    }
+    fprintf(out, "  %-42s %s\n  %-42s %s\n", "-h, --help", "show this help", "-v, --version",
+            "print the version");
+}
+
+int rc_config_parse_args(rc_config *cfg, int argc, char **argv, int *exit_now, rc_err *err) {
+    struct option longs[NROWS + 3];
+    char shorts[2 * NROWS + 8] = "hv";
+    size_t ns = 2, nl = 0;
+    for (size_t i = 0; i < NROWS; i++) {
+        longs[nl++] = (struct option){rows[i].longopt, required_argument, NULL, 1000 + (int)i};
+        if (rows[i].shortopt) {
+            shorts[ns++] = rows[i].shortopt;
+            shorts[ns++] = ':';
+        }
+    }
+    shorts[ns] = '\0';
+    longs[nl++] = (struct option){"help", no_argument, NULL, 'h'};
+    longs[nl++] = (struct option){"version", no_argument, NULL, 'v'};
+    longs[nl] = (struct option){NULL, 0, NULL, 0};
+    *exit_now = 0;
+
+    /* Two passes: the config file first (the only positional argument), then
+     * the flags on top of it, whatever their order on the command line. */
+    const char *file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (argv[i][0] != '-') {
+            /* skip values of options that take one */
+            if (i > 1 && argv[i - 1][0] == '-' && !strchr(argv[i - 1], '=') &&
+                strcmp(argv[i - 1], "-h") && strcmp(argv[i - 1], "--help") && strcmp(argv[i - 1], "-v") &&
+                strcmp(argv[i - 1], "--version"))
+                continue;
+            if (file) return rc_err_set(err, RC_INVALID, "unexpected argument '%s' (one config file at most)", argv[i]);
+            file = argv[i];
+        }
+    }
+    if (file) {
+        int rc = rc_config_load_file(cfg, file, err);
+        if (rc) return rc;
+    }
+    opterr = 0;
+    optind = 1;
+    int c, li;
+    while ((c = getopt_long(argc, argv, shorts, longs, &li)) != -1) {
+        int row = -1;
+        if (c == 'h') {
+            rc_config_usage(stdout);
+            *exit_now = 1;
+            return RC_OK;
+        } else if (c == 'v') {
+            printf("redcar %s\n", RC_VERSION);
+            *exit_now = 1;
+            return RC_OK;
+        } else if (c >= 1000) {
+            row = c - 1000;
+        } else if (c == '?' || c == ':') {
+            if (optopt && optopt < 1000)
+                return rc_err_set(err, RC_INVALID, "unknown option or missing value: -%c (see --help)", optopt);
+            return rc_err_set(err, RC_INVALID, "unknown option or missing value: %s (see --help)", argv[optind - 1]);
+        } else {
+            for (size_t i = 0; i < NROWS; i++)
+                if (rows[i].shortopt == c) row = (int)i;
+        }
+        if (row < 0) return rc_err_set(err, RC_INVALID, "unknown option (see --help)");
+        int rc = set_row(cfg, row, optarg, err);
+        if (rc) return rc;
+    }
+    return RC_OK;
+}
