@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Events that Redcar itself produces on behalf of a door (KV writes, messages). */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +19,13 @@ static int64_t now_ms(void) {
  * a millisecond); the counter makes them unique within one run. */
 static atomic_uint_fast64_t counter;
 static int64_t boot_ms;
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void boot(void) { boot_ms = now_ms(); }
 
 void rc_api_new_id(char out[RC_ID_MAX]) {
+    pthread_once(&boot_once, boot);
     uint64_t n = atomic_fetch_add(&counter, 1) + 1;
-    if (n == 1 || boot_ms == 0) boot_ms = now_ms();
     snprintf(out, RC_ID_MAX, "%" PRIx64 "-%" PRIu64, (uint64_t)boot_ms, n);
 }
 
