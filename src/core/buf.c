@@ -27,6 +27,7 @@ void rc_buf_reserve(rc_buf *b, size_t extra) {
     if (!p) abort();
     b->p = p;
     b->cap = cap;
+    b->p[b->len] = '\0'; /* a fresh buffer is an empty string too */
 }
 
 void rc_buf_append(rc_buf *b, const void *p, size_t n) {

@@ -250,14 +250,15 @@ static int data_store(rc_event *ev, const void *p, size_t n, rc_data_form form) 
     return RC_OK;
 }
 
-/* JSON data is kept compact, exactly as the decoder keeps it, so that an
- * event built here equals the same event after an encode/decode trip. */
+/* JSON data is kept as the caller's text without insignificant whitespace,
+ * exactly as the decoder keeps it, so that an event built here equals the
+ * same event after an encode/decode trip (numbers and escapes untouched). */
 static int data_store_json(rc_event *ev, const void *p, size_t n) {
     size_t len;
-    char *norm = rc__json_normalize(p, n, &len);
-    if (!norm) return RC_INVALID;
+    char *min = rc__json_minify(p, n, &len);
+    if (!min) return RC_INVALID;
     data_clear(ev);
-    ev->data = (unsigned char *)norm;
+    ev->data = (unsigned char *)min;
     ev->data_len = len;
     ev->data_form = RC_DATA_JSON;
     return RC_OK;

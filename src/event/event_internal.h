@@ -24,10 +24,12 @@ int rc__event_push_ext(rc_event *ev, char *name, rc_ext_type type, int b, int64_
  * invalid UTF-8 with U+FFFD so that the output is always valid JSON. */
 void rc__json_escape(rc_buf *out, const char *s, size_t n);
 
-/* Parse n bytes as one JSON value (exact length, nothing but whitespace
- * after it) and return it printed compact, as the decoder keeps JSON data.
- * NULL when the bytes are not JSON (or on OOM). *outlen gets the length. */
-char *rc__json_normalize(const void *p, size_t n, size_t *outlen);
+/* Check n bytes as one JSON value (rc__json_syntax) and return a copy with
+ * the insignificant whitespace removed, as the decoder keeps JSON data:
+ * everything else (strings with their escapes, numbers) byte for byte.
+ * malloc'd, NUL-terminated; NULL when the bytes are not JSON (or on OOM).
+ * *outlen gets the length. */
+char *rc__json_minify(const void *p, size_t n, size_t *outlen);
 
 /* RFC 2046 / RFC 6838 media type: type "/" subtype *(";" parameter). */
 int rc__valid_media_type(const char *s);
@@ -36,9 +38,17 @@ int rc__is_textual_ctype(const char *s);
 /* Strict RFC 4648 base64 text with padding and zero pad bits. */
 int rc__valid_base64(const char *s, size_t n);
 
+/* How deep arrays and objects may nest. The same as cJSON's default limit,
+ * so that cJSON-based readers of what Redcar serves (redcar-ctl) can read
+ * every event it accepts. */
+#define RC_JSON_MAX_DEPTH 1000
+/* How long a number may be: cJSON (and so redcar-ctl) cannot read a number
+ * longer than 63 characters, and no CloudEvents producer needs one. */
+#define RC_JSON_MAX_NUMBER 63
+
 /* Strict RFC 8259 check of len bytes (UTF-8, no \u0000, nesting within
- * cJSON's limit, numbers cJSON can read). RC_OK or RC_INVALID with err->msg
- * "invalid JSON at byte N: why". */
+ * RC_JSON_MAX_DEPTH, numbers within RC_JSON_MAX_NUMBER characters). RC_OK or
+ * RC_INVALID with err->msg "invalid JSON at byte N: why". */
 int rc__json_syntax(const void *buf, size_t len, rc_err *err);
 
 /* Index of the first extension (in order) whose name an earlier one already

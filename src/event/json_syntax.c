@@ -1,27 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A strict RFC 8259 syntax check that runs before cJSON sees the bytes.
+ * A strict RFC 8259 syntax check, the first pass of the JSON decoder.
  *
- * Why not let cJSON judge? cJSON is lenient (leading zeros, control bytes as
- * whitespace and inside strings, trailing garbage unless asked), it cuts
- * strings at an escaped NUL (\u0000) without saying so, and it cannot parse
- * numbers longer than 63 characters. After this pass cJSON only ever gets
- * well-formed input that it can represent exactly, within its nesting limit,
- * and fails only for lack of memory; errors get a byte offset and a reason
- * without cJSON_GetErrorPtr() (a process-wide global, useless with threads).
+ * The decoder (json_decode.c) reads the bytes straight after this pass and
+ * trusts their shape, so this is the one place that judges syntax. Being
+ * strict matters: lenient parsers accept leading zeros, control bytes as
+ * whitespace and inside strings, or cut strings at an escaped NUL (\u0000)
+ * without saying so. Errors get a byte offset and a reason.
  *
  * Iterative (an explicit stack of container kinds), so hostile nesting costs
  * no C stack; every byte is looked at once; never reads past len.
  */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "event/event_internal.h"
 #include "redcar/status.h"
-
-/* cJSON's own parse_number copies at most 63 characters. */
-#define MAX_NUMBER_CHARS 63
 
 typedef struct {
     const unsigned char *p;
@@ -77,10 +71,28 @@ static int utf8_seq(scan *s) {
     return RC_OK;
 }
 
+/* Bytes a string may hold as they are: printable ASCII but '"' and '\\'.
+ * The loop over them is the hot path of the whole decoder. */
+static const unsigned char plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23] = 1, [0x24] = 1, [0x25] = 1, [0x26] = 1, [0x27] = 1, [0x28] = 1,
+    [0x29] = 1, [0x2A] = 1, [0x2B] = 1, [0x2C] = 1, [0x2D] = 1, [0x2E] = 1, [0x2F] = 1, [0x30] = 1,
+    [0x31] = 1, [0x32] = 1, [0x33] = 1, [0x34] = 1, [0x35] = 1, [0x36] = 1, [0x37] = 1, [0x38] = 1,
+    [0x39] = 1, [0x3A] = 1, [0x3B] = 1, [0x3C] = 1, [0x3D] = 1, [0x3E] = 1, [0x3F] = 1, [0x40] = 1,
+    [0x41] = 1, [0x42] = 1, [0x43] = 1, [0x44] = 1, [0x45] = 1, [0x46] = 1, [0x47] = 1, [0x48] = 1,
+    [0x49] = 1, [0x4A] = 1, [0x4B] = 1, [0x4C] = 1, [0x4D] = 1, [0x4E] = 1, [0x4F] = 1, [0x50] = 1,
+    [0x51] = 1, [0x52] = 1, [0x53] = 1, [0x54] = 1, [0x55] = 1, [0x56] = 1, [0x57] = 1, [0x58] = 1,
+    [0x59] = 1, [0x5A] = 1, [0x5B] = 1, [0x5D] = 1, [0x5E] = 1, [0x5F] = 1, [0x60] = 1, [0x61] = 1,
+    [0x62] = 1, [0x63] = 1, [0x64] = 1, [0x65] = 1, [0x66] = 1, [0x67] = 1, [0x68] = 1, [0x69] = 1,
+    [0x6A] = 1, [0x6B] = 1, [0x6C] = 1, [0x6D] = 1, [0x6E] = 1, [0x6F] = 1, [0x70] = 1, [0x71] = 1,
+    [0x72] = 1, [0x73] = 1, [0x74] = 1, [0x75] = 1, [0x76] = 1, [0x77] = 1, [0x78] = 1, [0x79] = 1,
+    [0x7A] = 1, [0x7B] = 1, [0x7C] = 1, [0x7D] = 1, [0x7E] = 1, [0x7F] = 1,
+};
+
 /* A string; s->i is at the opening quote. */
 static int string(scan *s) {
     s->i++;
     for (;;) {
+        while (s->i < s->n && plain[s->p[s->i]]) s->i++;
         if (s->i >= s->n) return fail(s, "unterminated string");
         unsigned char c = s->p[s->i];
         if (c == '"') {
@@ -138,7 +150,7 @@ static int number(scan *s) {
         while (DIGIT_AT(s->i)) s->i++;
     }
 #undef DIGIT_AT
-    if (s->i - start > MAX_NUMBER_CHARS) {
+    if (s->i - start > RC_JSON_MAX_NUMBER) {
         s->i = start;
         return fail(s, "number too long");
     }
@@ -155,7 +167,7 @@ static int literal(scan *s, const char *word) {
 int rc__json_syntax(const void *buf, size_t len, rc_err *err) {
     scan s = {buf, len, 0, err};
     /* One bit per open container: 1 = object, 0 = array. */
-    unsigned char stack[(CJSON_NESTING_LIMIT + 7) / 8];
+    unsigned char stack[(RC_JSON_MAX_DEPTH + 7) / 8];
     size_t depth = 0;
 
     skip_ws(&s);
@@ -167,7 +179,7 @@ value:
     case '{':
     case '[': {
         int obj = s.p[s.i] == '{';
-        if (depth >= CJSON_NESTING_LIMIT) return fail(&s, "nesting too deep");
+        if (depth >= RC_JSON_MAX_DEPTH) return fail(&s, "nesting too deep");
         if (obj) stack[depth / 8] |= (unsigned char)(1u << (depth % 8));
         else stack[depth / 8] &= (unsigned char)~(1u << (depth % 8));
         depth++;

@@ -50,14 +50,46 @@ int rc_valid_utf8(const void *p, size_t n) {
     return 1;
 }
 
-/* CloudEvents String: no U+0000-U+001F, U+007F-U+009F. In UTF-8 the C1
- * controls are C2 80..C2 9F. */
-static int has_control(const char *str) {
-    for (const unsigned char *s = (const unsigned char *)str; *s; s++) {
-        if (*s < 0x20 || *s == 0x7F) return 1;
-        if (*s == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F) return 1;
+/* A CloudEvents String is valid UTF-8 without U+0000-U+001F, U+007F-U+009F
+ * (in UTF-8 the C1 controls are C2 80..C2 9F). One pass over the string,
+ * as every attribute of every event goes through here; an invalid sequence
+ * is reported before a control character, wherever each is. */
+typedef enum { STR_OK, STR_BAD_UTF8, STR_CONTROL } str_class;
+
+static str_class classify_string(const char *str, size_t *len) {
+    const unsigned char *s = (const unsigned char *)str, *b = s;
+    int control = 0;
+    for (;;) {
+        unsigned c = *s;
+        if (c >= 0x20 && c < 0x7F) {
+            s++;
+            continue;
+        }
+        if (!c) break;
+        if (c < 0x80) {
+            control = 1;
+            s++;
+            continue;
+        }
+        size_t k;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) k = 1;
+        else if (c == 0xE0) { k = 2; lo = 0xA0; }
+        else if (c == 0xED) { k = 2; hi = 0x9F; }
+        else if (c >= 0xE1 && c <= 0xEF) k = 2;
+        else if (c == 0xF0) { k = 3; lo = 0x90; }
+        else if (c == 0xF4) { k = 3; hi = 0x8F; }
+        else if (c >= 0xF1 && c <= 0xF3) k = 3;
+        else return STR_BAD_UTF8;
+        /* The NUL ends the string: a sequence cut by it fails these tests. */
+        if (s[1] < lo || s[1] > hi) return STR_BAD_UTF8;
+        for (size_t j = 2; j <= k; j++)
+            if ((s[j] & 0xC0) != 0x80) return STR_BAD_UTF8;
+        if (c == 0xC2 && s[1] <= 0x9F) control = 1;
+        s += k + 1;
     }
-    return 0;
+    *len = (size_t)(s - b);
+    return control ? STR_CONTROL : STR_OK;
 }
 
 /* ---- RFC 3986 ----------------------------------------------------------------- */
@@ -65,8 +97,20 @@ static int has_control(const char *str) {
 static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static int is_digit(int c) { return c >= '0' && c <= '9'; }
 static int is_hex(int c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-static int is_unreserved(int c) { return is_alpha(c) || is_digit(c) || (c && strchr("-._~", c)); }
-static int is_subdelim(int c) { return c && strchr("!$&'()*+,;=", c) != NULL; }
+/* Switches rather than strchr(): these run once per byte of every URI. */
+static int is_unreserved(int c) {
+    switch (c) {
+    case '-': case '.': case '_': case '~': return 1;
+    default: return is_alpha(c) || is_digit(c);
+    }
+}
+static int is_subdelim(int c) {
+    switch (c) {
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
+    case '=': return 1;
+    default: return 0;
+    }
+}
 
 /* Length of a pct-encoded triplet at s, or 0. */
 static int pct(const char *s) { return s[0] == '%' && is_hex(s[1]) && is_hex(s[2]) ? 3 : 0; }
@@ -183,7 +227,13 @@ int rc_valid_ext_name(const char *s) {
 
 /* tchar of RFC 7230, which RFC 6838 restricts further; the looser set keeps
  * real-world types (vnd.*, x-*, +json) working. */
-static int is_tchar(int c) { return is_alpha(c) || is_digit(c) || (c && strchr("!#$%&'*+-.^_`|~", c)); }
+static int is_tchar(int c) {
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-': case '.':
+    case '^': case '_': case '`': case '|': case '~': return 1;
+    default: return is_alpha(c) || is_digit(c);
+    }
+}
 
 static const char *token(const char *s) {
     while (is_tchar((unsigned char)*s)) s++;
@@ -343,8 +393,15 @@ static int invalid(rc_err *err, const char *attr, const char *rule) {
 typedef enum { R_NONEMPTY, R_URIREF, R_URI, R_TIME, R_MEDIA, R_BASE64, R_ANY } rule_kind;
 
 static const char *check_string(const char *v, rule_kind k) {
-    if (!rc_valid_utf8(v, strlen(v))) return "must be valid UTF-8";
-    if (has_control(v)) return "must not contain control characters";
+    size_t len;
+    switch (classify_string(v, &len)) {
+    case STR_BAD_UTF8:
+        return "must be valid UTF-8";
+    case STR_CONTROL:
+        return "must not contain control characters";
+    case STR_OK:
+        break;
+    }
     int64_t ms;
     switch (k) {
     case R_NONEMPTY:
@@ -359,7 +416,7 @@ static const char *check_string(const char *v, rule_kind k) {
     case R_MEDIA:
         return rc__valid_media_type(v) ? NULL : "must be a media type (RFC 2046 type/subtype)";
     case R_BASE64:
-        return rc__valid_base64(v, strlen(v)) ? NULL : "must be base64 (RFC 4648)";
+        return rc__valid_base64(v, len) ? NULL : "must be base64 (RFC 4648)";
     case R_ANY:
         break;
     }
@@ -418,7 +475,8 @@ int rc_event_validate(const rc_event *ev, rc_err *err) {
             return invalid(err, x->name, "extension name must be lowercase a-z and 0-9 only");
         }
         for (size_t r = 0; r < sizeof reserved / sizeof reserved[0]; r++)
-            if (!strcmp(x->name, reserved[r])) return invalid(err, x->name, "reserved name, not an extension");
+            if (x->name[0] == reserved[r][0] && !strcmp(x->name, reserved[r]))
+                return invalid(err, x->name, "reserved name, not an extension");
         if ((unsigned)x->type > RC_EXT_TIME) return invalid(err, x->name, "unknown extension type");
         if (x->type == RC_EXT_INT) {
             if (x->i < INT32_MIN || x->i > INT32_MAX) return invalid(err, x->name, "integer out of int32 range");

@@ -6,7 +6,8 @@
  *  - decoding never crashes; all or nothing: on error no events and n == 0,
  *    and the message names the failing index when an element is at fault;
  *  - a decoded batch encodes, decodes back to equal events, and re-encodes
- *    byte-identically.
+ *    byte-identically;
+ *  - each event's JSON data is kept minified (minifying it changes nothing).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -35,7 +36,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     CHECK(evs != NULL, "success without an array");
-    for (size_t i = 0; i < n; i++) CHECK(rc_event_validate(evs[i], NULL) == RC_OK, "event does not validate");
+    for (size_t i = 0; i < n; i++) {
+        CHECK(rc_event_validate(evs[i], NULL) == RC_OK, "event does not validate");
+        if (evs[i]->data_form != RC_DATA_JSON) continue;
+        size_t m;
+        char *min = rc__json_minify(evs[i]->data, evs[i]->data_len, &m);
+        CHECK(min && m == evs[i]->data_len && !memcmp(min, evs[i]->data, m), "JSON data not kept minified");
+        free(min);
+    }
 
     rc_buf e1 = RC_BUF_INIT, e2 = RC_BUF_INIT;
     rc_event_encode_batch(evs, n, RC_ENC_SEQ, &e1);

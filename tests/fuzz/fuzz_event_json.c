@@ -6,7 +6,10 @@
  *  - decoding never crashes and returns an event or an error, never both;
  *  - a decoded event passes rc_event_validate() and equals its clone;
  *  - encode then decode succeeds and gives the same event attribute by
- *    attribute, and re-encoding it is byte-identical to the first encoding.
+ *    attribute, and re-encoding it is byte-identical to the first encoding;
+ *  - JSON data is valid JSON text that minifying leaves unchanged (it was
+ *    kept minified), and minifying any input that is JSON is idempotent and
+ *    never makes it longer.
  * The input is also fed, NUL-terminated, to the string checks the validator
  * is made of; a timestamp that parses must survive format/parse.
  */
@@ -54,8 +57,24 @@ static void helpers(const uint8_t *data, size_t size) {
     }
 }
 
+/* Minified text is valid JSON that minifies to itself. */
+static void check_minified(const void *p, size_t n, const char *what) {
+    size_t m;
+    char *again = rc__json_minify(p, n, &m);
+    CHECK(again != NULL, what);
+    CHECK(m == n && !memcmp(again, p, n), what);
+    free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     helpers(data, size);
+    size_t mlen;
+    char *min = rc__json_minify(data, size, &mlen);
+    if (min) {
+        CHECK(mlen <= size && min[mlen] == '\0', "minify grew the text");
+        check_minified(min, mlen, "minify is not idempotent");
+        free(min);
+    }
 
     rc_event *ev = (rc_event *)&ev; /* must be overwritten */
     rc_err err;
@@ -67,6 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     CHECK(ev != NULL, "success without an event");
     CHECK(rc_event_validate(ev, &err) == RC_OK, "decoded event does not validate");
+    if (ev->data_form == RC_DATA_JSON) check_minified(ev->data, ev->data_len, "JSON data not kept minified");
     rc_event *c = rc_event_clone(ev);
     CHECK(c && rc__event_equal(ev, c), "clone differs");
     rc_event_free(c);

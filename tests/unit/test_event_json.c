@@ -111,7 +111,7 @@ START_TEST(data_json_forms) {
         const char *in, *form_text;
         rc_data_form form;
     } cases[] = {
-        /* absent content type: JSON, compact as cJSON prints it */
+        /* absent content type: JSON, its own text minified */
         {"{" HEAD ",\"data\":{ \"a\" : [1, 2.5, true, null, \"x\"] }}", "{\"a\":[1,2.5,true,null,\"x\"]}", RC_DATA_JSON},
         {"{" HEAD ",\"datacontenttype\":\"application/json\",\"data\":[]}", "[]", RC_DATA_JSON},
         {"{" HEAD ",\"datacontenttype\":\"application/vnd.x+json; charset=utf-8\",\"data\":42}", "42", RC_DATA_JSON},
@@ -160,10 +160,167 @@ START_TEST(data_binary_bytes) {
 }
 END_TEST
 
+/* Decode in, the data kept (minified) equals want, and the event survives
+ * encode/decode with the data text unchanged. */
+static void data_kept(const char *data_in, const char *want) {
+    char in[4096];
+    snprintf(in, sizeof in, "{" HEAD ",\"data\":%s}", data_in);
+    rc_event *ev = dec(in);
+    ck_assert_int_eq(ev->data_form, RC_DATA_JSON);
+    ck_assert_msg(ev->data_len == strlen(want) && !strcmp((char *)ev->data, want), "data %s kept as %s, want %s",
+                  data_in, (char *)ev->data, want);
+    char *e = round_trip(in);
+    char tail[4200];
+    snprintf(tail, sizeof tail, ",\"data\":%s}", want);
+    ck_assert_msg(strstr(e, tail) != NULL, "%s encodes as %s", data_in, e);
+    free(e);
+    rc_event_free(ev);
+}
+
 START_TEST(data_numbers) {
-    /* numbers cJSON cannot keep exactly come back stable */
-    free(round_trip("{" HEAD ",\"data\":[1e400, -0, 0.1, 1e21, 123456789012345678901234567890]}"));
-    dec_fail("{" HEAD ",\"data\":1e400}", RC_EVENT_INVALID, "data: number out of range");
+    /* Numbers are kept as written: no trip through a double. */
+    data_kept("[1e400, -0, 0.1, 1e21, 123456789012345678901234567890]",
+              "[1e400,-0,0.1,1e21,123456789012345678901234567890]");
+    data_kept("9007199254740993", "9007199254740993");
+    data_kept("{\"id\": 18446744073709551617, \"neg\": -9223372036854775809}",
+              "{\"id\":18446744073709551617,\"neg\":-9223372036854775809}");
+    data_kept("1.0", "1.0");
+    data_kept("[1.0, 1.50, -0.0, 1E+2, 2e-0, 0.1e1]", "[1.0,1.50,-0.0,1E+2,2e-0,0.1e1]");
+    /* A number beyond any double is still valid JSON text: kept, not refused
+     * (the text is what Redcar stores and serves, never a double). */
+    data_kept("1e400", "1e400");
+    data_kept("-1e999999", "-1e999999");
+    data_kept("{\"tiny\": 1e-400}", "{\"tiny\":1e-400}");
+    /* The one bound: 63 characters, as cJSON readers (redcar-ctl) need. */
+    char in[256], msg[160];
+    snprintf(in, sizeof in, "{" HEAD ",\"data\":1%063d}", 0);
+    snprintf(msg, sizeof msg, "invalid JSON at byte %zu: number too long", strlen("{" HEAD ",\"data\":"));
+    dec_fail(in, RC_INVALID, msg);
+    snprintf(in, sizeof in, "{" HEAD ",\"data\":1%062d}", 0);
+    rc_event_free(dec(in));
+}
+END_TEST
+
+START_TEST(data_text_kept) {
+    /* Strings inside JSON data keep their escapes byte for byte, and the
+     * whitespace inside them; only whitespace between tokens goes. */
+    data_kept("\"\\u00e9\"", "\"\\u00e9\"");
+    data_kept("{ \"caf\\u00e9\" : \"\\u00e9\\/\\n\\ud83d\\ude00\\\"\" }",
+              "{\"caf\\u00e9\":\"\\u00e9\\/\\n\\ud83d\\ude00\\\"\"}");
+    data_kept("{\"a b\" :\t\" x  y \",\r\n \"c\":[ 1 , [ ] , { } , true , false , null ] }",
+              "{\"a b\":\" x  y \",\"c\":[1,[],{},true,false,null]}");
+    data_kept("\"caf\xc3\xa9 \\\\ \\\" \"", "\"caf\xc3\xa9 \\\\ \\\" \"");
+    data_kept("[\"]\", \"}\", \",\", \" \"]", "[\"]\",\"}\",\",\",\" \"]");
+    /* Already minified data is taken as it is. */
+    data_kept("{\"k\":[1,{\"z\":\"\"}]}", "{\"k\":[1,{\"z\":\"\"}]}");
+    /* Under a textual type a JSON string is text: its escapes are decoded. */
+    rc_event *ev = dec("{" HEAD ",\"datacontenttype\":\"text/plain\",\"data\":\"caf\\u00e9 \\ud83d\\ude00\"}");
+    ck_assert_int_eq(ev->data_form, RC_DATA_TEXT);
+    ck_assert_str_eq((char *)ev->data, "caf\xc3\xa9 \xf0\x9f\x98\x80");
+    rc_event_free(ev);
+    /* The content type may come after the data. */
+    ev = dec("{" HEAD ",\"data\":\"x\\ty\",\"datacontenttype\":\"text/plain\"}");
+    ck_assert_int_eq(ev->data_form, RC_DATA_TEXT);
+    ck_assert_str_eq((char *)ev->data, "x\ty");
+    rc_event_free(ev);
+    /* data_base64 may be written with escapes too. */
+    ev = dec("{" HEAD ",\"data_base64\":\"Zm9\\u0076\"}");
+    ck_assert_int_eq(ev->data_form, RC_DATA_BINARY);
+    ck_assert_str_eq((char *)ev->data, "foo");
+    rc_event_free(ev);
+}
+END_TEST
+
+START_TEST(set_data_keeps_text) {
+    /* rc_event_set_data keeps the caller's JSON text minified, not re-printed. */
+    rc_event *ev = dec("{" HEAD "}");
+    const char *json = " { \"n\" : 1.0 , \"big\" : 9007199254740993 ,\n \"s\" : \"\\u00e9 \" , \"x\": 1e400 } ";
+    ck_assert_int_eq(rc_event_set_data(ev, "application/json", json, strlen(json), RC_DATA_NONE), RC_OK);
+    ck_assert_int_eq(ev->data_form, RC_DATA_JSON);
+    ck_assert_str_eq((char *)ev->data, "{\"n\":1.0,\"big\":9007199254740993,\"s\":\"\\u00e9 \",\"x\":1e400}");
+    ck_assert_uint_eq(ev->data_len, strlen((char *)ev->data));
+    char *e = enc(ev, 0);
+    rc_event *back = dec(e);
+    ck_assert(rc__event_equal(ev, back));
+    rc_event_free(back);
+    free(e);
+    ck_assert_int_eq(rc_event_set_data(ev, NULL, "\t-0.0\n", 6, RC_DATA_JSON), RC_OK);
+    ck_assert_str_eq((char *)ev->data, "-0.0");
+    /* Not JSON: refused as JSON, and chosen as binary under a JSON type. */
+    ck_assert_int_eq(rc_event_set_data(ev, "application/json", "[1,]", 4, RC_DATA_JSON), RC_INVALID);
+    ck_assert_str_eq((char *)ev->data, "-0.0");
+    ck_assert_int_eq(rc_event_set_data(ev, "application/json", "01", 2, RC_DATA_NONE), RC_OK);
+    ck_assert_int_eq(ev->data_form, RC_DATA_BINARY);
+    rc_event_free(ev);
+}
+END_TEST
+
+START_TEST(numbers_exact) {
+    /* Extension integers and seq are read from their text, not a double. */
+    static const struct { const char *text; int64_t v; } ints[] = {
+        {"1.0", 1}, {"10e-1", 1}, {"0.1e1", 1}, {"1E+2", 100}, {"-0", 0}, {"-0.0e5", 0}, {"0e-999999", 0},
+        {"2147483647.000", 2147483647}, {"-2147483648", -2147483648LL}, {"21474836.47e2", 2147483647},
+        {"0.00000000000000000000000000001e29", 1},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        char in[256];
+        snprintf(in, sizeof in, "{" HEAD ",\"n\":%s}", ints[i].text);
+        rc_event *ev = dec(in);
+        ck_assert_msg(rc_event_ext(ev, "n")->type == RC_EXT_INT && rc_event_ext(ev, "n")->i == ints[i].v,
+                      "%s read as %lld", ints[i].text, (long long)rc_event_ext(ev, "n")->i);
+        rc_event_free(ev);
+    }
+    static const struct { const char *text, *msg; } bad[] = {
+        {"1e-400", "n: must be a string, boolean or integer"},
+        {"1.0000000000000000000001", "n: must be a string, boolean or integer"},
+        {"0.55e1", "n: must be a string, boolean or integer"},
+        {"1e400", "n: integer out of int32 range"},
+        {"2147483648.0", "n: integer out of int32 range"},
+        {"-9223372036854775809", "n: integer out of int32 range"},
+        {"100000000000000000000000000000", "n: integer out of int32 range"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char in[256];
+        snprintf(in, sizeof in, "{" HEAD ",\"n\":%s}", bad[i].text);
+        dec_fail(in, RC_EVENT_INVALID, bad[i].msg);
+    }
+    /* seq: 2^53 + 1 used to round down to 2^53 and pass. */
+    rc_event *ev = dec("{" HEAD ",\"seq\":9.007199254740992e15}");
+    ck_assert_uint_eq(ev->seq, 9007199254740992ULL);
+    rc_event_free(ev);
+    ev = dec("{" HEAD ",\"seq\":-0}");
+    ck_assert_uint_eq(ev->seq, 0);
+    rc_event_free(ev);
+    static const char *bad_seq[] = {"9007199254740993", "1e-400", "1e400", "-1e-5", "18446744073709551617"};
+    for (size_t i = 0; i < sizeof bad_seq / sizeof bad_seq[0]; i++) {
+        char in[256];
+        snprintf(in, sizeof in, "{" HEAD ",\"seq\":%s}", bad_seq[i]);
+        dec_fail(in, RC_EVENT_INVALID, "seq: must be an integer 0..2^53");
+    }
+}
+END_TEST
+
+START_TEST(member_names_escaped) {
+    /* Member names are matched after their escapes are decoded. */
+    rc_event *ev = dec("{\"specversion\":\"1.0\",\"\\u0069d\":\"1\",\"s\\u006furce\":\"/s\",\"type\":\"t\","
+                       "\"d\\u0061ta\":[1],\"x\\u0079\":true}");
+    ck_assert_str_eq(ev->id, "1");
+    ck_assert_str_eq(ev->source, "/s");
+    ck_assert_int_eq(ev->data_form, RC_DATA_JSON);
+    ck_assert_str_eq((char *)ev->data, "[1]");
+    ck_assert_ptr_nonnull(rc_event_ext(ev, "xy"));
+    rc_event_free(ev);
+    dec_fail("{" HEAD ",\"\\u0069d\":\"2\"}", RC_EVENT_INVALID, "id: duplicate member");
+    dec_fail("{" HEAD ",\"x\":1,\"\\u0078\":2}", RC_EVENT_INVALID, "x: duplicate member");
+    dec_fail("{" HEAD ",\"\\u00e9\":1}", RC_EVENT_INVALID,
+             "??: extension name must be lowercase a-z and 0-9 only");
+    /* Whitespace everywhere the grammar allows it. */
+    ev = dec(" {\n\t\"specversion\" :\"1.0\" ,\"id\": \"1\"\r\n,\"source\"\t:\t\"/s\" , \"type\" : \"t\" ,"
+             " \"e\" : 5 , \"f\" : null , \"data\" : [ ] } ");
+    ck_assert_int_eq(rc_event_ext(ev, "e")->i, 5);
+    ck_assert_ptr_null(rc_event_ext(ev, "f"));
+    ck_assert_str_eq((char *)ev->data, "[]");
+    rc_event_free(ev);
 }
 END_TEST
 
@@ -629,7 +786,8 @@ static Suite *suite(void) {
         const char *name;
         const TTest *tests[8];
     } groups[] = {
-        {"data", {decode_spec_example, data_json_forms, data_binary_bytes, data_numbers}},
+        {"data", {decode_spec_example, data_json_forms, data_binary_bytes, data_numbers, data_text_kept,
+                  set_data_keeps_text, numbers_exact, member_names_escaped}},
         {"strings", {encode_escapes, encode_unicode, encode_invalid_utf8_is_valid_json, encode_large_text}},
         {"attributes", {ext_types, ext_errors, seq_member, decode_spec_rules}},
         {"syntax", {decode_syntax, decode_nesting_limit, decode_split_every_byte}},
