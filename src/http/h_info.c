@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* /health, /info and /metrics: what an operator or a load balancer asks. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http_internal.h"
+
+void rc__h_health(const rc_http_req *req, rc_http_res *res) {
+    rc_store_stats s;
+    int rc = rc_store_stats_get(req->env->st, &s);
+    if (rc != RC_OK) {
+        rc_buf b = RC_BUF_INIT;
+        rc_buf_puts(&b, "{\"status\":");
+        const char *why = rc_strerror(rc);
+        rc__http_json_str(&b, why, strlen(why));
+        rc_buf_putc(&b, '}');
+        rc__http_res_send(res, 503, "application/json", b.p, b.len);
+        rc_buf_free(&b);
+        return;
+    }
+    rc__http_res_send(res, 200, "application/json", "{\"status\":\"ok\"}", 15);
+}
+
+void rc__h_info(const rc_http_req *req, rc_http_res *res) {
+    rc_http_env *env = req->env;
+    rc_store_stats s;
+    memset(&s, 0, sizeof s);
+    int rc = rc_store_stats_get(env->st, &s);
+    if (rc != RC_OK) {
+        rc__http_res_problem(res, rc, "store statistics unavailable");
+        return;
+    }
+    char resp[128];
+    rc_config_str(env->cfg, "resp", resp, sizeof resp);
+    rc_buf b = RC_BUF_INIT;
+    rc_buf_puts(&b, "{\"version\":\"" RC_VERSION "\"");
+    rc_buf_printf(&b, ",\"uptime_s\":%" PRId64, (rc__http_now_ms() - env->started_ms) / 1000);
+    rc_buf_printf(&b, ",\"seq\":%" PRIu64 ",\"events\":%" PRIu64 ",\"keys\":%" PRIu64, s.head_seq,
+                  s.events, s.keys);
+    rc_buf_printf(&b, ",\"subscribers\":%zu", rc_hub_subscribers(env->hub));
+    rc_buf_puts(&b, ",\"http\":");
+    rc__http_json_str(&b, env->http_addr, strlen(env->http_addr));
+    rc_buf_puts(&b, ",\"resp\":");
+    rc__http_json_str(&b, resp, strlen(resp));
+    rc_buf_putc(&b, '}');
+    rc__http_res_send(res, 200, "application/json", b.p, b.len);
+    rc_buf_free(&b);
+}
+
+void rc__h_metrics(const rc_http_req *req, rc_http_res *res) {
+    rc_buf b = RC_BUF_INIT;
+    rc__http_metrics_write(req->env->metrics, req->env, &b);
+    rc__http_res_send(res, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len);
+    rc_buf_free(&b);
+}

@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libmicrohttpd glue: the only file that includes microhttpd.h.
+ *
+ * It collects a request (headers, query, body capped at http-max-body),
+ * calls the dispatcher, and turns the handler's rc_http_res into an MHD
+ * response. It decides nothing about the API.
+ *
+ * Threading: MHD's internal epoll threads (a pool of http-threads). A
+ * handler that appends defers its answer; the connection is then suspended
+ * (MHD_suspend_connection) instead of holding a thread, and the store's
+ * completion resumes it: throughput is bound by group commit, not by the
+ * number of HTTP threads. Streams that have nothing to send (SSE) park the
+ * same way. Suspended connections do not time out in MHD, so stop() first
+ * drains them (finishes appends, ends streams) and only then stops MHD.
+ *
+ * Trust boundary: everything from the socket. The body is refused early
+ * from Content-Length and again while it streams; slow or half-sent
+ * requests hit MHD_OPTION_CONNECTION_TIMEOUT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http.h"
+#include "http/http_internal.h"
+#include "redcar/log.h"
+
+/* Past the cap we keep reading (and dropping) a little so that a 413 can
+ * still be answered; beyond that the client is cut off. */
+#define DISCARD_SLACK ((size_t)1 << 20)
+#define STREAM_BLOCK (64 * 1024)
+
+struct rc_http {
+    struct MHD_Daemon *d;
+    rc_http_env env;
+    int port;
+    size_t max_body;
+    pthread_t hb;
+    int hb_started, hb_stop;
+    pthread_mutex_t hb_mu;
+    pthread_cond_t hb_cv;
+};
+
+typedef struct conn_ctx {
+    rc_http *h;
+    struct MHD_Connection *conn;
+    int route;
+    int wants_body;
+    int too_large;
+    int dispatched;
+    int status;
+    struct timespec t0;
+    size_t seen;
+    rc_buf body;
+    rc_http_header *hdrs;
+    size_t nh, caph;
+    rc_http_param *qp;
+    size_t nq, capq;
+    rc_buf qstore;
+    rc_http_req req;
+    rc_http_res res;
+} conn_ctx;
+
+static double since(const struct timespec *t0) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void do_suspend(void *arg) { MHD_suspend_connection(arg); }
+static void do_resume(void *arg) { MHD_resume_connection(arg); }
+
+/* ---- responses ------------------------------------------------------------------- */
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    rc_http_stream *s = cls;
+    (void)pos;
+    for (;;) {
+        long n = s->read(s, buf, max);
+        if (n > 0) return (ssize_t)n;
+        if (n == RC_HTTP_STREAM_END) return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n != RC_HTTP_STREAM_WAIT) return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (rc__http_park_begin(&s->park)) return 0; /* suspended until woken */
+    }
+}
+
+static void stream_free(void *cls) {
+    rc_http_stream *s = cls;
+    s->free(s);
+}
+
+static enum MHD_Result queue(conn_ctx *c) {
+    rc_http_res *res = &c->res;
+    struct MHD_Response *r;
+    if (res->stream) {
+        rc_http_stream *s = res->stream;
+        res->stream = NULL;
+        s->park.suspend = do_suspend;
+        s->park.resume = do_resume;
+        s->park.arg = c->conn;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader, s,
+                                              stream_free);
+        if (!r) stream_free(s);
+    } else {
+        size_t len;
+        char *p = rc_buf_detach(&res->body, &len);
+        r = MHD_create_response_from_buffer(len, p, MHD_RESPMEM_MUST_FREE);
+        if (!r) free(p);
+    }
+    if (!r) return MHD_NO;
+    for (size_t off = 0; off < res->headers.len;) {
+        const char *name = res->headers.p + off;
+        const char *val = name + strlen(name) + 1;
+        MHD_add_response_header(r, name, val);
+        off = (size_t)(val + strlen(val) + 1 - res->headers.p);
+    }
+    c->status = res->status ? res->status : 500;
+    enum MHD_Result ok = MHD_queue_response(c->conn, (unsigned)c->status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result answer_problem(conn_ctx *c, int code, const char *detail) {
+    rc__http_res_problem(&c->res, code, detail);
+    return queue(c);
+}
+
+/* ---- collecting the request ---------------------------------------------------------- */
+
+static enum MHD_Result add_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size) {
+    conn_ctx *c = cls;
+    (void)kind;
+    if (c->nh == c->caph) {
+        size_t cap = c->caph ? c->caph * 2 : 16;
+        rc_http_header *p = realloc(c->hdrs, cap * sizeof *p);
+        if (!p) return MHD_NO;
+        c->hdrs = p;
+        c->caph = cap;
+    }
+    c->hdrs[c->nh++] = (rc_http_header){key, key_size, value ? value : "", value ? value_size : 0};
+    return MHD_YES;
+}
+
+typedef struct qcollect {
+    conn_ctx *c;
+    size_t offs[256][2];
+    size_t n;
+    int bad;
+} qcollect;
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               size_t key_size, const char *value, size_t value_size) {
+    qcollect *q = cls;
+    (void)kind;
+    if (q->n == sizeof q->offs / sizeof q->offs[0]) {
+        q->bad = 2;
+        return MHD_NO;
+    }
+    rc_buf *s = &q->c->qstore;
+    q->offs[q->n][0] = s->len;
+    if (rc__http_pct_decode(key, key_size, 1, s)) q->bad = 1;
+    rc_buf_putc(s, '\0');
+    q->offs[q->n][1] = s->len;
+    if (value && rc__http_pct_decode(value, value_size, 1, s)) q->bad = 1;
+    rc_buf_putc(s, '\0');
+    q->n++;
+    return q->bad ? MHD_NO : MHD_YES;
+}
+
+static int collect(conn_ctx *c, const char *method, const char *url) {
+    MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, add_header, c);
+    qcollect qc; /* on the stack: no allocation and no zeroing per request */
+    qcollect *q = &qc;
+    q->c = c;
+    q->n = 0;
+    q->bad = 0;
+    MHD_get_connection_values_n(c->conn, MHD_GET_ARGUMENT_KIND, add_arg, q);
+    int bad = q->bad;
+    if (!bad && q->n) {
+        c->qp = calloc(q->n, sizeof *c->qp);
+        if (!c->qp) bad = 3;
+        for (size_t i = 0; !bad && i < q->n; i++) {
+            c->qp[i].name = c->qstore.p + q->offs[i][0];
+            c->qp[i].value = c->qstore.p + q->offs[i][1];
+        }
+        c->nq = q->n;
+    }
+    if (bad) return bad == 3 ? RC_NOMEM : RC_INVALID;
+    rc_http_req *req = &c->req;
+    req->method = method;
+    req->path = url;
+    req->headers = c->hdrs;
+    req->n_headers = c->nh;
+    req->query = c->qp;
+    req->n_query = c->nq;
+    req->body = c->body.p ? c->body.p : "";
+    req->body_len = c->body.len;
+    return RC_OK;
+}
+
+/* ---- the access handler ---------------------------------------------------------------- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+    rc_http *h = cls;
+    conn_ctx *c = *con_cls;
+    (void)version;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c))) return MHD_NO;
+        c->h = h;
+        c->conn = conn;
+        clock_gettime(CLOCK_MONOTONIC, &c->t0);
+        rc_buf_init(&c->body);
+        rc_buf_init(&c->qstore);
+        rc__http_req_init(&c->req, &h->env);
+        rc__http_res_init(&c->res);
+        c->res.park.suspend = do_suspend;
+        c->res.park.resume = do_resume;
+        c->res.park.arg = conn;
+        *con_cls = c;
+        c->route = rc__http_route_find(method, url, NULL, 0);
+        c->wants_body = c->route >= 0 && (rc__http_routes[c->route].flags & RC_ROUTE_BODY);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        uint64_t len = 0;
+        if (cl && rc__http_parse_u64(cl, &len) == RC_OK) {
+            if (len > h->max_body) {
+                char d[96];
+                snprintf(d, sizeof d, "body of %llu bytes exceeds http-max-body (%zu)",
+                         (unsigned long long)len, h->max_body);
+                return answer_problem(c, RC_TOO_LARGE, d); /* MHD closes after it */
+            }
+            if (c->wants_body) rc_buf_reserve(&c->body, (size_t)len);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        c->seen += n;
+        if (!c->too_large && c->seen > h->max_body) {
+            c->too_large = 1;
+            rc_buf_free(&c->body);
+        }
+        if (c->too_large) return c->seen > h->max_body + DISCARD_SLACK ? MHD_NO : MHD_YES;
+        if (c->wants_body) rc_buf_append(&c->body, upload, n);
+        return MHD_YES;
+    }
+    if (c->dispatched) return queue(c); /* resumed after a deferred answer */
+    c->dispatched = 1;
+    if (c->too_large) {
+        char d[96];
+        snprintf(d, sizeof d, "body exceeds http-max-body (%zu bytes)", h->max_body);
+        return answer_problem(c, RC_TOO_LARGE, d);
+    }
+    int rc = collect(c, method, url);
+    if (rc != RC_OK)
+        return answer_problem(c, rc, rc == RC_INVALID ? "query: invalid percent-encoding or too many parameters" : NULL);
+    c->route = rc__http_dispatch(&c->req, &c->res);
+    if (c->res.deferred && rc__http_park_begin(&c->res.park)) return MHD_YES;
+    return queue(c);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    rc_http *h = cls;
+    conn_ctx *c = *con_cls;
+    (void)conn;
+    if (!c) return;
+    int status = c->status ? c->status : (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499);
+    rc__http_metrics_observe(h->env.metrics, c->route, status, since(&c->t0));
+    rc__http_res_free(&c->res);
+    rc__http_req_free(&c->req);
+    rc_buf_free(&c->body);
+    rc_buf_free(&c->qstore);
+    free(c->hdrs);
+    free(c->qp);
+    free(c);
+    *con_cls = NULL;
+}
+
+/* Keep the raw path and query: the dispatcher decodes path parameters
+ * after matching (so %2F stays inside one segment) and the query itself. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    char line[256];
+    (void)cls;
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') line[--n] = '\0';
+    RC_DEBUG("http", "libmicrohttpd: %s", line);
+}
+
+/* ---- heartbeats --------------------------------------------------------------------------- */
+
+static void *heartbeat_main(void *arg) {
+    rc_http *h = arg;
+    pthread_mutex_lock(&h->hb_mu);
+    while (!h->hb_stop) {
+        int64_t every = rc_config_int(h->env.cfg, "sse-heartbeat");
+        int64_t step = every / 4;
+        if (step < 10) step = 10;
+        if (step > 1000) step = 1000;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(step % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(step / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&h->hb_cv, &h->hb_mu, &ts);
+        if (h->hb_stop) break;
+        pthread_mutex_unlock(&h->hb_mu);
+        rc__http_sse_tick(&h->env, rc__http_now_ms());
+        pthread_mutex_lock(&h->hb_mu);
+    }
+    pthread_mutex_unlock(&h->hb_mu);
+    return NULL;
+}
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hub, rc_err *err) {
+    *out = NULL;
+    rc_http *h = calloc(1, sizeof *h);
+    if (!h) return rc_err_set(err, RC_NOMEM, "out of memory");
+    pthread_mutex_init(&h->hb_mu, NULL);
+    pthread_cond_init(&h->hb_cv, NULL);
+    if (rc__http_env_init(&h->env, st, hub, o->cfg) != RC_OK) {
+        free(h);
+        return rc_err_set(err, RC_NOMEM, "out of memory");
+    }
+    h->max_body = (size_t)rc_config_int(o->cfg, "http-max-body");
+    int64_t timeout_ms = rc_config_int(o->cfg, "http-timeout");
+    int64_t threads = rc_config_int(o->cfg, "http-threads");
+    int64_t maxclients = rc_config_int(o->cfg, "maxclients");
+    if (threads < 1) threads = 1;
+
+    const char *host = o->host && *o->host ? o->host : "127.0.0.1";
+    if (!strcmp(host, "localhost")) host = "127.0.0.1";
+    struct sockaddr_in a4;
+    struct sockaddr_in6 a6;
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    memset(&a4, 0, sizeof a4);
+    memset(&a6, 0, sizeof a6);
+    if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
+        a4.sin_family = AF_INET;
+        a4.sin_port = htons((uint16_t)o->port);
+        sa = (struct sockaddr *)&a4;
+    } else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
+        a6.sin6_family = AF_INET6;
+        a6.sin6_port = htons((uint16_t)o->port);
+        sa = (struct sockaddr *)&a6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        rc__http_env_destroy(&h->env);
+        free(h);
+        return rc_err_set(err, RC_INVALID, "http: '%s' is not an IP address", host);
+    }
+    unsigned timeout_s = (unsigned)((timeout_ms + 999) / 1000);
+    if (timeout_s == 0) timeout_s = 1;
+    h->d = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, on_request, h,
+        MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(maxclients > 0 ? maxclients : 10000),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
+    if (!h->d) {
+        int e = errno;
+        rc__http_env_destroy(&h->env);
+        free(h);
+        return rc_err_set(err, RC_IO, "cannot listen on %s:%d: %s", host, o->port,
+                          e ? strerror(e) : "libmicrohttpd refused to start");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = info ? info->port : o->port;
+    snprintf(h->env.http_addr, sizeof h->env.http_addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
+             host, h->port);
+    if (pthread_create(&h->hb, NULL, heartbeat_main, h) == 0) h->hb_started = 1;
+    *out = h;
+    return RC_OK;
+}
+
+int rc_http_port(const rc_http *h) { return h ? h->port : 0; }
+
+static void wait_until(rc_http *h, int (*done)(rc_http *), int max_ms) {
+    for (int waited = 0; !done(h) && waited < max_ms; waited += 5) {
+        rc__http_sse_tick(&h->env, rc__http_now_ms());
+        usleep(5000);
+    }
+}
+
+static int no_inflight(rc_http *h) { return atomic_load(&h->env.inflight) == 0; }
+static int no_streams(rc_http *h) { return rc__http_sse_count(&h->env) == 0; }
+
+void rc_http_stop(rc_http *h) {
+    if (!h) return;
+    MHD_socket ls = MHD_quiesce_daemon(h->d);
+    atomic_store(&h->env.stopping, 1);
+    /* Appends already handed to the store finish and answer; their
+     * connections must be resumed before MHD may stop. */
+    wait_until(h, no_inflight, 60000);
+    /* SSE streams see `stopping`, end their response and are freed. */
+    wait_until(h, no_streams, 5000);
+    if (h->hb_started) {
+        pthread_mutex_lock(&h->hb_mu);
+        h->hb_stop = 1;
+        pthread_cond_signal(&h->hb_cv);
+        pthread_mutex_unlock(&h->hb_mu);
+        pthread_join(h->hb, NULL);
+    }
+    if (no_inflight(h) && no_streams(h)) {
+        MHD_stop_daemon(h->d);
+    } else {
+        /* Stopping MHD with suspended connections is undefined behaviour:
+         * leak the daemon rather than crash the shutdown. */
+        RC_WARN("http", "connections still suspended at stop; not stopping libmicrohttpd");
+        return;
+    }
+    if (ls != MHD_INVALID_SOCKET) close(ls);
+    rc__http_env_destroy(&h->env);
+    pthread_cond_destroy(&h->hb_cv);
+    pthread_mutex_destroy(&h->hb_mu);
+    free(h);
+}

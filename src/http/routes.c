@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The route table of the HTTP door and the dispatcher that reads it.
+ *
+ * A pattern is a '/'-separated list of literal segments and {name}
+ * parameters; a parameter matches one non-empty raw segment and is handed
+ * to the handler percent-decoded (so a key containing '/' travels as %2F).
+ * Rows are tried in order: literal routes that overlap a parameter route
+ * (/events/stream and /events/{seq}) come first. The same table answers 405
+ * with the Allow header, and OpenAPI (schemas/openapi.yaml) documents it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "http/http_internal.h"
+
+const rc_http_route rc__http_routes[] = {
+    {"POST",   "/events",               rc__h_events_post,   RC_ROUTE_BODY},
+    {"GET",    "/events",               rc__h_events_list,   0},
+    {"GET",    "/events/stream",        rc__h_events_stream, 0},
+    {"GET",    "/events/{seq}",         rc__h_event_get,     0},
+    {"GET",    "/kv",                   rc__h_kv_list,       0},
+    {"GET",    "/kv/{key}/history",     rc__h_kv_history,    0},
+    {"GET",    "/kv/{key}",             rc__h_kv_get,        0},
+    {"PUT",    "/kv/{key}",             rc__h_kv_put,        RC_ROUTE_BODY},
+    {"DELETE", "/kv/{key}",             rc__h_kv_delete,     0},
+    {"GET",    "/health",               rc__h_health,        0},
+    {"GET",    "/info",                 rc__h_info,          0},
+    {"GET",    "/metrics",              rc__h_metrics,       0},
+};
+const size_t rc__http_nroutes = sizeof rc__http_routes / sizeof rc__http_routes[0];
+
+/* Match path against pattern. On success, when params is non-NULL, the
+ * raw parameter segments are recorded as (start, len) pairs. */
+static int match(const char *pattern, const char *path, size_t seg[][2], size_t *nseg) {
+    const char *p = pattern, *s = path;
+    size_t n = 0;
+    if (*s != '/') return 0;
+    for (;;) {
+        if (*p == '/' && *s == '/') {
+            p++;
+            s++;
+        } else if (!*p && !*s) {
+            break;
+        } else {
+            return 0;
+        }
+        const char *pe = strchr(p, '/');
+        size_t plen = pe ? (size_t)(pe - p) : strlen(p);
+        const char *se = strchr(s, '/');
+        size_t slen = se ? (size_t)(se - s) : strlen(s);
+        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || n == RC_HTTP_MAX_PARAMS) return 0;
+            if (seg) {
+                seg[n][0] = (size_t)(s - path);
+                seg[n][1] = slen;
+            }
+            n++;
+        } else if (plen != slen || memcmp(p, s, plen)) {
+            return 0;
+        }
+        p += plen;
+        s += slen;
+        if (!*p && !*s) break;
+    }
+    if (nseg) *nseg = n;
+    return 1;
+}
+
+static int same_method(const char *route, const char *method) {
+    /* HEAD is GET without a body (libmicrohttpd drops the body). */
+    return !strcmp(route, method) || (!strcmp(method, "HEAD") && !strcmp(route, "GET"));
+}
+
+int rc__http_route_find(const char *method, const char *path, char *allowed, size_t alen) {
+    size_t used = 0;
+    if (alen) allowed[0] = '\0';
+    for (size_t i = 0; i < rc__http_nroutes; i++) {
+        const rc_http_route *r = &rc__http_routes[i];
+        if (!match(r->pattern, path, NULL, NULL)) continue;
+        if (same_method(r->method, method)) return (int)i;
+        if (alen && !strstr(allowed, r->method)) {
+            int w = snprintf(allowed + used, alen - used, "%s%s", used ? ", " : "", r->method);
+            if (w > 0 && (size_t)w < alen - used) used += (size_t)w;
+        }
+    }
+    return -1;
+}
+
+int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
+    char allowed[64];
+    int idx = rc__http_route_find(req->method, req->path, allowed, sizeof allowed);
+    if (idx < 0) {
+        if (allowed[0]) {
+            char detail[128];
+            snprintf(detail, sizeof detail, "%s is not allowed here; allowed: %s", req->method,
+                     allowed);
+            rc__http_res_problem_http(res, 405, "method-not-allowed", "Method Not Allowed", detail);
+            rc__http_res_header(res, "Allow", allowed);
+        } else {
+            rc__http_res_problem_http(res, 404, "not-found", "Not Found", "no such resource");
+        }
+        return -1;
+    }
+    const rc_http_route *r = &rc__http_routes[idx];
+    size_t seg[RC_HTTP_MAX_PARAMS][2], n = 0;
+    match(r->pattern, req->path, seg, &n);
+    size_t offs[RC_HTTP_MAX_PARAMS];
+    rc_buf_reset(&req->param_store);
+    for (size_t i = 0; i < n; i++) {
+        offs[i] = req->param_store.len;
+        if (rc__http_pct_decode(req->path + seg[i][0], seg[i][1], 0, &req->param_store)) {
+            rc__http_res_problem(res, RC_INVALID, "path: invalid percent-encoding");
+            return idx;
+        }
+        rc_buf_putc(&req->param_store, '\0');
+    }
+    for (size_t i = 0; i < n; i++) req->params[i] = req->param_store.p + offs[i];
+    req->n_params = n;
+    if (atomic_load(&req->env->stopping)) {
+        rc__http_res_problem(res, RC_SHUTDOWN, NULL);
+        return idx;
+    }
+    r->handler(req, res);
+    return idx;
+}

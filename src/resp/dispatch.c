@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dispatcher: finds a command in the table and checks existence, arity,
+ * authentication, subscribed mode and MULTI rules before its handler runs;
+ * then the write path (append or transaction step, in the loop or inside
+ * EXEC) and the read path shared by every command family.
+ *
+ * Invariant: a reply is written exactly once per command, in command order
+ * (see door.h on slots). Handlers either reply at once or hand one write to
+ * rc__r_append()/rc__r_txn(), whose reply arrives when the store committed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "redcar/log.h"
+#include "resp/door.h"
+
+/* ---- the table ---------------------------------------------------------------- */
+
+static const rc__cmd table[] = {
+#define RC_CMD(name, arity, flags, handler, summary) {#name, arity, flags, handler, summary},
+#include "resp/commands.def"
+#undef RC_CMD
+};
+#define NCMDS (sizeof table / sizeof table[0])
+
+const rc__cmd *rc__r_cmd_table(size_t *n) {
+    *n = NCMDS;
+    return table;
+}
+
+/* Names are short: a case-insensitive hash into a small open-addressed index
+ * built once keeps lookup O(1) without locale-dependent calls. */
+#define HSLOTS 512
+static const rc__cmd *hindex[HSLOTS];
+static pthread_once_t hindex_once = PTHREAD_ONCE_INIT;
+
+static unsigned hname(const char *s, size_t n) {
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned)tolower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+static void hindex_build(void) {
+    for (size_t i = 0; i < NCMDS; i++) {
+        unsigned h = hname(table[i].name, strlen(table[i].name)) % HSLOTS;
+        while (hindex[h]) h = (h + 1) % HSLOTS;
+        hindex[h] = &table[i];
+    }
+}
+
+const rc__cmd *rc__r_cmd_find(const char *name, size_t len) {
+    pthread_once(&hindex_once, hindex_build);
+    if (len == 0 || len > 32) return NULL;
+    unsigned h = hname(name, len) % HSLOTS;
+    while (hindex[h]) {
+        const rc__cmd *k = hindex[h];
+        if (strlen(k->name) == len && strncasecmp(k->name, name, len) == 0) return k;
+        h = (h + 1) % HSLOTS;
+    }
+    return NULL;
+}
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+int rc__r_streq(const char *a, const char *lit) { return strcasecmp(a, lit) == 0; }
+
+int rc__r_parse_i64(const char *s, size_t n, int64_t *out) {
+    size_t i = 0;
+    int neg = 0;
+    uint64_t v = 0;
+    if (n == 0 || n > 20) return 0;
+    if (n == 1 && s[0] == '0') {
+        *out = 0;
+        return 1;
+    }
+    if (s[0] == '-') {
+        neg = 1;
+        if (++i == n) return 0;
+    }
+    if (s[i] < '1' || s[i] > '9') return 0;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return 0;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) return 0;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1) return 0;
+        *out = (int64_t)(0 - v);
+    } else {
+        if (v > (uint64_t)INT64_MAX) return 0;
+        *out = (int64_t)v;
+    }
+    return 1;
+}
+
+int rc__r_parse_ld(const char *s, size_t n, long double *out) {
+    char tmp[64];
+    if (n == 0 || n >= sizeof tmp || isspace((unsigned char)s[0])) return 0;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    long double v = strtold(tmp, &end);
+    if (*end || errno == ERANGE || isnan(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+void rc__r_err_syntax(rc__call *c) { rc_resp_w_error(&c->w, "ERR syntax error"); }
+void rc__r_err_int(rc__call *c) {
+    rc_resp_w_error(&c->w, "ERR value is not an integer or out of range");
+}
+void rc__r_err_wrongtype(rc_resp_w *w) {
+    rc_resp_w_error(w, "WRONGTYPE Operation against a key holding the wrong kind of value");
+}
+void rc__r_err_arity(rc__call *c) {
+    rc_resp_w_errorf(&c->w, "ERR wrong number of arguments for '%s' command", c->cmd->name);
+}
+void rc__r_reply_status(rc_resp_w *w, int code, const rc_err *err) { rc_resp_w_status(w, code, err); }
+
+int rc__r_key_ok(rc__call *c, size_t i) {
+    if (memchr(c->argv[i], '\0', c->argvlen[i])) {
+        rc_resp_w_error(&c->w, "ERR keys and channels may not contain NUL bytes");
+        return 0;
+    }
+    return 1;
+}
+
+char *rc__r_strndup(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (!d) abort();
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* ---- reads -------------------------------------------------------------------- */
+
+static void val_from(rc__val *out, const rc_kv_entry *e) {
+    out->kind = e->kind;
+    out->n = e->value_len;
+    out->mod_seq = e->mod_seq;
+    out->expire_ms = e->expire_ms;
+    rc_buf_reset(&out->v);
+    if (e->kind == RC_KV_STRING) rc_buf_append(&out->v, e->value ? e->value : "", e->value_len);
+}
+
+static int val_cb(const rc_kv_entry *e, void *arg) {
+    val_from(arg, e);
+    return 1;
+}
+
+int rc__r_get(rc_store *st, rc_txn *tx, const char *key, rc__val *out, rc_err *err) {
+    if (tx) {
+        rc_kv_entry e;
+        int rc = rc_txn_kv_get(tx, key, &e, err);
+        if (rc == RC_OK) val_from(out, &e);
+        return rc;
+    }
+    return rc_store_kv_get(st, key, 0, val_cb, out, err);
+}
+
+rc__args *rc__r_args(const rc__call *c, size_t from, size_t to) {
+    size_t n = to > from ? to - from : 0, bytes = 0;
+    for (size_t i = from; i < to; i++) bytes += c->argvlen[i] + 1;
+    rc__args *a = calloc(1, sizeof *a + n * (sizeof(char *) + sizeof(size_t)) + bytes);
+    if (!a) abort();
+    a->n = n;
+    a->v = (char **)(a + 1);
+    a->len = (size_t *)(a->v + n);
+    char *p = (char *)(a->len + n);
+    for (size_t i = 0; i < n; i++) {
+        a->v[i] = p;
+        a->len[i] = c->argvlen[from + i];
+        memcpy(p, c->argv[from + i], a->len[i]);
+        p[a->len[i]] = '\0';
+        p += a->len[i] + 1;
+    }
+    return a;
+}
+
+int rc__r_tx_append(rc_txn *tx, rc_event *ev, rc_err *err) {
+    if (!ev) return rc_err_set(err, RC_NOMEM, "out of memory");
+    return rc_txn_append(tx, ev, NULL, err);
+}
+
+int rc__r_tx_load(rc_txn *tx, const char *key, rc__val *v, int *exists, rc_err *err) {
+    int rc = rc__r_get(NULL, tx, key, v, err);
+    *exists = rc == RC_OK;
+    if (rc == RC_NOT_FOUND) {
+        rc_err_clear(err);
+        return RC_OK;
+    }
+    return rc;
+}
+
+/* ---- writes --------------------------------------------------------------------- */
+
+static rc__op *op_new(rc__call *c, rc__rkind kind) {
+    rc__op *op = calloc(1, sizeof *op);
+    if (!op) abort();
+    op->cl = c->cl;
+    op->door = c->door;
+    op->kind = kind;
+    op->proto = c->w.proto;
+    op->slot = rc__r_slot_pending(c->cl);
+    c->cl->pending++;
+    return op;
+}
+
+/* The store refused the request up front: no completion will come. */
+static void op_fail_now(rc__op *op, int rc, const rc_err *err) {
+    op->status = rc ? rc : RC_INTERNAL;
+    if (err) op->err = *err;
+    rc__client *cl = op->cl;
+    rc__r_op_finish(op);
+    cl->pending--;
+}
+
+static void append_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                        size_t n) {
+    rc__op *op = arg;
+    op->status = status;
+    if (status != RC_OK && err) op->err = *err;
+    if (status == RC_OK && op->kind == RC__R_PUBLISH && n > 0) {
+        rc_resp *d = op->door;
+        uint64_t seq = items[0].seq;
+        size_t i = seq % RC__PUBRING;
+        op->ival = d->pubring[i].seq == seq ? d->pubring[i].n : 0;
+    }
+    rc__r_op_complete(op);
+}
+
+void rc__r_append(rc__call *c, rc_event **evs, size_t n, rc__rkind kind, int64_t ival) {
+    if (c->tx) { /* inside EXEC: part of its single transaction */
+        for (size_t i = 0; i < n; i++) {
+            if (c->status) {
+                rc_event_free(evs[i]);
+                continue;
+            }
+            int rc = rc_txn_append(c->tx, evs[i], NULL, &c->err);
+            if (rc) c->status = rc;
+        }
+        if (c->status) return;
+        if (kind == RC__R_OK) rc_resp_w_ok(&c->w);
+        else rc_resp_w_int(&c->w, ival);
+        return;
+    }
+    rc__op *op = op_new(c, kind);
+    op->ival = ival;
+    rc_err err;
+    rc_err_clear(&err);
+    int rc = rc_store_append_async(c->door->st, evs, n, NULL, append_done, op, &err);
+    if (rc) op_fail_now(op, rc, &err);
+}
+
+static int txn_trampoline(rc_txn *tx, void *arg, rc_err *err) {
+    rc__op *op = arg;
+    rc_buf_reset(&op->reply); /* a retried group runs the step again */
+    rc_resp_w w = {&op->reply, op->proto};
+    int rc = op->step(tx, op->arg, &w, err);
+    if (rc && err) op->err = *err;
+    return rc;
+}
+
+static void txn_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                     size_t n) {
+    (void)items;
+    (void)n;
+    rc__op *op = arg;
+    op->status = status;
+    if (status != RC_OK && err && err->code == status) op->err = *err;
+    rc__r_op_complete(op);
+}
+
+void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *)) {
+    if (c->tx) {
+        if (!c->status) {
+            int rc = fn(c->tx, arg, &c->w, &c->err);
+            if (rc) c->status = rc;
+        }
+        if (arg_free) arg_free(arg);
+        return;
+    }
+    rc__op *op = op_new(c, RC__R_STEP);
+    op->step = fn;
+    op->arg = arg;
+    op->arg_free = arg_free;
+    rc_err err;
+    rc_err_clear(&err);
+    int rc = rc_store_txn_async(c->door->st, txn_trampoline, op, txn_done, op, &err);
+    if (rc) op_fail_now(op, rc, &err);
+}
+
+void rc__r_op_finish(rc__op *op) {
+    rc__slot *s = op->slot;
+    rc_resp_w w = {&s->buf, op->proto};
+    if (op->status != RC_OK) {
+        rc__r_reply_status(&w, op->status, &op->err);
+    } else {
+        switch (op->kind) {
+        case RC__R_OK: rc_resp_w_ok(&w); break;
+        case RC__R_INT:
+        case RC__R_PUBLISH: rc_resp_w_int(&w, op->ival); break;
+        case RC__R_STEP:
+        case RC__R_EXEC:
+            if (s->buf.len == 0) {
+                rc_buf_free(&s->buf);
+                s->buf = op->reply;
+                rc_buf_init(&op->reply);
+            } else {
+                rc_buf_append(&s->buf, op->reply.p, op->reply.len);
+            }
+            break;
+        }
+    }
+    s->ready = 1;
+    if (op->arg_free) op->arg_free(op->arg);
+    rc_buf_free(&op->reply);
+    free(op);
+}
+
+/* ---- dispatch ----------------------------------------------------------------- */
+
+static void unknown(rc_resp_w *w, const rc_resp_cmd *cmd) {
+    char args[300];
+    size_t n = 0;
+    args[0] = '\0';
+    for (size_t i = 1; i < cmd->argc && n < 128; i++) {
+        int room = 128 - (int)n;
+        int len = (int)(cmd->argvlen[i] < (size_t)room ? cmd->argvlen[i] : (size_t)room);
+        int k = snprintf(args + n, sizeof args - n, "'%.*s' ", len, cmd->argv[i]);
+        if (k < 0) break;
+        n += (size_t)k;
+        if (n >= sizeof args) n = sizeof args - 1;
+    }
+    rc_resp_w_errorf(w, "ERR unknown command '%.128s', with args beginning with: %s", cmd->argv[0],
+                     args);
+}
+
+static int arity_ok(const rc__cmd *k, size_t argc) {
+    return k->arity > 0 ? argc == (size_t)k->arity : argc >= (size_t)(-k->arity);
+}
+
+static void queue_cmd(rc__client *cl, const rc__cmd *k, const rc_resp_cmd *cmd) {
+    if (cl->nmq == cl->cap_mq) {
+        size_t cap = cl->cap_mq ? cl->cap_mq * 2 : 8;
+        rc__queued *q = realloc(cl->mq, cap * sizeof *q);
+        if (!q) abort();
+        cl->mq = q;
+        cl->cap_mq = cap;
+    }
+    rc__queued *q = &cl->mq[cl->nmq++];
+    q->cmd = k;
+    q->argc = cmd->argc;
+    q->argv = calloc(cmd->argc, sizeof *q->argv);
+    q->argvlen = calloc(cmd->argc, sizeof *q->argvlen);
+    if (!q->argv || !q->argvlen) abort();
+    for (size_t i = 0; i < cmd->argc; i++) {
+        q->argv[i] = rc__r_strndup(cmd->argv[i], cmd->argvlen[i]);
+        q->argvlen[i] = cmd->argvlen[i];
+    }
+}
+
+static void run(rc__client *cl, const rc__cmd *k, rc_resp_cmd *cmd) {
+    rc_resp *d = cl->door;
+    rc_resp_w w = {rc__r_reply_target(cl), atomic_load(&cl->proto)};
+    d->st_cmds++;
+    if (!k) {
+        unknown(&w, cmd);
+        return;
+    }
+    cl->last_cmd = k->name;
+    if (!arity_ok(k, cmd->argc)) {
+        rc_resp_w_errorf(&w, "ERR wrong number of arguments for '%s' command", k->name);
+        return;
+    }
+    if (!cl->authed && !(k->flags & RC_CF_NOAUTH)) {
+        rc_resp_w_error(&w, "NOAUTH Authentication required.");
+        return;
+    }
+    if (w.proto == 2 && cl->nsubs > 0 && !(k->flags & RC_CF_PUBSUB)) {
+        rc_resp_w_errorf(&w, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                             "PING / QUIT / RESET are allowed in this context", k->name);
+        return;
+    }
+    rc__call c = {.door = d, .cl = cl, .argc = cmd->argc, .argv = cmd->argv,
+                  .argvlen = cmd->argvlen, .cmd = k, .w = w};
+    k->fn(&c);
+}
+
+void rc__r_dispatch(rc__client *cl, rc_resp_cmd *cmd) {
+    const rc__cmd *k = rc__r_cmd_find(cmd->argv[0], cmd->argvlen[0]);
+    if (cl->in_multi && !(k && (k->flags & RC_CF_TXCTL))) {
+        rc_resp_w w = {rc__r_reply_target(cl), atomic_load(&cl->proto)};
+        cl->door->st_cmds++;
+        if (!k) {
+            unknown(&w, cmd);
+            cl->multi_dirty = 1;
+        } else if (!arity_ok(k, cmd->argc)) {
+            rc_resp_w_errorf(&w, "ERR wrong number of arguments for '%s' command", k->name);
+            cl->multi_dirty = 1;
+        } else if (!cl->authed && !(k->flags & RC_CF_NOAUTH)) {
+            rc_resp_w_error(&w, "NOAUTH Authentication required.");
+            cl->multi_dirty = 1;
+        } else if (k->flags & (RC_CF_NOMULTI | RC_CF_LOOPONLY)) {
+            rc_resp_w_errorf(&w, "ERR Command '%s' is not allowed inside a transaction", k->name);
+            cl->multi_dirty = 1;
+        } else {
+            queue_cmd(cl, k, cmd);
+            rc_resp_w_simple(&w, "QUEUED");
+        }
+        return;
+    }
+    if (k && !(k->flags & RC_CF_WRITE) && cl->pending > 0) {
+        /* a read waits for this client's writes: it must see them */
+        cl->held = 1;
+        cl->hold = *cmd;
+        return;
+    }
+    run(cl, k, cmd);
+}
+
+int rc__r_dispatch_held(rc__client *cl) {
+    cl->held = 0;
+    rc_resp_cmd cmd = cl->hold;
+    run(cl, rc__r_cmd_find(cmd.argv[0], cmd.argvlen[0]), &cmd);
+    return 1;
+}

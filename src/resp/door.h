@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internals of the RESP door shared by the loop, the dispatcher and the
+ * command families. Not a public header.
+ *
+ * Threads: everything here belongs to the loop thread except
+ *  - rc__op, which a command hands to the store writer and which comes back
+ *    through door->qmu's completion queue;
+ *  - a client's inbox (pub/sub messages), filled by the hub's deliver
+ *    callback on the writer thread under door->qmu.
+ *
+ * Reply order: a client's replies leave in command order. A command that
+ * writes gets a pending slot in the client's slot FIFO; while any slot is
+ * pending, later replies go to slots behind it. Commands that read wait
+ * (the client is "held") until the client's own writes have committed, so a
+ * client always reads its own writes. Writes need not wait: the store's
+ * writer applies requests in submission order.
+ */
+#ifndef RC_RESP_DOOR_H
+#define RC_RESP_DOOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redcar/api.h"
+#include "redcar/buf.h"
+#include "redcar/config.h"
+#include "redcar/hub.h"
+#include "redcar/store.h"
+#include "resp/parser.h"
+#include "resp/reply.h"
+#include "resp/resp.h"
+
+#define RC__SOURCE "redcar://resp"
+
+/* ---- command table -------------------------------------------------------- */
+enum {
+    RC_CF_WRITE = 1u << 0,    /* may append: runs without waiting for earlier writes */
+    RC_CF_READ = 1u << 1,     /* reads the store */
+    RC_CF_NOAUTH = 1u << 2,   /* allowed before AUTH */
+    RC_CF_PUBSUB = 1u << 3,   /* allowed in RESP2 subscribed mode */
+    RC_CF_NOMULTI = 1u << 4,  /* touches connection state: not queued by MULTI */
+    RC_CF_TXCTL = 1u << 5,    /* MULTI/EXEC/DISCARD/WATCH...: runs even inside MULTI */
+    RC_CF_FAST = 1u << 6,
+    RC_CF_ADMIN = 1u << 7,
+    RC_CF_KEY1 = 1u << 8,     /* key specs for COMMAND INFO: argv[1] */
+    RC_CF_KEYS = 1u << 9,     /* argv[1..] */
+    RC_CF_KEYPAIRS = 1u << 10,/* argv[1], argv[3], ... */
+    RC_CF_KEY12 = 1u << 11,   /* argv[1], argv[2] */
+    RC_CF_LOOPONLY = 1u << 12 /* reads that need the store's read API (no txn form) */
+};
+
+typedef struct rc__call rc__call;
+typedef void (*rc__handler)(rc__call *c);
+
+typedef struct rc__cmd {
+    const char *name;
+    int arity;
+    unsigned flags;
+    rc__handler fn;
+    const char *summary;
+} rc__cmd;
+
+/* Handlers are declared by the table itself. */
+#define RC_CMD(name, arity, flags, handler, summary) void handler(rc__call *c);
+#include "resp/commands.def"
+#undef RC_CMD
+
+const rc__cmd *rc__r_cmd_find(const char *name, size_t len);
+const rc__cmd *rc__r_cmd_table(size_t *n);
+
+/* ---- connection ------------------------------------------------------------- */
+typedef struct rc__client rc__client;
+typedef struct rc__slot rc__slot;
+typedef struct rc__op rc__op;
+
+struct rc__slot {
+    rc_buf buf;
+    int ready;
+    rc__slot *next;
+};
+
+typedef struct rc__watch {
+    char *key;
+    uint64_t mod_seq; /* 0 = absent */
+} rc__watch;
+
+typedef struct rc__queued {
+    size_t argc;
+    char **argv;
+    size_t *argvlen;
+    const rc__cmd *cmd;
+} rc__queued;
+
+struct rc__client {
+    uint64_t id;
+    int fd;
+    rc_resp *door;
+    rc_resp_parser *parser;
+    rc_buf out;            /* ready to send */
+    size_t out_off;        /* bytes of out already sent */
+    atomic_size_t out_len; /* out.len - out_off, read by the deliver callback */
+    rc__slot *sh, *st;     /* slot FIFO */
+    int pending;           /* writes in flight */
+    int held;              /* `hold` is a command waiting for pending == 0 */
+    int throttled;         /* too many writes in flight: input paused */
+    rc_resp_cmd hold;
+    atomic_int proto;
+    int authed;
+    int closing;           /* close after out is flushed (QUIT, protocol error) */
+    int dead;              /* closed; freed when pending reaches 0 */
+    unsigned ev_mask;      /* current epoll interest */
+    char *name, *lib_name, *lib_ver;
+    char addr[64], laddr[64];
+    int64_t ctime_ms, last_ms;
+    const char *last_cmd;
+    /* MULTI / WATCH */
+    int in_multi, multi_dirty;
+    rc__queued *mq;
+    size_t nmq, cap_mq;
+    rc__watch *watch;
+    size_t nwatch;
+    /* pub/sub */
+    rc_sub *sub;
+    size_t nsubs;          /* channels + patterns */
+    char **chans, **pats;  /* this client's subscriptions (the hub has no listing) */
+    size_t nchans, npats;
+    atomic_int ce_json;    /* CLIENT CEFORMAT json: messages are structured CloudEvents */
+    size_t out_limit;      /* client-output-buffer-limit-pubsub at SUBSCRIBE; 0 = none */
+    /* below: under door->qmu */
+    rc_buf inbox;
+    int in_dirty, overflow;
+    rc__client *dirty_next;
+    /* loop-only list of clients to service after a wake-up */
+    int touched;
+    rc__client *tnext;
+    /* all clients list */
+    rc__client *prev, *next;
+};
+
+/* ---- writes in flight ------------------------------------------------------ */
+/* A transaction step: runs on the writer thread (inside the store's txn),
+ * reads through tx, appends with rc_txn_append, writes its reply to w.
+ * Command errors (WRONGTYPE, not an integer) are replies, not failures:
+ * return RC_OK. A non-OK return rolls back and answers the error. */
+typedef int (*rc__step_fn)(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err);
+
+typedef enum { RC__R_OK, RC__R_INT, RC__R_PUBLISH, RC__R_STEP, RC__R_EXEC } rc__rkind;
+
+struct rc__op {
+    rc__client *cl;
+    rc__slot *slot;
+    rc_resp *door;
+    rc__rkind kind;
+    int proto;
+    int64_t ival;
+    rc__step_fn step;
+    void *arg;
+    void (*arg_free)(void *);
+    rc_buf reply;
+    int status;
+    rc_err err;
+    rc__op *next;
+};
+
+/* ---- GET cache (cache.c) ------------------------------------------------------ */
+typedef struct rc__cache rc__cache;
+rc__cache *rc__r_cache_new(rc_hub *hub, size_t max_bytes);
+void rc__r_cache_free(rc__cache *c);
+uint64_t rc__r_cache_gen(rc__cache *c);
+/* Writes the GET reply on a hit: 1 value, 2 cached absence; 0 miss. */
+int rc__r_cache_get(rc__cache *c, const char *key, size_t klen, rc_resp_w *w, int64_t now_ms);
+/* Fill after a store read that began at generation gen. */
+void rc__r_cache_put(rc__cache *c, const char *key, size_t klen, const void *val, size_t vlen,
+                     int present, int64_t expire_ms, uint64_t gen);
+
+/* ---- the door ---------------------------------------------------------------- */
+#define RC__PUBRING 16384
+
+struct rc_resp {
+    rc_store *st;
+    rc_hub *hub;
+    rc_config *cfg;
+    rc__cache *cache;
+    int lfd, epfd, evfd;
+    int port;
+    pthread_t th, exp_th;
+    atomic_int stop;
+    rc__client **byfd;
+    size_t nbyfd;
+    rc__client *all;
+    rc__client *zombies;   /* closed, waiting for writes in flight */
+    size_t nclients;
+    uint64_t next_id;
+    int64_t start_ms;
+    /* completion queue + pub/sub inboxes, filled on the writer thread */
+    pthread_mutex_t qmu;
+    rc__op *qh, *qt;
+    rc__client *dirty;
+    int wake_armed;
+    /* PUBLISH receiver counts by seq: written by deliver, read by the
+     * append completion, both on the store writer thread. */
+    struct { uint64_t seq; uint32_t n; } pubring[RC__PUBRING];
+    /* keyspace notifications */
+    rc_sub *ks_sub;
+    unsigned ks_flags;
+    rc_buf ks_pending;     /* under qmu: encoded (key, event name) records */
+    rc_buf dscratch;       /* writer thread only: CloudEvent JSON for CEFORMAT json */
+    /* stats (loop thread) */
+    uint64_t st_conns, st_cmds, st_rejected, st_slow_kills, st_proto_errs;
+    uint64_t st_keyspace_hits, st_keyspace_misses;
+    atomic_uint_fast64_t st_pubsub_msgs;
+    int64_t lastsave_ms;
+};
+
+/* ---- a command being run ------------------------------------------------------- */
+struct rc__call {
+    rc_resp *door;
+    rc__client *cl;          /* NULL inside EXEC on the writer thread */
+    size_t argc;
+    char **argv;
+    const size_t *argvlen;
+    const rc__cmd *cmd;
+    rc_resp_w w;             /* where the reply goes */
+    rc_txn *tx;              /* non-NULL: inside EXEC's transaction */
+    int status;              /* inside EXEC: a store failure that aborts it */
+    rc_err err;
+};
+
+/* Submit a write. In the loop these go to the store asynchronously and the
+ * reply comes later; inside EXEC they run on tx at once. Ownership of evs[i]
+ * passes to the store whatever happens. */
+void rc__r_append(rc__call *c, rc_event **evs, size_t n, rc__rkind kind, int64_t ival);
+/* arg is freed with arg_free (may be NULL) when the step is done. */
+void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *));
+
+/* ---- reads (loop: pooled read connection; EXEC: the txn) ---------------------- */
+typedef struct rc__val {
+    rc_kv_kind kind;
+    rc_buf v;            /* strings: the value (caller frees with rc_buf_free) */
+    size_t n;            /* value_len: bytes / fields / elements */
+    uint64_t mod_seq;
+    int64_t expire_ms;
+} rc__val;
+/* RC_OK, RC_NOT_FOUND or an error. out->v must be initialised. */
+int rc__r_get(rc_store *st, rc_txn *tx, const char *key, rc__val *out, rc_err *err);
+
+/* Copies of some arguments for a step that runs later on the writer thread
+ * (argv belongs to the parser). One allocation; free() it. */
+typedef struct rc__args {
+    size_t n;
+    char **v;          /* NUL-terminated copies */
+    size_t *len;
+    int64_t i[4];      /* numbers the handler parsed */
+    unsigned flags;
+} rc__args;
+rc__args *rc__r_args(const rc__call *c, size_t from, size_t to);
+/* Append inside a step; ev NULL means out of memory. */
+int rc__r_tx_append(rc_txn *tx, rc_event *ev, rc_err *err);
+/* Read inside a step: *exists 0/1, RC_OK, or a store failure. */
+int rc__r_tx_load(rc_txn *tx, const char *key, rc__val *v, int *exists, rc_err *err);
+
+/* ---- helpers ----------------------------------------------------------------- */
+int64_t rc__r_now_ms(void);
+int rc__r_streq(const char *a, const char *lit); /* case-insensitive equality */
+int rc__r_parse_i64(const char *s, size_t n, int64_t *out);  /* strict, like string2ll */
+int rc__r_parse_ld(const char *s, size_t n, long double *out);
+/* Reply the generic errors. */
+void rc__r_err_syntax(rc__call *c);
+void rc__r_err_int(rc__call *c);
+void rc__r_err_wrongtype(rc_resp_w *w);
+void rc__r_err_arity(rc__call *c);
+void rc__r_reply_status(rc_resp_w *w, int code, const rc_err *err);
+/* Keys are C strings in the store: a key with a NUL byte is refused. */
+int rc__r_key_ok(rc__call *c, size_t i);
+char *rc__r_strndup(const char *s, size_t n);
+
+/* loop services used by commands */
+rc_buf *rc__r_reply_target(rc__client *cl);    /* where a reply goes now (keeps order) */
+rc__slot *rc__r_slot_pending(rc__client *cl);  /* a slot for a write in flight */
+void rc__r_op_complete(rc__op *op);            /* writer thread: queue op for the loop */
+void rc__r_op_finish(rc__op *op);              /* loop: op outcome into its slot; frees op */
+void rc__r_inbox_dirty(rc_resp *d, rc__client *cl); /* under qmu: inbox has data */
+void rc__r_client_close(rc__client *cl, const char *why);
+void rc__r_inbox_dirty_door(rc_resp *d);       /* under qmu: keyspace records queued */
+void rc__r_keyspace_flush(rc_resp *d);         /* loop: deliver keyspace notifications */
+void rc__r_client_kill(rc__client *cl);          /* close after this command */
+void rc__r_client_set_proto(rc__client *cl, int proto);
+void rc__r_client_authed(rc__client *cl);
+void rc__r_client_info(rc_resp *d, rc__client *cl, rc_buf *out);
+rc__client *rc__r_client_by_id(rc_resp *d, uint64_t id);
+void rc__r_flush_inbox(rc__client *cl);          /* move queued messages to out now */
+void rc__r_pubsub_drop(rc__client *cl);          /* unsubscribe everything (RESET, close) */
+void rc__r_multi_reset(rc__client *cl);          /* DISCARD/RESET: drop queue and watches */
+void rc__r_keyspace_configure(rc_resp *d);       /* (re)read notify-keyspace-events */
+
+#endif

@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Private to src/store: the store handle, the request queue shared by the
+ * producers and the writer thread, the write-side statement table and the
+ * pool of read connections.
+ *
+ * Ownership: fields marked (writer) are touched only by the writer thread
+ * (or by open/close while no writer runs); fields marked (q) only under
+ * qmu; the read pool only under its own mutex.
+ */
+#ifndef REDCAR_STORE_INT_H
+#define REDCAR_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "redcar/buf.h"
+#include "redcar/store.h"
+
+#define RC_KV_PREFIX "io.redcar.kv."
+#define RC_KV_PREFIX_LEN 13
+/* Exclusive upper bound of every type that starts with RC_KV_PREFIX
+ * ('/' follows '.' in ASCII). */
+#define RC_KV_PREFIX_END "io.redcar.kv/"
+
+/* Tuning of the write connection (the benchmark applies the same to its
+ * plain SQLite baseline). */
+#define RC__WRITER_PRAGMAS "PRAGMA cache_size=-65536"
+
+/* The write connection's statements: name, SQL. Prepared once at open. */
+#define RC_WSTMT_MAP(X)                                                                       \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                               \
+    X(COMMIT, "COMMIT")                                                                       \
+    X(ROLLBACK, "ROLLBACK")                                                                   \
+    X(SAVE, "SAVEPOINT rq")                                                                   \
+    X(RELEASE, "RELEASE rq")                                                                  \
+    X(UNDO, "ROLLBACK TO rq")                                                                 \
+    X(INSERT, "INSERT INTO events(seq,source,id,type,subject,time_ms,payload) "               \
+              "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(source,id) DO NOTHING")               \
+    X(FIND_DUP, "SELECT seq FROM events WHERE source=?1 AND id=?2")                           \
+    X(HEAD, "SELECT max(seq) FROM events")                                                    \
+    X(SUBJ_HEAD, "SELECT max(seq) FROM events WHERE subject=?1")                              \
+    X(KV_GET, "SELECT kind,value,ctype,size,create_seq,mod_seq,version,expire_ms "            \
+              "FROM kv WHERE key=?1")                                                         \
+    X(KV_PUT, "INSERT OR REPLACE INTO kv(key,kind,value,ctype,size,create_seq,mod_seq,"       \
+              "version,expire_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)")                        \
+    X(KV_DEL, "DELETE FROM kv WHERE key=?1")                                                  \
+    X(KV_TOUCH, "UPDATE kv SET size=?2,mod_seq=?3,version=version+1 WHERE key=?1")            \
+    X(KV_EXPIRE, "UPDATE kv SET expire_ms=?2,mod_seq=?3,version=version+1 WHERE key=?1")      \
+    X(KV_MOVE, "UPDATE kv SET key=?2,create_seq=?3,mod_seq=?3,version=1 WHERE key=?1")        \
+    X(HASH_CLEAR, "DELETE FROM kv_hash WHERE key=?1")                                         \
+    X(HASH_MOVE, "UPDATE kv_hash SET key=?2 WHERE key=?1")                                    \
+    X(HASH_INS, "INSERT OR IGNORE INTO kv_hash(key,field,value) VALUES(?1,?2,?3)")            \
+    X(HASH_UPD, "UPDATE kv_hash SET value=?3 WHERE key=?1 AND field=?2")                      \
+    X(HASH_DEL, "DELETE FROM kv_hash WHERE key=?1 AND field=?2")                              \
+    X(HASH_GET, "SELECT value FROM kv_hash WHERE key=?1 AND field=?2")                        \
+    X(LIST_CLEAR, "DELETE FROM kv_list WHERE key=?1")                                         \
+    X(LIST_MOVE, "UPDATE kv_list SET key=?2 WHERE key=?1")                                    \
+    X(LIST_HEAD, "SELECT pos FROM kv_list WHERE key=?1 ORDER BY pos LIMIT 1")                 \
+    X(LIST_TAIL, "SELECT pos FROM kv_list WHERE key=?1 ORDER BY pos DESC LIMIT 1")            \
+    X(LIST_INS, "INSERT INTO kv_list(key,pos,value) VALUES(?1,?2,?3)")                        \
+    X(LIST_DEL, "DELETE FROM kv_list WHERE key=?1 AND pos BETWEEN ?2 AND ?3")                 \
+    X(LIST_GET, "SELECT value FROM kv_list WHERE key=?1 AND pos=?2")                          \
+    X(RENAME_LOG, "INSERT OR IGNORE INTO kv_renames(newkey,seq) VALUES(?1,?2)")               \
+    X(DUE, "SELECT key FROM kv WHERE expire_ms>0 AND expire_ms<=?1 ORDER BY expire_ms LIMIT ?2")
+
+enum {
+#define RC__WS(name, sql) WS_##name,
+    RC_WSTMT_MAP(RC__WS)
+#undef RC__WS
+    WS__COUNT
+};
+
+/* One queued request: an append (evs) or a transaction (fn). */
+typedef struct rc__req {
+    struct rc__req *next;
+    rc_event **evs;          /* owned events (txn: the ones it appended) */
+    size_t n, cap;
+    /* Per event of an append: its JSON encoding in `payload` (encoded on
+     * the producer thread) and its time; off == SIZE_MAX means "no time:
+     * stamp and encode on the writer". */
+    struct rc__enc { size_t off, len; int64_t time_ms; } *enc;
+    char *payload;           /* the encodings, back to back */
+    int one_block;           /* evs/enc/items/payload live in this allocation */
+    int64_t expect_seq;
+    char *expect_subject;
+    rc_txn_fn fn;
+    void *fn_arg;
+    rc_append_done done;
+    void *arg;
+    rc_append_item *items;
+    size_t n_items, cap_items;
+    int status;
+    rc_err err;
+} rc__req;
+
+typedef struct rc__rconn {
+    sqlite3 *db;
+    int busy;
+    /* Small statement cache keyed by SQL text (queries are built from a
+     * handful of filter shapes). */
+    struct { char *sql; sqlite3_stmt *st; unsigned long used; } cache[32];
+    unsigned long tick;
+} rc__rconn;
+
+struct rc_store {
+    rc_store_opts opts;
+    char *dir;
+    char *db_path;
+    int lock_fd;
+
+    /* writer */
+    sqlite3 *wdb;
+    sqlite3_stmt *ws[WS__COUNT];
+    uint64_t head;            /* (writer) latest assigned seq */
+    int64_t now_ms;           /* (writer) clock of the current group */
+    rc_event **fresh;         /* (writer) newly stored events of the group */
+    size_t n_fresh, cap_fresh;
+    rc_buf scratch;           /* (writer) encodings made on the writer */
+    pthread_t thread;
+    int thread_started;
+
+    /* queue */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;       /* writer waits for work */
+    pthread_cond_t qspace;    /* blocking producers wait for room */
+    rc__req *qhead, *qtail;
+    size_t qlen;
+    int stopping;             /* (q) no new requests; writer drains and exits */
+
+    rc_commit_hook hook;
+    void *hook_arg;
+
+    _Atomic uint64_t pub_head; /* head as of the last commit, for readers */
+    _Atomic uint64_t commits, appended;
+
+    /* read pool */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    rc__rconn *rconns;
+    int n_rconns;
+};
+
+/* status.c-like mapping of SQLite result codes. */
+int rc__sqlite_status(int rc);
+int rc__sqlite_err(sqlite3 *db, int rc, rc_err *err, const char *what);
+
+/* The schema text (schemas/store.sql), for migration v1 and the benchmark. */
+const char *rc__store_schema(void);
+
+/* writer.c */
+int rc__writer_start(rc_store *st, rc_err *err);
+void rc__writer_stop(rc_store *st);
+
+/* kvapply.c: apply a stored KV event at seq on the write connection. */
+int rc__kv_apply(rc_store *st, const rc_event *ev, uint64_t seq, rc_err *err);
+int rc__is_kv_type(const char *type);
+/* Extension readers shared by apply and as-of replay. */
+int rc__kv_expires(const rc_event *ev, int64_t *out, rc_err *err);
+int rc__kv_ext_bool(const rc_event *ev, const char *name);
+int rc__kv_ext_int(const rc_event *ev, const char *name, int64_t def, int64_t *out, rc_err *err);
+/* Parse the small JSON documents of hset/hdel/lpush/rpush (kvjson.c).
+ * Each item is a string (a/b pairs for objects). Items point into *arena. */
+typedef struct rc__kvitems {
+    size_t n;                 /* strings (object: 2 per member) */
+    const char **p;
+    size_t *len;
+    rc_buf arena;
+    size_t *off;
+    size_t cap;
+} rc__kvitems;
+int rc__kvjson_parse(const void *buf, size_t len, int object, rc__kvitems *out, rc_err *err);
+void rc__kvitems_free(rc__kvitems *it);
+
+/* read.c */
+int rc__rpool_open(rc_store *st, rc_err *err);
+void rc__rpool_close(rc_store *st);
+rc__rconn *rc__rconn_get(rc_store *st);
+void rc__rconn_put(rc_store *st, rc__rconn *c);
+int rc__rconn_stmt(rc__rconn *c, const char *sql, sqlite3_stmt **out, rc_err *err);
+/* The SQL rc_store_scan runs for q (exported for the query-plan test). */
+void rc__scan_sql(const rc_query *q, char *sql, size_t n);
+/* The SQL of rc_store_kv_history. */
+#define RC__HISTORY_SQL                                                                       \
+    "SELECT seq,payload,type,source,id,subject,time_ms FROM events WHERE subject=?1 AND "     \
+    "type>='" RC_KV_PREFIX "' AND type<'" RC_KV_PREFIX_END "' ORDER BY seq LIMIT ?2"
+
+/* A redis glob (kvread.c). */
+int rc__glob(const char *p, size_t plen, const char *s, size_t slen);
+/* The smallest string greater than every string starting with prefix:
+ * the prefix with its last non-0xFF byte incremented. Returns 0 if there
+ * is none (prefix empty or all 0xFF). out must hold strlen(prefix)+1. */
+int rc__prefix_end(const char *prefix, char *out);
+
+int64_t rc__now_ms(void);
+
+#endif

@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The write path: the request queue, the single writer thread and group
+ * commit, idempotent appends, optimistic concurrency and transactions.
+ *
+ * Producers prepare a request on their own thread (strip `seq`, parse
+ * `time`, encode the JSON payload) so that the writer only binds and steps.
+ * The writer takes every waiting request (up to max_group), runs them in one
+ * BEGIN IMMEDIATE..COMMIT, each inside a SAVEPOINT when it could fail
+ * half-way, then calls the commit hook with the new events in seq order and
+ * the completions.
+ *
+ * Invariants: st->head is the seq of the last event written in the open
+ * transaction; it is restored whenever a request or the whole group rolls
+ * back, so seqs stay gapless. A request is acknowledged only after COMMIT
+ * returned (durable per the synchronous setting).
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redcar/log.h"
+#include "store/store_int.h"
+
+/* Most requests waiting in the queue: beyond this async submitters get
+ * RC_BUSY and blocking ones wait, so memory stays bounded under overload. */
+#define QUEUE_CAP 65536
+
+struct rc_txn {
+    rc_store *st;
+    rc__req *req;
+    rc_buf key, val, ctype;   /* storage behind the pointers rc_txn_* return */
+};
+
+/* ---- requests ----------------------------------------------------------- */
+
+/* A transaction request: its arrays grow as the function appends. */
+static rc__req *req_new_txn(void) {
+    rc__req *r = calloc(1, sizeof *r);
+    if (r) r->expect_seq = RC_EXPECT_ANY;
+    return r;
+}
+
+static void req_free(rc__req *r) {
+    for (size_t i = 0; i < r->n; i++) rc_event_free(r->evs[i]);
+    if (!r->one_block) {
+        free(r->evs);
+        free(r->items);
+    }
+    free(r->expect_subject);
+    free(r);
+}
+
+/* Checks the store cannot leave to the caller without corrupting the log. */
+static int check_event(const rc_event *ev, size_t i, rc_err *err) {
+    if (!ev) return rc_err_set(err, RC_INVALID, "[%zu] event is NULL", i);
+    if (!ev->id || !*ev->id) return rc_err_set(err, RC_EVENT_INVALID, "[%zu] id: required", i);
+    if (!ev->source || !*ev->source)
+        return rc_err_set(err, RC_EVENT_INVALID, "[%zu] source: required", i);
+    if (!ev->type || !*ev->type) return rc_err_set(err, RC_EVENT_INVALID, "[%zu] type: required", i);
+    if (!ev->specversion) return rc_err_set(err, RC_EVENT_INVALID, "[%zu] specversion: required", i);
+    /* KV events are decoded again for as-of reads: they must be valid
+     * CloudEvents, whatever the caller checked. */
+    if (rc__is_kv_type(ev->type)) {
+        rc_err verr;
+        if (rc_event_validate(ev, &verr) != RC_OK)
+            return rc_err_set(err, RC_EVENT_INVALID, "[%zu] %s", i, rc_err_msg(&verr));
+    }
+    return RC_OK;
+}
+
+/* Producer side: strip seq, parse time, encode onto out. */
+static int prep_event(rc_event *ev, size_t i, struct rc__enc *enc, rc_buf *out, rc_err *err) {
+    int rc = check_event(ev, i, err);
+    if (rc) return rc;
+    if (ev->n_ext) rc_event_remove_ext(ev, "seq");
+    ev->seq = 0;
+    if (!ev->time) {
+        enc->off = SIZE_MAX;
+        return RC_OK;
+    }
+    if (rc_time_parse(ev->time, &enc->time_ms) != RC_OK)
+        return rc_err_set(err, RC_EVENT_INVALID, "[%zu] time: must be an RFC 3339 timestamp", i);
+    enc->off = out->len;
+    rc_event_encode_json(ev, 0, out);
+    enc->len = out->len - enc->off;
+    return RC_OK;
+}
+
+/* Per-thread scratch for encoding on the producer side, so a request costs
+ * one allocation (freed by the writer) however many events it carries. */
+static pthread_key_t enc_key;
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+
+static void enc_buf_free(void *p) {
+    rc_buf_free(p);
+    free(p);
+}
+static void enc_key_init(void) { pthread_key_create(&enc_key, enc_buf_free); }
+
+static rc_buf *enc_buf(void) {
+    pthread_once(&enc_once, enc_key_init);
+    rc_buf *b = pthread_getspecific(enc_key);
+    if (!b && (b = calloc(1, sizeof *b)) && pthread_setspecific(enc_key, b) != 0) {
+        free(b);
+        b = NULL;
+    }
+    return b;
+}
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+
+/* Prepare the n events and build the request in one block:
+ * [rc__req | evs | enc | items | payload]. Frees the events on failure. */
+static int req_build(rc_event **evs, size_t n, rc__req **out, rc_err *err) {
+    rc_buf local = RC_BUF_INIT, *b = enc_buf();
+    if (!b) b = &local;
+    rc_buf_reset(b);
+    struct rc__enc small[8], *enc = n <= 8 ? small : malloc(n * sizeof *enc);
+    int rc = enc ? RC_OK : rc_err_set(err, RC_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) rc = prep_event(evs[i], i, &enc[i], b, err);
+    rc__req *r = NULL;
+    if (!rc) {
+        size_t o_evs = ALIGN8(sizeof *r), o_enc = o_evs + ALIGN8(n * sizeof *evs),
+               o_items = o_enc + ALIGN8(n * sizeof *enc), o_pay = o_items + n * sizeof(rc_append_item);
+        char *blk = malloc(o_pay + b->len + 1);
+        if (!blk) {
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+        } else {
+            r = (rc__req *)blk;
+            memset(r, 0, sizeof *r);
+            r->one_block = 1;
+            r->expect_seq = RC_EXPECT_ANY;
+            r->evs = (rc_event **)(blk + o_evs);
+            r->enc = (struct rc__enc *)(blk + o_enc);
+            r->items = (rc_append_item *)(blk + o_items);
+            r->payload = blk + o_pay;
+            memcpy(r->evs, evs, n * sizeof *evs);
+            memcpy(r->enc, enc, n * sizeof *enc);
+            if (b->len) memcpy(r->payload, b->p, b->len);
+            r->n = r->cap = r->n_items = r->cap_items = n;
+        }
+    }
+    if (enc != small) free(enc);
+    rc_buf_free(&local);
+    /* keep the per-thread buffer from pinning a huge batch's memory */
+    if (b != &local && b->cap > (1u << 20)) rc_buf_free(b);
+    if (rc) {
+        for (size_t i = 0; i < n; i++) rc_event_free(evs[i]);
+        return rc;
+    }
+    *out = r;
+    return RC_OK;
+}
+
+static int enqueue(rc_store *st, rc__req *r, int wait, rc_err *err) {
+    pthread_mutex_lock(&st->qmu);
+    while (!st->stopping && st->qlen >= QUEUE_CAP) {
+        if (!wait) {
+            pthread_mutex_unlock(&st->qmu);
+            return rc_err_set(err, RC_BUSY, "store: %d requests already queued", QUEUE_CAP);
+        }
+        pthread_cond_wait(&st->qspace, &st->qmu);
+    }
+    if (st->stopping) {
+        pthread_mutex_unlock(&st->qmu);
+        return rc_err_set(err, RC_SHUTDOWN, "store is closing");
+    }
+    int was_empty = st->qhead == NULL;
+    if (st->qtail) st->qtail->next = r;
+    else st->qhead = r;
+    st->qtail = r;
+    st->qlen++;
+    /* The writer only sleeps on an empty queue (checked under qmu). */
+    if (was_empty) pthread_cond_signal(&st->qcv);
+    pthread_mutex_unlock(&st->qmu);
+    return RC_OK;
+}
+
+static int submit_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
+                         rc_append_done done, void *arg, int wait, rc_err *err) {
+    if (!st || (!evs && n)) {
+        for (size_t i = 0; evs && i < n; i++) rc_event_free(evs[i]);
+        return rc_err_set(err, RC_INVALID, "store: no store or events");
+    }
+    if (n == 0) return rc_err_set(err, RC_INVALID, "store: empty append");
+    rc__req *r;
+    int rc = req_build(evs, n, &r, err);
+    if (rc) return rc;
+    r->done = done;
+    r->arg = arg;
+    if (opts && opts->expect_seq != RC_EXPECT_ANY) {
+        if (opts->expect_seq < 0)
+            rc = rc_err_set(err, RC_INVALID, "expected seq must be >= 0 (or any)");
+        r->expect_seq = opts->expect_seq;
+        if (!rc && opts->expect_subject && !(r->expect_subject = strdup(opts->expect_subject)))
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+    }
+    if (!rc) rc = enqueue(st, r, wait, err);
+    if (rc) req_free(r);
+    return rc;
+}
+
+int rc_store_append_async(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
+                          rc_append_done done, void *arg, rc_err *err) {
+    return submit_append(st, evs, n, opts, done, arg, 0, err);
+}
+
+/* ---- blocking wrappers -------------------------------------------------- */
+
+typedef struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, status;
+    rc_err *err;
+    rc_append_item *items;
+    size_t n;
+} waiter;
+
+static void waiter_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                        size_t n) {
+    waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->status = status;
+    if (w->err && err) *w->err = *err;
+    if (w->err && !err && status) rc_err_set(w->err, status, "%s", rc_strerror(status));
+    if (status == RC_OK && w->items && items) memcpy(w->items, items, (n < w->n ? n : w->n) * sizeof *items);
+    w->done = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static int waiter_wait(waiter *w) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    return w->status;
+}
+
+static int on_writer(rc_store *st) {
+    return st->thread_started && pthread_equal(pthread_self(), st->thread);
+}
+
+int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
+                    rc_append_item *items, rc_err *err) {
+    if (st && on_writer(st)) {
+        for (size_t i = 0; evs && i < n; i++) rc_event_free(evs[i]);
+        return rc_err_set(err, RC_BUSY, "store: blocking append on the writer thread would deadlock");
+    }
+    waiter w = {.status = RC_OK, .err = err, .items = items, .n = n};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    int rc = submit_append(st, evs, n, opts, waiter_done, &w, 1, err);
+    if (rc) {
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.cv);
+        return rc;
+    }
+    return waiter_wait(&w);
+}
+
+int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
+                       rc_err *err) {
+    if (!st || !fn) return rc_err_set(err, RC_INVALID, "store: no store or function");
+    rc__req *r = req_new_txn();
+    if (!r) return rc_err_set(err, RC_NOMEM, "out of memory");
+    r->fn = fn;
+    r->fn_arg = fn_arg;
+    r->done = done;
+    r->arg = arg;
+    int rc = enqueue(st, r, 0, err);
+    if (rc) req_free(r);
+    return rc;
+}
+
+int rc_store_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_err *err) {
+    if (!st || !fn) return rc_err_set(err, RC_INVALID, "store: no store or function");
+    if (on_writer(st))
+        return rc_err_set(err, RC_BUSY, "store: blocking transaction on the writer thread would deadlock");
+    rc__req *r = req_new_txn();
+    if (!r) return rc_err_set(err, RC_NOMEM, "out of memory");
+    waiter w = {.status = RC_OK, .err = err};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    r->fn = fn;
+    r->fn_arg = fn_arg;
+    r->done = waiter_done;
+    r->arg = &w;
+    int rc = enqueue(st, r, 1, err);
+    if (rc) {
+        req_free(r);
+        pthread_mutex_destroy(&w.mu);
+        pthread_cond_destroy(&w.cv);
+        return rc;
+    }
+    return waiter_wait(&w);
+}
+
+/* ---- the writer --------------------------------------------------------- */
+
+static int wstep(rc_store *st, int which) {
+    sqlite3_stmt *s = st->ws[which];
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? SQLITE_OK : rc;
+}
+
+/* Room for one more fresh event, made before the insert so that nothing
+ * can fail between storing a row and recording it. */
+static int reserve_fresh(rc_store *st) {
+    if (st->n_fresh == st->cap_fresh) {
+        size_t cap = st->cap_fresh ? st->cap_fresh * 2 : 256;
+        rc_event **p = realloc(st->fresh, cap * sizeof *p);
+        if (!p) return RC_NOMEM;
+        st->fresh = p;
+        st->cap_fresh = cap;
+    }
+    return RC_OK;
+}
+
+/* Insert one prepared event at head+1 (or find its duplicate) and apply it
+ * to the KV view. On failure the caller rolls back. */
+static int store_event(rc_store *st, rc_event *ev, const char *json, size_t len, int64_t time_ms,
+                       rc_append_item *item, rc_err *err) {
+    uint64_t seq = st->head + 1;
+    if (len > INT_MAX) return rc_err_set(err, RC_TOO_LARGE, "event %s: encoded event too large", ev->id);
+    if (reserve_fresh(st)) return rc_err_set(err, RC_NOMEM, "out of memory");
+    sqlite3_stmt *s = st->ws[WS_INSERT];
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    sqlite3_bind_text(s, 2, ev->source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, ev->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, ev->type, -1, SQLITE_STATIC);
+    if (ev->subject) sqlite3_bind_text(s, 5, ev->subject, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 5);
+    sqlite3_bind_int64(s, 6, time_ms);
+    sqlite3_bind_text(s, 7, json, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return rc__sqlite_err(st->wdb, rc, err, "appending event");
+    if (sqlite3_changes(st->wdb) == 0) {
+        /* (source, id) is stored: idempotent retry. */
+        sqlite3_stmt *d = st->ws[WS_FIND_DUP];
+        sqlite3_bind_text(d, 1, ev->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(d, 2, ev->id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(d);
+        uint64_t found = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(d, 0) : 0;
+        sqlite3_reset(d);
+        if (rc != SQLITE_ROW) return rc__sqlite_err(st->wdb, rc, err, "finding duplicate");
+        item->seq = found;
+        item->duplicate = 1;
+        return RC_OK;
+    }
+    st->head = seq;
+    ev->seq = seq;
+    item->seq = seq;
+    item->duplicate = 0;
+    if (rc__is_kv_type(ev->type) && (rc = rc__kv_apply(st, ev, seq, err))) return rc;
+    st->fresh[st->n_fresh++] = ev;
+    return RC_OK;
+}
+
+/* An event without `time` gets the group's commit time, encoded here. */
+static int stamp_and_encode(rc_store *st, rc_event *ev, int64_t *time_ms, rc_err *err) {
+    char t[40];
+    rc_time_format(st->now_ms, t, sizeof t);
+    if (rc_event_set(ev, "time", t) != RC_OK) return rc_err_set(err, RC_NOMEM, "out of memory");
+    *time_ms = st->now_ms;
+    rc_buf_reset(&st->scratch);
+    rc_event_encode_json(ev, 0, &st->scratch);
+    return RC_OK;
+}
+
+static int check_expect(rc_store *st, rc__req *r, rc_err *err) {
+    const char *subject = r->expect_subject ? r->expect_subject : r->evs[0]->subject;
+    uint64_t latest = st->head;
+    /* Without any subject, the expectation is about the whole log. */
+    if (subject) {
+        sqlite3_stmt *s = st->ws[WS_SUBJ_HEAD];
+        sqlite3_bind_text(s, 1, subject, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        latest = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) return rc__sqlite_err(st->wdb, rc, err, "checking expected seq");
+    }
+    if ((uint64_t)r->expect_seq != latest)
+        return rc_err_set(err, RC_CONFLICT, "expected seq %lld for %s%s, but the latest is %llu",
+                          (long long)r->expect_seq, subject ? "subject " : "the log",
+                          subject ? subject : "", (unsigned long long)latest);
+    return RC_OK;
+}
+
+static int run_append(rc_store *st, rc__req *r) {
+    int rc = RC_OK;
+    if (r->expect_seq != RC_EXPECT_ANY && (rc = check_expect(st, r, &r->err))) return rc;
+    for (size_t i = 0; i < r->n; i++) {
+        rc_event *ev = r->evs[i];
+        int64_t tms = r->enc[i].time_ms;
+        const char *json;
+        size_t len;
+        if (r->enc[i].off == SIZE_MAX) {
+            if ((rc = stamp_and_encode(st, ev, &tms, &r->err))) return rc;
+            json = st->scratch.p;
+            len = st->scratch.len;
+        } else {
+            json = r->payload + r->enc[i].off;
+            len = r->enc[i].len;
+        }
+        if ((rc = store_event(st, ev, json, len, tms, &r->items[i], &r->err))) return rc;
+    }
+    return RC_OK;
+}
+
+static int run_txn(rc_store *st, rc__req *r) {
+    rc_txn tx = {.st = st, .req = r};
+    rc_buf_init(&tx.key);
+    rc_buf_init(&tx.val);
+    rc_buf_init(&tx.ctype);
+    int rc = r->fn(&tx, r->fn_arg, &r->err);
+    rc_buf_free(&tx.key);
+    rc_buf_free(&tx.val);
+    rc_buf_free(&tx.ctype);
+    return rc;
+}
+
+static int need_savepoint(const rc__req *r) {
+    return r->fn || r->n > 1 || r->expect_seq != RC_EXPECT_ANY ||
+           (r->n == 1 && rc__is_kv_type(r->evs[0]->type));
+}
+
+static void run_request(rc_store *st, rc__req *r) {
+    uint64_t saved_head = st->head;
+    size_t saved_fresh = st->n_fresh;
+    int sp = need_savepoint(r);
+    int rc;
+    rc_err_clear(&r->err);
+    if (sp && (rc = wstep(st, WS_SAVE)) != SQLITE_OK) {
+        r->status = rc__sqlite_err(st->wdb, rc, &r->err, "starting request");
+        return;
+    }
+    rc = r->fn ? run_txn(st, r) : run_append(st, r);
+    if (rc == RC_OK && sp) {
+        int s = wstep(st, WS_RELEASE);
+        if (s != SQLITE_OK) rc = rc__sqlite_err(st->wdb, s, &r->err, "finishing request");
+    }
+    if (rc != RC_OK) {
+        /* A single-statement request needs no savepoint: SQLite already
+         * undid the failed statement. */
+        if (sp && !sqlite3_get_autocommit(st->wdb)) {
+            wstep(st, WS_UNDO);
+            wstep(st, WS_RELEASE);
+        }
+        st->head = saved_head;
+        st->n_fresh = saved_fresh;
+        if (r->err.code != rc || !r->err.msg[0]) {
+            if (!r->err.msg[0]) rc_err_set(&r->err, rc, "%s", rc_strerror(rc));
+            r->err.code = rc;
+        }
+    }
+    r->status = rc;
+}
+
+static void run_group(rc_store *st, rc__req *list) {
+    uint64_t saved = st->head;
+    int gstatus = RC_OK;
+    rc_err gerr;
+    rc_err_clear(&gerr);
+    st->now_ms = rc__now_ms();
+    st->n_fresh = 0;
+    int rc = wstep(st, WS_BEGIN);
+    if (rc != SQLITE_OK) {
+        gstatus = rc__sqlite_err(st->wdb, rc, &gerr, "starting group commit");
+    } else {
+        for (rc__req *r = list; r; r = r->next) {
+            run_request(st, r);
+            if (sqlite3_get_autocommit(st->wdb)) {
+                /* SQLite rolled the whole transaction back (I/O error,
+                 * disk full): nothing of this group survives. */
+                gstatus = r->status ? r->status : RC_IO;
+                gerr = r->err;
+                if (!gerr.msg[0]) rc_err_set(&gerr, gstatus, "group commit aborted");
+                break;
+            }
+        }
+        if (gstatus == RC_OK) {
+            rc = wstep(st, WS_COMMIT);
+            if (rc != SQLITE_OK) gstatus = rc__sqlite_err(st->wdb, rc, &gerr, "committing");
+        }
+        if (gstatus != RC_OK && !sqlite3_get_autocommit(st->wdb)) wstep(st, WS_ROLLBACK);
+    }
+    if (gstatus != RC_OK) {
+        st->head = saved;
+        st->n_fresh = 0;
+        for (rc__req *r = list; r; r = r->next)
+            if (r->status == RC_OK) {
+                r->status = gstatus;
+                r->err = gerr;
+            }
+        RC_WARN("store", "group commit failed: %s", rc_err_msg(&gerr));
+    } else {
+        atomic_store(&st->pub_head, st->head);
+        atomic_fetch_add(&st->commits, 1);
+        atomic_fetch_add(&st->appended, st->n_fresh);
+        if (st->hook && st->n_fresh) st->hook(st->hook_arg, st->fresh, st->n_fresh);
+    }
+    while (list) {
+        rc__req *r = list;
+        list = r->next;
+        if (r->done) {
+            if (r->status == RC_OK) r->done(r->arg, RC_OK, NULL, r->items, r->n_items);
+            else r->done(r->arg, r->status, &r->err, NULL, 0);
+        }
+        req_free(r);
+    }
+    st->n_fresh = 0;
+}
+
+static void *writer_main(void *arg) {
+    rc_store *st = arg;
+    for (;;) {
+        pthread_mutex_lock(&st->qmu);
+        while (!st->qhead && !st->stopping) pthread_cond_wait(&st->qcv, &st->qmu);
+        if (!st->qhead) {
+            pthread_mutex_unlock(&st->qmu);
+            break;
+        }
+        rc__req *list = st->qhead, *last;
+        size_t k;
+        if (st->qlen <= st->opts.max_group) {
+            /* the usual case: take everything without walking the list */
+            k = st->qlen;
+            st->qhead = st->qtail = NULL;
+        } else {
+            last = list;
+            for (k = 1; k < st->opts.max_group; k++) last = last->next;
+            st->qhead = last->next;
+            last->next = NULL;
+        }
+        int was_full = st->qlen >= QUEUE_CAP;
+        st->qlen -= k;
+        if (was_full) pthread_cond_broadcast(&st->qspace);
+        pthread_mutex_unlock(&st->qmu);
+        run_group(st, list);
+    }
+    return NULL;
+}
+
+int rc__writer_start(rc_store *st, rc_err *err) {
+    if (pthread_create(&st->thread, NULL, writer_main, st) != 0)
+        return rc_err_set(err, RC_NOMEM, "store: cannot start the writer thread");
+    st->thread_started = 1;
+    return RC_OK;
+}
+
+void rc__writer_stop(rc_store *st) {
+    pthread_mutex_lock(&st->qmu);
+    st->stopping = 1;
+    pthread_cond_broadcast(&st->qcv);
+    pthread_cond_broadcast(&st->qspace);
+    pthread_mutex_unlock(&st->qmu);
+    if (st->thread_started) {
+        pthread_join(st->thread, NULL);
+        st->thread_started = 0;
+    }
+}
+
+/* ---- transactions ------------------------------------------------------- */
+
+int rc_txn_append(rc_txn *tx, rc_event *ev, rc_append_item *item, rc_err *err) {
+    rc_store *st = tx->st;
+    rc__req *r = tx->req;
+    if (!ev) return rc_err_set(err, RC_INVALID, "txn: event is NULL");
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4;
+        rc_event **p = realloc(r->evs, cap * sizeof *p);
+        if (!p) {
+            rc_event_free(ev);
+            return rc_err_set(err, RC_NOMEM, "out of memory");
+        }
+        r->evs = p;
+        r->cap = cap;
+    }
+    if (r->n_items == r->cap_items) {
+        size_t cap = r->cap_items ? r->cap_items * 2 : 4;
+        rc_append_item *p = realloc(r->items, cap * sizeof *p);
+        if (!p) {
+            rc_event_free(ev);
+            return rc_err_set(err, RC_NOMEM, "out of memory");
+        }
+        r->items = p;
+        r->cap_items = cap;
+    }
+    r->evs[r->n++] = ev; /* owned by the request from here on */
+    int rc = check_event(ev, 0, err);
+    if (rc) return rc;
+    if (sqlite3_get_autocommit(st->wdb))
+        return rc_err_set(err, RC_IO, "txn: the group transaction was aborted");
+    if (ev->n_ext) rc_event_remove_ext(ev, "seq");
+    ev->seq = 0;
+    int64_t tms;
+    if (ev->time) {
+        if (rc_time_parse(ev->time, &tms) != RC_OK)
+            return rc_err_set(err, RC_EVENT_INVALID, "time: must be an RFC 3339 timestamp");
+        rc_buf_reset(&st->scratch);
+        rc_event_encode_json(ev, 0, &st->scratch);
+    } else if ((rc = stamp_and_encode(st, ev, &tms, err))) {
+        return rc;
+    }
+    uint64_t saved_head = st->head;
+    size_t saved_fresh = st->n_fresh;
+    int s = wstep(st, WS_SAVE);
+    if (s != SQLITE_OK) return rc__sqlite_err(st->wdb, s, err, "txn append");
+    rc_append_item it = {0, 0};
+    rc = store_event(st, ev, st->scratch.p, st->scratch.len, tms, &it, err);
+    if (rc == RC_OK && (s = wstep(st, WS_RELEASE)) != SQLITE_OK)
+        rc = rc__sqlite_err(st->wdb, s, err, "txn append");
+    if (rc != RC_OK) {
+        if (!sqlite3_get_autocommit(st->wdb)) {
+            wstep(st, WS_UNDO);
+            wstep(st, WS_RELEASE);
+        }
+        st->head = saved_head;
+        st->n_fresh = saved_fresh;
+        ev->seq = 0;
+        return rc;
+    }
+    r->items[r->n_items++] = it;
+    if (item) *item = it;
+    return RC_OK;
+}
+
+uint64_t rc_txn_last_seq(rc_txn *tx) { return tx->st->head; }
+int64_t rc_txn_now_ms(rc_txn *tx) { return tx->st->now_ms; }
+
+/* Reads inside a transaction use the write connection, so they see the
+ * transaction's own effects. Strings are copied into the rc_txn so they
+ * survive until the next call. */
+static void copy_col(sqlite3_stmt *s, int col, rc_buf *b, const void **p, size_t *len) {
+    const void *v = sqlite3_column_blob(s, col);
+    size_t n = (size_t)sqlite3_column_bytes(s, col);
+    rc_buf_reset(b);
+    rc_buf_append(b, v ? v : "", n);
+    *p = b->p;
+    *len = n;
+}
+
+typedef struct kvhead {
+    int kind;
+    int64_t size;
+} kvhead;
+
+/* The live row of key (NULL/absent/expired -> RC_NOT_FOUND); leaves KV_GET
+ * stepped on the row for the caller to read and reset. */
+static int txn_row(rc_txn *tx, const char *key, rc_err *err) {
+    rc_store *st = tx->st;
+    if (!key) return rc_err_set(err, RC_INVALID, "key is NULL");
+    sqlite3_stmt *s = st->ws[WS_KV_GET];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        int64_t exp = sqlite3_column_int64(s, 7);
+        if (exp > 0 && exp <= st->now_ms) rc = SQLITE_DONE;
+        else return RC_OK;
+    }
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE) return rc_err_set(err, RC_NOT_FOUND, "no such key");
+    return rc__sqlite_err(st->wdb, rc, err, "reading key");
+}
+
+int rc_txn_kv_get(rc_txn *tx, const char *key, rc_kv_entry *out, rc_err *err) {
+    int rc = txn_row(tx, key, err);
+    if (rc) return rc;
+    sqlite3_stmt *s = tx->st->ws[WS_KV_GET];
+    memset(out, 0, sizeof *out);
+    rc_buf_reset(&tx->key);
+    rc_buf_puts(&tx->key, key);
+    out->key = tx->key.p;
+    out->key_len = tx->key.len;
+    out->kind = (rc_kv_kind)sqlite3_column_int(s, 0);
+    if (out->kind == RC_KV_STRING) {
+        copy_col(s, 1, &tx->val, &out->value, &out->value_len);
+    } else {
+        out->value = NULL;
+        out->value_len = (size_t)sqlite3_column_int64(s, 3);
+    }
+    if (sqlite3_column_type(s, 2) != SQLITE_NULL) {
+        const void *c;
+        size_t cl;
+        copy_col(s, 2, &tx->ctype, &c, &cl);
+        out->ctype = c;
+    }
+    out->create_seq = (uint64_t)sqlite3_column_int64(s, 4);
+    out->mod_seq = (uint64_t)sqlite3_column_int64(s, 5);
+    out->version = (uint64_t)sqlite3_column_int64(s, 6);
+    out->expire_ms = sqlite3_column_int64(s, 7);
+    sqlite3_reset(s);
+    return RC_OK;
+}
+
+static int txn_kind(rc_txn *tx, const char *key, int want, int64_t *size, rc_err *err) {
+    int rc = txn_row(tx, key, err);
+    if (rc) return rc;
+    sqlite3_stmt *s = tx->st->ws[WS_KV_GET];
+    int kind = sqlite3_column_int(s, 0);
+    *size = sqlite3_column_int64(s, 3);
+    sqlite3_reset(s);
+    if (kind != want) return rc_err_set(err, RC_WRONGTYPE, "%s", rc_strerror(RC_WRONGTYPE));
+    return RC_OK;
+}
+
+int rc_txn_hash_get(rc_txn *tx, const char *key, const char *field, const void **val, size_t *len,
+                    rc_err *err) {
+    int64_t size;
+    int rc = txn_kind(tx, key, RC_KV_HASH, &size, err);
+    if (rc) return rc;
+    if (!field) return rc_err_set(err, RC_INVALID, "field is NULL");
+    sqlite3_stmt *s = tx->st->ws[WS_HASH_GET];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, field, (int)strlen(field), SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) copy_col(s, 0, &tx->val, val, len);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW) return RC_OK;
+    if (r == SQLITE_DONE) return rc_err_set(err, RC_NOT_FOUND, "no such field");
+    return rc__sqlite_err(tx->st->wdb, r, err, "reading hash field");
+}
+
+int rc_txn_list_get(rc_txn *tx, const char *key, int64_t index, const void **val, size_t *len,
+                    rc_err *err) {
+    int64_t size;
+    int rc = txn_kind(tx, key, RC_KV_LIST, &size, err);
+    if (rc) return rc;
+    if (index < 0) index += size;
+    if (index < 0 || index >= size) return rc_err_set(err, RC_NOT_FOUND, "index out of range");
+    rc_store *st = tx->st;
+    sqlite3_stmt *h = st->ws[WS_LIST_HEAD];
+    sqlite3_bind_text(h, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(h);
+    int64_t head = r == SQLITE_ROW ? sqlite3_column_int64(h, 0) : 0;
+    sqlite3_reset(h);
+    if (r != SQLITE_ROW) return rc__sqlite_err(st->wdb, r, err, "reading list");
+    sqlite3_stmt *s = st->ws[WS_LIST_GET];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, head + index);
+    r = sqlite3_step(s);
+    if (r == SQLITE_ROW) copy_col(s, 0, &tx->val, val, len);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW) return RC_OK;
+    if (r == SQLITE_DONE) return rc_err_set(err, RC_NOT_FOUND, "index out of range");
+    return rc__sqlite_err(st->wdb, r, err, "reading list");
+}
+
+/* ---- active expiry ------------------------------------------------------ */
+
+typedef struct expire_ctx {
+    size_t max;
+    int expired;
+} expire_ctx;
+
+static int expire_fn(rc_txn *tx, void *arg, rc_err *err) {
+    expire_ctx *x = arg;
+    rc_store *st = tx->st;
+    char **keys = NULL;
+    size_t n = 0;
+    int rc = RC_OK;
+    sqlite3_stmt *s = st->ws[WS_DUE];
+    sqlite3_bind_int64(s, 1, st->now_ms);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)x->max);
+    keys = calloc(x->max ? x->max : 1, sizeof *keys);
+    if (!keys) {
+        sqlite3_reset(s);
+        return rc_err_set(err, RC_NOMEM, "out of memory");
+    }
+    int r;
+    while (n < x->max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        keys[n] = strdup((const char *)sqlite3_column_text(s, 0));
+        if (!keys[n]) break;
+        n++;
+    }
+    sqlite3_reset(s);
+    char t[40];
+    rc_time_format(st->now_ms, t, sizeof t);
+    for (size_t i = 0; i < n && rc == RC_OK; i++) {
+        char id[32];
+        /* The seq this event will take is never reused once committed, so
+         * it makes a unique id for the store's own source. */
+        snprintf(id, sizeof id, "%llu", (unsigned long long)(st->head + 1));
+        rc_event *ev = rc_event_new();
+        if (!ev || rc_event_set(ev, "specversion", "1.0") || rc_event_set(ev, "id", id) ||
+            rc_event_set(ev, "source", "/redcar/store/expiry") ||
+            rc_event_set(ev, "type", RC_KV_PREFIX "expired") ||
+            rc_event_set(ev, "subject", keys[i]) || rc_event_set(ev, "time", t)) {
+            rc_event_free(ev);
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+            break;
+        }
+        rc_append_item it;
+        if ((rc = rc_txn_append(tx, ev, &it, err)) == RC_OK && !it.duplicate) x->expired++;
+    }
+    for (size_t i = 0; i < n; i++) free(keys[i]);
+    free(keys);
+    return rc;
+}
+
+int rc_store_expire_due(rc_store *st, size_t max, rc_err *err) {
+    /* Bounded work per call keeps one group commit short; callers loop. */
+    if (max > 10000) max = 10000;
+    expire_ctx x = {max, 0};
+    if (!st) return -rc_err_set(err, RC_INVALID, "store is NULL");
+    if (max == 0) return 0;
+    /* Callers poll this often: look on a read connection first and leave
+     * the writer alone when nothing is due. */
+    int due = 1;
+    rc__rconn *c = rc__rconn_get(st);
+    sqlite3_stmt *s;
+    if (rc__rconn_stmt(c, "SELECT 1 FROM kv WHERE expire_ms>0 AND expire_ms<=?1 LIMIT 1", &s, NULL) ==
+        RC_OK) {
+        sqlite3_bind_int64(s, 1, rc__now_ms());
+        due = sqlite3_step(s) != SQLITE_DONE; /* a row, or an error: let the writer decide */
+        sqlite3_reset(s);
+    }
+    rc__rconn_put(st, c);
+    if (!due) return 0;
+    int rc = rc_store_txn(st, expire_fn, &x, err);
+    if (rc) return -rc;
+    return x.expired;
+}

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# HTTP door throughput beside the framework's ceiling. Runs wrk (keep-alive)
+# against:
+#   - bench_mhd_ceiling: a trivial libmicrohttpd handler answering 201 to
+#     POST, same daemon flags and thread pool as the door;
+#   - redcar (fsync always, group commit): single-event POST in structured
+#     and binary mode, and batched POST of BATCH events;
+# and prints events/s with the ratio door/ceiling (target >= 0.5 for single
+# events). The batched figure is also set beside the plain-SQLite figure of
+# the store benchmark (bench_append -o plain, 1000 rows per transaction;
+# target >= 0.7) when bench_append is built.
+#
+# Usage: tests/bench/run_http.sh [BUILD_DIR]
+# Env: REDCAR_BIN, DURATION (s, default 10), CONNECTIONS (default 256),
+#      WRK_THREADS (default 2), HTTP_THREADS (default 4), BATCH (default 1000).
+set -euo pipefail
+src="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${1:-${REDCAR_BUILD:-$src/build}}"
+BIN=${REDCAR_BIN:-$build/redcar}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-256}
+WRK_THREADS=${WRK_THREADS:-2}
+HTTP_THREADS=${HTTP_THREADS:-4}
+BATCH=${BATCH:-1000}
+command -v wrk >/dev/null || { echo "needs wrk" >&2; exit 1; }
+[ -x "$BIN" ] || { echo "no redcar binary at $BIN (set REDCAR_BIN)" >&2; exit 1; }
+
+TMP=$(mktemp -d /tmp/redcar-bench-http-XXXXXX)
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+CEIL="$build/bench_mhd_ceiling"
+if [ ! -x "$CEIL" ]; then # bench targets link the whole tree; the ceiling needs only MHD
+  CEIL="$TMP/bench_mhd_ceiling"
+  cc -std=c11 -O2 -D_GNU_SOURCE "$src/tests/bench/bench_mhd_ceiling.c" -o "$CEIL" \
+    $(pkg-config --cflags --libs libmicrohttpd) -lpthread
+fi
+
+wait_port() { # LOGFILE REGEX -> port
+  local i
+  for i in $(seq 200); do
+    local p
+    p=$(sed -n "s/.*$2.*127.0.0.1:\([0-9][0-9]*\).*/\1/p" "$1" | tail -1)
+    [ -n "$p" ] && { echo "$p"; return 0; }
+    sleep 0.05
+  done
+  echo "server did not start:" >&2; cat "$1" >&2; return 1
+}
+
+# ---- wrk scripts ----------------------------------------------------------------------
+cat > "$TMP/common.lua" <<'EOF'
+local counter = 0
+local run = tostring(os.time()) .. "-" .. tostring(math.random(1000000))
+function setup(thread)
+  counter = counter + 1
+  thread:set("tid", run .. "-" .. counter)
+end
+n = 0
+wrk.method = "POST"
+EOF
+cat "$TMP/common.lua" - > "$TMP/structured.lua" <<'EOF'
+wrk.headers["Content-Type"] = "application/cloudevents+json"
+request = function()
+  n = n + 1
+  return wrk.format(nil, "/events", nil, string.format(
+    '{"specversion":"1.0","id":"%s-%d","source":"/bench","type":"bench.event","subject":"sensor/%d","data":{"n":%d,"v":%d}}',
+    tid, n, n % 100, n, n % 1000))
+end
+EOF
+cat "$TMP/common.lua" - > "$TMP/binary.lua" <<'EOF'
+request = function()
+  n = n + 1
+  local h = { ["Content-Type"] = "application/json", ["ce-specversion"] = "1.0",
+              ["ce-id"] = tid .. "-" .. n, ["ce-source"] = "/bench", ["ce-type"] = "bench.event",
+              ["ce-subject"] = "sensor/" .. (n % 100) }
+  return wrk.format(nil, "/events", h, string.format('{"n":%d,"v":%d}', n, n % 1000))
+end
+EOF
+cat "$TMP/common.lua" - > "$TMP/batch.lua" <<EOF
+local size = $BATCH
+wrk.headers["Content-Type"] = "application/cloudevents-batch+json"
+request = function()
+  n = n + 1
+  local parts = {}
+  for i = 1, size do
+    parts[i] = string.format(
+      '{"specversion":"1.0","id":"%s-%d-%d","source":"/bench","type":"bench.event","subject":"sensor/%d","data":{"n":%d}}',
+      tid, n, i, i % 100, i)
+  end
+  return wrk.format(nil, "/events", nil, "[" .. table.concat(parts, ",") .. "]")
+end
+EOF
+cat > "$TMP/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read +
+                 summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %.1f %d %.2f\n", summary.requests / (summary.duration / 1e6), errors,
+                         latency:percentile(99) / 1000))
+end
+EOF
+for f in structured binary batch; do cat "$TMP/report.lua" >> "$TMP/$f.lua"; done
+
+# rps URL SCRIPT CONNECTIONS -> "req/s errors p99ms"
+rps() {
+  wrk -t"$WRK_THREADS" -c"$3" -d"${DURATION}s" -s "$2" "$1" 2>&1 | sed -n 's/^RESULT //p'
+}
+
+# ---- ceiling ---------------------------------------------------------------------------------
+"$CEIL" 0 "$HTTP_THREADS" > "$TMP/ceiling.log" 2>&1 &
+PIDS+=($!)
+CP=$(wait_port "$TMP/ceiling.log" "listening on")
+read -r ceil_rps ceil_err ceil_p99 <<< "$(rps "http://127.0.0.1:$CP/events" "$TMP/structured.lua" "$CONNECTIONS")"
+kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
+
+# ---- redcar ------------------------------------------------------------------------------------
+mkdir -p "$TMP/data"
+"$BIN" -a 127.0.0.1:0 -r 127.0.0.1:0 -d "$TMP/data" -o "$TMP/redcar.log" --fsync always \
+  --http-threads "$HTTP_THREADS" &
+PIDS+=($!)
+RP=$(wait_port "$TMP/redcar.log" "http: listening on")
+URL="http://127.0.0.1:$RP/events"
+read -r st_rps st_err st_p99 <<< "$(rps "$URL" "$TMP/structured.lua" "$CONNECTIONS")"
+read -r bin_rps bin_err bin_p99 <<< "$(rps "$URL" "$TMP/binary.lua" "$CONNECTIONS")"
+BATCH_CONN=${BATCH_CONNECTIONS:-8}
+read -r bat_rps bat_err bat_p99 <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN")"
+head_seq=$(curl -s "http://127.0.0.1:$RP/info" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+bat_evs=$(awk -v r="$bat_rps" -v b="$BATCH" 'BEGIN { printf "%.1f", r * b }')
+
+printf '\nHTTP door vs libmicrohttpd ceiling (fsync always, %ss per run, %d wrk connections, %d HTTP threads)\n' \
+  "$DURATION" "$CONNECTIONS" "$HTTP_THREADS"
+printf '%-34s %12s %8s %9s %8s\n' "load" "events/s" "errors" "p99 ms" "ratio"
+printf '%-34s %12.0f %8s %9s %8s\n' "ceiling (trivial 201 handler)" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00"
+printf '%-34s %12.0f %8s %9s %8s\n' "structured, 1 event/POST" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")"
+printf '%-34s %12.0f %8s %9s %8s\n' "binary, 1 event/POST" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")"
+printf '%-34s %12.0f %8s %9s %8s\n' "batched, $BATCH events/POST ($BATCH_CONN conns)" "$bat_evs" "$bat_err" "$bat_p99" "$(ratio "$bat_evs" "$ceil_rps")"
+echo "events stored: $head_seq"
+
+# ---- batched vs plain SQLite (store benchmark) --------------------------------------------------
+BA="$build/bench_append"
+[ -x "$BA" ] || BA="$build/tests/bench/bench_append"
+if [ -x "$BA" ]; then
+  plain=$("$BA" -n 200000 -s always -o plain -d "$TMP" 2>/dev/null |
+    sed -n 's/.*plain sqlite, pre-encoded, 1000\/txn: *\([0-9.]*\) ev\/s.*/\1/p' | head -1)
+  if [ -n "$plain" ]; then
+    printf '%-34s %12.0f %8s %9s %8s\n' "plain SQLite, 1000 rows/txn" "$plain" "" "" ""
+    echo "batched HTTP / plain SQLite = $(ratio "$bat_evs" "$plain") (target >= 0.70)"
+  fi
+else
+  echo "(bench_append not built: no plain-SQLite comparison)"
+fi

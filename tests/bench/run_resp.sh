@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Side-by-side RESP benchmark: redcar (fsync always) against redis-server
+# (appendonly yes, appendfsync always), both on free loopback ports with
+# their own temporary directories, driven by the same redis-benchmark loads.
+# Prints requests/s for both and the ratio redcar/redis.
+#
+# Usage: tests/bench/run_resp.sh [REDCAR_BIN]
+# Env:   SECONDS_PER_TEST (default 10) sizes -n to about that long per run;
+#        CLIENTS (default 50); TESTS (default "set get incr publish").
+set -euo pipefail
+
+BIN=${1:-${REDCAR_BIN:-$(dirname "$0")/../../build/redcar}}
+[ -x "$BIN" ] || { echo "no redcar binary at $BIN" >&2; exit 1; }
+command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
+    { echo "needs redis-server and redis-benchmark" >&2; exit 1; }
+SECS=${SECONDS_PER_TEST:-10}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-"set get incr publish"}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+TMP=$(mktemp -d /tmp/redcar-bench-XXXXXX)
+RC_PORT=$(free_port)
+RD_PORT=$(free_port)
+RC_PID=
+RD_PID=
+cleanup() {
+    [ -n "$RC_PID" ] && kill "$RC_PID" 2>/dev/null && wait "$RC_PID" 2>/dev/null || true
+    [ -n "$RD_PID" ] && kill "$RD_PID" 2>/dev/null && wait "$RD_PID" 2>/dev/null || true
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"$BIN" -r "127.0.0.1:$RC_PORT" -a 127.0.0.1:0 -d "$TMP/redcar" --fsync always -l warn \
+    >"$TMP/redcar.log" 2>&1 &
+RC_PID=$!
+mkdir -p "$TMP/redis"
+redis-server --port "$RD_PORT" --bind 127.0.0.1 --dir "$TMP/redis" --appendonly yes \
+    --appendfsync always --save '' --daemonize no --logfile "$TMP/redis.log" &
+RD_PID=$!
+for p in "$RC_PORT" "$RD_PORT"; do
+    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+# requests/s of one load: port test pipeline n
+# PUBLISH is not a built-in redis-benchmark test: it runs as a custom command
+# (to a channel with one subscriber on each server, see below).
+rps() {
+    local load=(-t "$2")
+    [ "$2" = publish ] && load=(PUBLISH bench:channel hello)
+    { redis-benchmark -p "$1" -P "$3" -c "$CLIENTS" -n "$4" -r 100000 -q "${load[@]}" 2>/dev/null || true; } |
+        tr '\r' '\n' | grep -i 'requests per second' | tail -1 |
+        sed -E 's/.*: *([0-9.]+) requests per second.*/\1/' || true
+}
+
+# Size -n from a short probe on redis so each run takes about SECS seconds.
+size_n() {
+    local probe
+    probe=$(rps "$RD_PORT" "$1" "$2" 20000)
+    python3 -c "print(max(20000, int(float('${probe:-20000}') * $SECS)))"
+}
+
+# one live subscriber per server, so PUBLISH fans out as well as appends
+redis-cli -p "$RC_PORT" subscribe bench:channel >/dev/null 2>&1 &
+SUB1=$!
+redis-cli -p "$RD_PORT" subscribe bench:channel >/dev/null 2>&1 &
+SUB2=$!
+trap 'kill $SUB1 $SUB2 2>/dev/null; cleanup' EXIT
+
+printf '%-10s %-4s %14s %14s %8s\n' test P redcar_rps redis_rps ratio
+for pipe in 1 16; do
+    for t in $TESTS; do
+        n=$(size_n "$t" "$pipe")
+        # seed keys for GET so that it reads real values on both servers
+        if [ "$t" = get ]; then
+            redis-benchmark -p "$RC_PORT" -t set -c "$CLIENTS" -n 100000 -r 100000 -P 16 -q >/dev/null 2>&1
+            redis-benchmark -p "$RD_PORT" -t set -c "$CLIENTS" -n 100000 -r 100000 -P 16 -q >/dev/null 2>&1
+        fi
+        a=$(rps "$RC_PORT" "$t" "$pipe" "$n")
+        b=$(rps "$RD_PORT" "$t" "$pipe" "$n")
+        ratio=$(python3 -c "print(f'{float(\"${a:-0}\")/max(float(\"${b:-1}\"),1e-9):.2f}')")
+        printf '%-10s %-4s %14s %14s %8s\n' "$t" "$pipe" "${a:-?}" "${b:-?}" "$ratio"
+    done
+done

@@ -1,0 +1,682 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store's write path: gapless seqs, idempotent appends, atomic
+ * batches, optimistic concurrency, transactions, group commit under many
+ * threads, the commit hook, reopening, the directory lock, schema
+ * migration and failing commits. Each test runs in a fresh temp dir.
+ */
+#include <check.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "redcar/log.h"
+#include "redcar/store.h"
+
+static char dir[64];
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
+    (void)sb, (void)flag, (void)f;
+    return remove(p);
+}
+
+static void setup(void) {
+    strcpy(dir, "/tmp/rc-store-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+static rc_event *mkev(const char *source, const char *id, const char *type, const char *subject) {
+    rc_event *ev = rc_event_new();
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(rc_event_set(ev, "specversion", "1.0"), RC_OK);
+    ck_assert_int_eq(rc_event_set(ev, "source", source), RC_OK);
+    ck_assert_int_eq(rc_event_set(ev, "id", id), RC_OK);
+    ck_assert_int_eq(rc_event_set(ev, "type", type), RC_OK);
+    if (subject) ck_assert_int_eq(rc_event_set(ev, "subject", subject), RC_OK);
+    return ev;
+}
+
+static rc_store *open_store(void) {
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = dir;
+    rc_store *st = NULL;
+    rc_err err;
+    rc_err_clear(&err);
+    int rc = rc_store_open(&st, &o, &err);
+    ck_assert_msg(rc == RC_OK, "open: %s", rc_err_msg(&err));
+    return st;
+}
+
+static uint64_t append1(rc_store *st, rc_event *ev, int *dup) {
+    rc_append_item it = {0, 0};
+    rc_err err;
+    int rc = rc_store_append(st, &ev, 1, NULL, &it, &err);
+    ck_assert_msg(rc == RC_OK, "append: %s", rc_err_msg(&err));
+    if (dup) *dup = it.duplicate;
+    return it.seq;
+}
+
+static int count_cb(const rc_stored *row, void *arg) {
+    (void)row;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static size_t count_all(rc_store *st) {
+    rc_query q;
+    memset(&q, 0, sizeof q);
+    size_t n = 0;
+    ck_assert_int_eq(rc_store_scan(st, &q, count_cb, &n, NULL), RC_OK);
+    return n;
+}
+
+START_TEST(gapless_and_dedup) {
+    rc_store *st = open_store();
+    char id[32];
+    for (int i = 1; i <= 20; i++) {
+        snprintf(id, sizeof id, "e%d", i);
+        int dup;
+        ck_assert_uint_eq(append1(st, mkev("/t", id, "t.a", "s"), &dup), (uint64_t)i);
+        ck_assert_int_eq(dup, 0);
+    }
+    int dup;
+    ck_assert_uint_eq(append1(st, mkev("/t", "e7", "t.a", "s"), &dup), 7);
+    ck_assert_int_eq(dup, 1);
+    /* same id, other source: a different event */
+    ck_assert_uint_eq(append1(st, mkev("/u", "e7", "t.a", "s"), &dup), 21);
+    ck_assert_int_eq(dup, 0);
+    ck_assert_uint_eq(count_all(st), 21);
+    rc_store_stats s;
+    ck_assert_int_eq(rc_store_stats_get(st, &s), RC_OK);
+    ck_assert_uint_eq(s.head_seq, 21);
+    ck_assert_uint_eq(s.first_seq, 1);
+    ck_assert_uint_eq(s.events, 21);
+    ck_assert_uint_eq(s.appended, 21);
+    ck_assert(s.bytes > 0);
+    rc_store_close(st);
+    /* across reopen */
+    st = open_store();
+    ck_assert_uint_eq(append1(st, mkev("/t", "e3", "t.a", "s"), &dup), 3);
+    ck_assert_int_eq(dup, 1);
+    ck_assert_uint_eq(append1(st, mkev("/t", "new", "t.a", "s"), &dup), 22);
+    rc_store_close(st);
+}
+END_TEST
+
+START_TEST(batch_atomic_and_dedup_within) {
+    rc_store *st = open_store();
+    rc_event *evs[4] = {mkev("/t", "a", "t", "s"), mkev("/t", "b", "t", "s"),
+                        mkev("/t", "a", "t", "s"), mkev("/t", "c", "t", "s")};
+    rc_append_item it[4];
+    rc_err err;
+    ck_assert_int_eq(rc_store_append(st, evs, 4, NULL, it, &err), RC_OK);
+    ck_assert_uint_eq(it[0].seq, 1);
+    ck_assert_uint_eq(it[1].seq, 2);
+    ck_assert_uint_eq(it[2].seq, 1);
+    ck_assert_int_eq(it[2].duplicate, 1);
+    ck_assert_uint_eq(it[3].seq, 3);
+    /* a batch with a bad KV event fails as a whole, nothing appended */
+    rc_event *bad[3] = {mkev("/t", "d", "t", "s"), mkev("/t", "e", "io.redcar.kv.hset", "k"),
+                        mkev("/t", "f", "t", "s")};
+    ck_assert_int_eq(rc_event_set_data(bad[1], "application/json", "[1,2]", 5, RC_DATA_JSON), RC_OK);
+    ck_assert_int_eq(rc_store_append(st, bad, 3, NULL, it, &err), RC_INVALID);
+    ck_assert_uint_eq(count_all(st), 3);
+    /* the next append continues gaplessly */
+    ck_assert_uint_eq(append1(st, mkev("/t", "d", "t", "s"), NULL), 4);
+    /* an event missing required attributes is refused up front */
+    rc_event *noid = rc_event_new();
+    rc_event_set(noid, "specversion", "1.0");
+    rc_event_set(noid, "source", "/t");
+    rc_event_set(noid, "type", "t");
+    ck_assert_int_eq(rc_store_append(st, &noid, 1, NULL, NULL, &err), RC_EVENT_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "id"));
+    ck_assert_int_eq(rc_store_append(st, NULL, 0, NULL, NULL, &err), RC_INVALID);
+    rc_store_close(st);
+}
+END_TEST
+
+START_TEST(conflict) {
+    rc_store *st = open_store();
+    rc_err err;
+    rc_append_opts o = RC_APPEND_OPTS_INIT;
+    o.expect_seq = 0; /* subject has no events */
+    rc_event *ev = mkev("/t", "1", "t", "order-1");
+    ck_assert_int_eq(rc_store_append(st, &ev, 1, &o, NULL, &err), RC_OK);
+    ev = mkev("/t", "2", "t", "order-1");
+    ck_assert_int_eq(rc_store_append(st, &ev, 1, &o, NULL, &err), RC_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "order-1"));
+    append1(st, mkev("/t", "x", "t", "other"), NULL); /* seq 2 */
+    o.expect_seq = 1;
+    ev = mkev("/t", "3", "t", "order-1");
+    rc_append_item it;
+    ck_assert_int_eq(rc_store_append(st, &ev, 1, &o, &it, &err), RC_OK);
+    ck_assert_uint_eq(it.seq, 3);
+    /* explicit expect_subject */
+    o.expect_seq = 2;
+    o.expect_subject = "other";
+    ev = mkev("/t", "4", "t", "order-1");
+    ck_assert_int_eq(rc_store_append(st, &ev, 1, &o, &it, &err), RC_OK);
+    ck_assert_uint_eq(it.seq, 4);
+    ck_assert_uint_eq(count_all(st), 4);
+    rc_store_close(st);
+}
+END_TEST
+
+/* Two requests for the same subject with the same expectation in one
+ * group: the second must see the first and conflict. */
+typedef struct res {
+    pthread_mutex_t mu;
+    int done, status[4];
+    uint64_t seq[4];
+} res;
+
+static void res_done(void *arg, int status, const rc_err *err, const rc_append_item *items, size_t n) {
+    (void)err;
+    res **pp = arg;
+    res *r = pp[0];
+    int idx = (int)(intptr_t)pp[1];
+    pthread_mutex_lock(&r->mu);
+    r->status[idx] = status;
+    r->seq[idx] = n ? items[0].seq : 0;
+    r->done++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+static int slow_txn(rc_txn *tx, void *arg, rc_err *err) {
+    (void)tx, (void)err, (void)arg;
+    usleep(200 * 1000); /* keeps the writer busy so the next requests queue up */
+    return RC_OK;
+}
+
+START_TEST(conflict_within_group) {
+    rc_store *st = open_store();
+    res r = {PTHREAD_MUTEX_INITIALIZER, 0, {0}, {0}};
+    void *args[3][2] = {{&r, (void *)0}, {&r, (void *)1}, {&r, (void *)2}};
+    rc_err err;
+    ck_assert_int_eq(rc_store_txn_async(st, slow_txn, NULL, NULL, NULL, &err), RC_OK);
+    usleep(50 * 1000);
+    rc_append_opts o = RC_APPEND_OPTS_INIT;
+    o.expect_seq = 0;
+    rc_event *a = mkev("/t", "a", "t", "acct"), *b = mkev("/t", "b", "t", "acct");
+    ck_assert_int_eq(rc_store_append_async(st, &a, 1, &o, res_done, args[0], &err), RC_OK);
+    ck_assert_int_eq(rc_store_append_async(st, &b, 1, &o, res_done, args[1], &err), RC_OK);
+    rc_store_close(st); /* drains the queue */
+    ck_assert_int_eq(r.done, 2);
+    ck_assert_int_eq(r.status[0], RC_OK);
+    ck_assert_uint_eq(r.seq[0], 1);
+    ck_assert_int_eq(r.status[1], RC_CONFLICT);
+}
+END_TEST
+
+/* ---- transactions ---- */
+
+static int txn_two(rc_txn *tx, void *arg, rc_err *err) {
+    int fail = *(int *)arg;
+    rc_append_item it;
+    int rc = rc_txn_append(tx, mkev("/t", fail ? "t1f" : "t1", "t", "s"), &it, err);
+    if (rc) return rc;
+    ck_assert_uint_eq(rc_txn_last_seq(tx), it.seq);
+    rc = rc_txn_append(tx, mkev("/t", fail ? "t2f" : "t2", "t", "s"), &it, err);
+    if (rc) return rc;
+    ck_assert(rc_txn_now_ms(tx) > 0);
+    if (fail) return rc_err_set(err, RC_CONFLICT, "changed my mind");
+    return RC_OK;
+}
+
+static int txn_kv(rc_txn *tx, void *arg, rc_err *err) {
+    (void)arg;
+    rc_kv_entry e;
+    /* read-modify-write: increment a counter */
+    long v = 0;
+    if (rc_txn_kv_get(tx, "ctr", &e, err) == RC_OK) v = strtol(e.value, NULL, 10);
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld", v + 1);
+    static int n;
+    char id[32];
+    snprintf(id, sizeof id, "inc-%d-%d", getpid(), n++);
+    rc_event *ev = mkev("/t", id, "io.redcar.kv.put", "ctr");
+    rc_event_set_data(ev, "text/plain", buf, strlen(buf), RC_DATA_TEXT);
+    int rc = rc_txn_append(tx, ev, NULL, err);
+    if (rc) return rc;
+    /* its effect is visible inside the transaction */
+    ck_assert_int_eq(rc_txn_kv_get(tx, "ctr", &e, err), RC_OK);
+    ck_assert_int_eq(strtol(e.value, NULL, 10), v + 1);
+    return RC_OK;
+}
+
+static int txn_wrongtype(rc_txn *tx, void *arg, rc_err *err) {
+    (void)arg;
+    rc_event *ev = mkev("/t", "wt", "io.redcar.kv.rpush", "ctr");
+    rc_event_set_data(ev, "application/json", "[\"x\"]", 5, RC_DATA_JSON);
+    int rc = rc_txn_append(tx, ev, NULL, err);
+    ck_assert_int_eq(rc, RC_WRONGTYPE);
+    const void *v;
+    size_t n;
+    ck_assert_int_eq(rc_txn_list_get(tx, "ctr", 0, &v, &n, err), RC_WRONGTYPE);
+    ck_assert_int_eq(rc_txn_hash_get(tx, "nokey", "f", &v, &n, err), RC_NOT_FOUND);
+    /* the failed append was rolled back alone; go on */
+    return rc_txn_append(tx, mkev("/t", "after-wt", "t", "s"), NULL, err);
+}
+
+START_TEST(transactions) {
+    rc_store *st = open_store();
+    rc_err err;
+    int fail = 1;
+    append1(st, mkev("/t", "first", "t", "s"), NULL);
+    ck_assert_int_eq(rc_store_txn(st, txn_two, &fail, &err), RC_CONFLICT);
+    ck_assert_str_eq(err.msg, "changed my mind");
+    ck_assert_uint_eq(count_all(st), 1);
+    fail = 0;
+    ck_assert_int_eq(rc_store_txn(st, txn_two, &fail, &err), RC_OK);
+    ck_assert_uint_eq(count_all(st), 3);
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(rc_store_txn(st, txn_kv, NULL, &err), RC_OK);
+    ck_assert_int_eq(rc_store_txn(st, txn_wrongtype, NULL, &err), RC_OK);
+    ck_assert_uint_eq(count_all(st), 9);
+    ck_assert_int_eq(rc_store_txn(st, NULL, NULL, &err), RC_INVALID);
+    rc_store_close(st);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+#define THREADS 8
+#define PER_THREAD 2000
+
+typedef struct prod {
+    rc_store *st;
+    int t;
+    uint64_t *seqs;
+} prod;
+
+static void *producer(void *arg) {
+    prod *p = arg;
+    for (int i = 0; i < PER_THREAD; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "t%d-%d", p->t, i);
+        rc_event *ev = mkev("/p", id, "t", i % 2 ? "odd" : "even");
+        rc_append_item it;
+        rc_err err;
+        int rc = rc_store_append(p->st, &ev, 1, NULL, &it, &err);
+        if (rc) return (void *)1;
+        p->seqs[p->t * PER_THREAD + i] = it.seq;
+    }
+    return NULL;
+}
+
+static int check_seq(const rc_stored *row, void *arg) {
+    uint64_t *next = arg;
+    ck_assert_uint_eq(row->seq, *next);
+    (*next)++;
+    return 0;
+}
+
+START_TEST(many_threads) {
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = dir;
+    o.fsync = RC_FSYNC_NORMAL;
+    rc_store *st;
+    ck_assert_int_eq(rc_store_open(&st, &o, NULL), RC_OK);
+    uint64_t *seqs = calloc(THREADS * PER_THREAD, sizeof *seqs);
+    pthread_t th[THREADS];
+    prod p[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        p[t] = (prod){st, t, seqs};
+        pthread_create(&th[t], NULL, producer, &p[t]);
+    }
+    for (int t = 0; t < THREADS; t++) {
+        void *ret;
+        pthread_join(th[t], &ret);
+        ck_assert_ptr_null(ret);
+    }
+    /* every seq 1..N exactly once */
+    const size_t n = THREADS * PER_THREAD;
+    unsigned char *seen = calloc(n + 1, 1);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert(seqs[i] >= 1 && seqs[i] <= n);
+        ck_assert_int_eq(seen[seqs[i]], 0);
+        seen[seqs[i]] = 1;
+    }
+    uint64_t next = 1;
+    rc_query q;
+    memset(&q, 0, sizeof q);
+    ck_assert_int_eq(rc_store_scan(st, &q, check_seq, &next, NULL), RC_OK);
+    ck_assert_uint_eq(next, n + 1);
+    rc_store_stats s;
+    rc_store_stats_get(st, &s);
+    ck_assert_uint_eq(s.appended, n);
+    ck_assert(s.commits < n); /* grouped */
+    free(seen);
+    free(seqs);
+    rc_store_close(st);
+}
+END_TEST
+
+/* ---- commit hook ---- */
+
+typedef struct hooklog {
+    uint64_t seqs[64];
+    size_t n;
+    int calls;
+    int acked_before_hook;
+} hooklog;
+
+static hooklog *hl;
+
+static void hook(void *arg, rc_event *const *evs, size_t n) {
+    hooklog *h = arg;
+    h->calls++;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_nonnull(evs[i]->time); /* stamped */
+        h->seqs[h->n++] = evs[i]->seq;
+    }
+}
+
+static void ack(void *arg, int status, const rc_err *err, const rc_append_item *items, size_t n) {
+    (void)err, (void)items, (void)n, (void)status;
+    int *acked = arg;
+    /* the hook ran before any completion of its group */
+    ck_assert_int_gt(hl->n, 0);
+    (*acked)++;
+}
+
+START_TEST(commit_hook_order) {
+    rc_store *st = open_store();
+    hooklog h;
+    memset(&h, 0, sizeof h);
+    hl = &h;
+    rc_store_set_commit_hook(st, hook, &h);
+    int acked = 0;
+    rc_err err;
+    ck_assert_int_eq(rc_store_txn_async(st, slow_txn, NULL, NULL, NULL, &err), RC_OK);
+    usleep(50 * 1000);
+    char id[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "h%d", i % 7); /* 3 duplicates */
+        rc_event *ev = mkev("/t", id, "t", "s");
+        ck_assert_int_eq(rc_store_append_async(st, &ev, 1, NULL, ack, &acked, &err), RC_OK);
+    }
+    rc_store_close(st);
+    ck_assert_int_eq(acked, 10);
+    ck_assert_uint_eq(h.n, 7); /* duplicates are not published */
+    for (size_t i = 0; i < h.n; i++) ck_assert_uint_eq(h.seqs[i], i + 1);
+    ck_assert_int_ge(h.calls, 1);
+}
+END_TEST
+
+/* ---- seq and time handling ---- */
+
+static int grab_json(const rc_stored *row, void *arg) {
+    char **out = arg;
+    *out = strdup(row->json);
+    return 1;
+}
+
+START_TEST(seq_stripped_time_stamped) {
+    rc_store *st = open_store();
+    rc_event *ev = mkev("/t", "x", "t", "s");
+    rc_event_set_ext_int(ev, "seq", 99);
+    ev->seq = 1234;
+    ck_assert_uint_eq(append1(st, ev, NULL), 1);
+    char *json = NULL;
+    ck_assert_int_eq(rc_store_get(st, 1, grab_json, &json, NULL), RC_OK);
+    ck_assert_ptr_null(strstr(json, "\"seq\""));
+    ck_assert_ptr_nonnull(strstr(json, "\"time\""));
+    rc_event *back = NULL;
+    ck_assert_int_eq(rc_event_decode_json(json, strlen(json), &back, NULL), RC_OK);
+    ck_assert_ptr_nonnull(back->time);
+    rc_event_free(back);
+    free(json);
+    /* a given time is kept */
+    ev = mkev("/t", "y", "t", "s");
+    rc_event_set(ev, "time", "2020-01-02T03:04:05Z");
+    append1(st, ev, NULL);
+    json = NULL;
+    ck_assert_int_eq(rc_store_get(st, 2, grab_json, &json, NULL), RC_OK);
+    ck_assert_ptr_nonnull(strstr(json, "2020-01-02T03:04:05"));
+    free(json);
+    /* a bad time is refused with a clear error */
+    ev = mkev("/t", "z", "t", "s");
+    rc_event_set(ev, "time", "yesterday");
+    rc_err err;
+    ck_assert_int_eq(rc_store_append(st, &ev, 1, NULL, NULL, &err), RC_EVENT_INVALID);
+    ck_assert_ptr_nonnull(strstr(err.msg, "time"));
+    ck_assert_int_eq(rc_store_get(st, 3, grab_json, &json, &err), RC_NOT_FOUND);
+    rc_store_close(st);
+}
+END_TEST
+
+/* ---- lifecycle ---- */
+
+START_TEST(lock_refusal) {
+    rc_store *st = open_store();
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = dir;
+    rc_store *st2 = NULL;
+    rc_err err;
+    ck_assert_int_eq(rc_store_open(&st2, &o, &err), RC_LOCKED);
+    ck_assert_ptr_null(st2);
+    ck_assert_ptr_nonnull(strstr(err.msg, "locked"));
+    ck_assert_ptr_nonnull(strstr(err.msg, dir));
+    rc_store_close(st);
+    ck_assert_int_eq(rc_store_open(&st2, &o, &err), RC_OK);
+    rc_store_close(st2);
+}
+END_TEST
+
+START_TEST(creates_nested_dir) {
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/a/b/c", dir);
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = sub;
+    rc_store *st;
+    ck_assert_int_eq(rc_store_open(&st, &o, NULL), RC_OK);
+    append1(st, mkev("/t", "1", "t", NULL), NULL);
+    rc_store_close(st);
+    char file[160];
+    snprintf(file, sizeof file, "%s/redcar.db", sub);
+    ck_assert_int_eq(access(file, F_OK), 0);
+    /* a file where the directory should be */
+    snprintf(sub, sizeof sub, "%s/a/b/c/redcar.db", dir);
+    o.dir = sub;
+    rc_err err;
+    ck_assert_int_ne(rc_store_open(&st, &o, &err), RC_OK);
+}
+END_TEST
+
+static sqlite3 *raw_db(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/redcar.db", dir);
+    sqlite3 *db;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    return db;
+}
+
+static int raw_int(sqlite3 *db, const char *sql) {
+    sqlite3_stmt *s;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+START_TEST(migration) {
+    /* an empty (v0) database file is migrated */
+    sqlite3 *db = raw_db();
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 0);
+    sqlite3_close(db);
+    rc_store *st = open_store();
+    append1(st, mkev("/t", "1", "t", NULL), NULL);
+    rc_store_close(st);
+    db = raw_db();
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
+                                 "('events','kv','kv_hash','kv_list','kv_renames',"
+                                 "'events_subject','events_type','events_time')"),
+                     8);
+    ck_assert_str_eq((const char *)sqlite3_db_filename(db, "main") + strlen(dir), "/redcar.db");
+    /* journal mode is WAL, persistently */
+    sqlite3_stmt *s;
+    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL);
+    sqlite3_step(s);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "wal");
+    sqlite3_finalize(s);
+    /* a newer schema is refused */
+    ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version=42", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = dir;
+    rc_err err;
+    ck_assert_int_eq(rc_store_open(&st, &o, &err), RC_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "42"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "newer"));
+    /* a file that is not a database */
+    char path[128];
+    snprintf(path, sizeof path, "%s/redcar.db", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/redcar.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/redcar.db", dir);
+    FILE *f = fopen(path, "w");
+    fputs("this is not an sqlite database, not at all, no no no no no no no no no no no", f);
+    fclose(f);
+    ck_assert_int_eq(rc_store_open(&st, &o, &err), RC_IO);
+}
+END_TEST
+
+/* The embedded schema is exactly schemas/store.sql: every CREATE in the
+ * file appears in sqlite_master. */
+START_TEST(schema_matches_file) {
+    rc_store *st = open_store();
+    rc_store_close(st);
+    /* this file is <src>/tests/unit/test_store.c */
+    char path[512];
+    snprintf(path, sizeof path, "%s", __FILE__);
+    char *cut = strstr(path, "tests/unit/test_store.c");
+    ck_assert_ptr_nonnull(cut);
+    strcpy(cut, "schemas/store.sql");
+    FILE *f = fopen(path, "r");
+    ck_assert_msg(f != NULL, "cannot read %s", path);
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    sqlite3 *db = raw_db();
+    int creates = 0;
+    for (char *p = strstr(text, "CREATE "); p; p = strstr(p + 1, "CREATE ")) {
+        char name[64];
+        if (sscanf(p, "CREATE TABLE %63s", name) == 1 || sscanf(p, "CREATE INDEX %63s", name) == 1) {
+            char sql[160];
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name='%s'", name);
+            ck_assert_msg(raw_int(db, sql) == 1, "%s missing", name);
+            creates++;
+        }
+    }
+    ck_assert_int_eq(creates, raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"));
+    sqlite3_close(db);
+}
+END_TEST
+
+/* ---- failing commits ---- */
+
+START_TEST(io_failure_restores_seq) {
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = dir;
+    rc_store *st;
+    ck_assert_int_eq(rc_store_open(&st, &o, NULL), RC_OK);
+    append1(st, mkev("/t", "1", "t", "s"), NULL);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    getrlimit(RLIMIT_FSIZE, &rl);
+    struct rlimit small = {2 * 1024 * 1024, rl.rlim_max};
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    /* a batch far bigger than the file size limit */
+    size_t big = 256 * 1024;
+    char *data = malloc(big);
+    memset(data, 'x', big);
+    rc_event *evs[16];
+    for (int i = 0; i < 16; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "big%d", i);
+        evs[i] = mkev("/t", id, "t", "s");
+        rc_event_set_data(evs[i], "text/plain", data, big, RC_DATA_TEXT);
+    }
+    rc_err err;
+    int rc = rc_store_append(st, evs, 16, NULL, NULL, &err);
+    ck_assert_msg(rc == RC_IO || rc == RC_DISK_FULL, "got %s: %s", rc_status_name(rc), err.msg);
+    /* space returns: the writer is still running and seqs stay gapless */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    ck_assert_uint_eq(append1(st, mkev("/t", "2", "t", "s"), NULL), 2);
+    free(data);
+    rc_store_close(st);
+    st = open_store();
+    ck_assert_uint_eq(count_all(st), 2);
+    rc_store_close(st);
+}
+END_TEST
+
+START_TEST(close_drains_and_refuses) {
+    rc_store *st = open_store();
+    int acked = 0;
+    hooklog h;
+    memset(&h, 0, sizeof h);
+    hl = &h;
+    h.n = 1;
+    rc_err err;
+    for (int i = 0; i < 100; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%d", i);
+        rc_event *ev = mkev("/t", id, "t", "s");
+        ck_assert_int_eq(rc_store_append_async(st, &ev, 1, NULL, ack, &acked, &err), RC_OK);
+    }
+    rc_store_close(st);
+    ck_assert_int_eq(acked, 100);
+    rc_store_close(NULL);
+}
+END_TEST
+
+Suite *store_suite(void) {
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("write");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, gapless_and_dedup);
+    tcase_add_test(tc, batch_atomic_and_dedup_within);
+    tcase_add_test(tc, conflict);
+    tcase_add_test(tc, conflict_within_group);
+    tcase_add_test(tc, transactions);
+    tcase_add_test(tc, many_threads);
+    tcase_add_test(tc, commit_hook_order);
+    tcase_add_test(tc, seq_stripped_time_stamped);
+    tcase_add_test(tc, lock_refusal);
+    tcase_add_test(tc, creates_nested_dir);
+    tcase_add_test(tc, migration);
+    tcase_add_test(tc, schema_matches_file);
+    tcase_add_test(tc, io_failure_restores_seq);
+    tcase_add_test(tc, close_drains_and_refuses);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    rc_log_open("stderr", RC_LOG_ERROR, 0);
+    SRunner *sr = srunner_create(store_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
