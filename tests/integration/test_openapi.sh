@@ -1,16 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Lints schemas/openapi.yaml as OpenAPI 3.1 with @apidevtools/swagger-parser
-# (installed into $REDCAR_BUILD/node-tools when missing), then checks that
+# (from tests/node, installed by scripts/node-deps.sh), then checks that
 # every row of the HTTP route table (src/http/routes.c) is documented.
 set -euo pipefail
 : "${REDCAR_SRC:?}" "${REDCAR_BUILD:?}"
-NT="$REDCAR_BUILD/node-tools"
-if [ ! -d "$NT/node_modules/@apidevtools/swagger-parser" ]; then
-  mkdir -p "$NT"
-  [ -f "$NT/package.json" ] || echo '{"name":"redcar-node-tools","private":true}' > "$NT/package.json"
-  npm install --prefix "$NT" --no-audit --no-fund --silent '@apidevtools/swagger-parser@^10' >/dev/null
-fi
+NT="$REDCAR_SRC/tests/node"
+"$REDCAR_SRC/scripts/node-deps.sh"
 NT="$NT" SPEC="$REDCAR_SRC/schemas/openapi.yaml" ROUTES="$REDCAR_SRC/src/http/routes.c" node --input-type=module <<'JS'
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";

@@ -8,19 +8,13 @@
 # (tests/unit/test_event_json.c runs the same samples through the C decoder,
 # so the schema and the C validator are held to the same answers.)
 #
-# ajv is installed on first use into $REDCAR_BUILD/node-tools (npm registry).
+# ajv comes from tests/node (scripts/node-deps.sh installs it when missing).
 set -euo pipefail
 
 SRC=${REDCAR_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BUILD=${REDCAR_BUILD:-$SRC/build}
-TOOLS=$BUILD/node-tools
-
-if [[ ! -f $TOOLS/node_modules/ajv/package.json || ! -f $TOOLS/node_modules/ajv-formats/package.json ]]; then
-    mkdir -p "$TOOLS"
-    echo "installing ajv into $TOOLS" >&2
-    npm install --prefix "$TOOLS" --no-audit --no-fund --no-save --loglevel=error \
-        ajv@8 ajv-formats@3 >&2
-fi
+TOOLS=$SRC/tests/node
+"$SRC/scripts/node-deps.sh"
 
 TOOLS=$TOOLS SCHEMA=$SRC/schemas/cloudevent.schema.json SAMPLES=$SRC/schemas/samples node - <<'EOF'
 const path = require('path');

@@ -3,7 +3,7 @@
 // binary and structured mode (its HTTP helpers and its emitter over
 // httpTransport) and as a batch, then read every event back with the SDK's
 // own parser, structured, binary (Accept: the data's media type) and batch.
-// The SDK is installed into $REDCAR_BUILD/node-tools when missing.
+// The SDK comes from tests/node (scripts/node-deps.sh installs it when missing).
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -11,16 +11,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const BIN = process.env.REDCAR_BIN;
-const NT = join(process.env.REDCAR_BUILD || ".", "node-tools");
+const SRC = process.env.REDCAR_SRC || join(import.meta.dirname ?? ".", "../..");
+const NT = join(SRC, "tests", "node");
 if (!BIN) throw new Error("REDCAR_BIN must point at the redcar binary");
-if (!existsSync(join(NT, "node_modules", "cloudevents"))) {
-  mkdirSync(NT, { recursive: true });
-  if (!existsSync(join(NT, "package.json")))
-    writeFileSync(join(NT, "package.json"), '{"name":"redcar-node-tools","private":true}\n');
-  execFileSync("npm", ["install", "--prefix", NT, "--no-audit", "--no-fund", "--silent", "cloudevents@^10"], {
-    stdio: "inherit",
-  });
-}
+execFileSync(join(SRC, "scripts", "node-deps.sh"), { stdio: "inherit" });
 const require = createRequire(join(NT, "package.json"));
 const { CloudEvent, HTTP, emitterFor, httpTransport, Mode } = require("cloudevents");
 
