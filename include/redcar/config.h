@@ -53,6 +53,11 @@ void rc_config_each(rc_config *cfg, const char *glob, rc_config_fn fn, void *arg
 
 /* redis.conf-style file; err names the file and line. */
 int rc_config_load_file(rc_config *cfg, const char *path, rc_err *err);
+/* The same parser over text in memory (no I/O; text need not be
+ * NUL-terminated, len bytes are read). name labels errors ("name:line: ...").
+ * Lines are applied in order; on error, lines before it stay applied. A line
+ * longer than 4094 bytes or holding a NUL byte is an error. */
+int rc_config_load_string(rc_config *cfg, const char *text, size_t len, const char *name, rc_err *err);
 /* Command line: flags (short and long) override the file; a single
  * positional argument is the config file. --help / --version set *exit_now
  * after printing. */

@@ -293,33 +293,85 @@ static int split_line(char *line, char **name, char **value) {
     return 1;
 }
 
-int rc_config_load_file(rc_config *cfg, const char *path, rc_err *err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return rc_err_set(err, RC_IO, "%s: cannot open: %s", path, strerror(errno));
-    char line[4096];
+/* Longest config line accepted, without its newline: a bound on the copy,
+ * and a longer line is almost surely not a config file. */
+#define LINE_MAX_LEN 4094
+/* A config file is a handful of lines; refuse to slurp anything huge. */
+#define FILE_MAX_LEN (16 * 1024 * 1024)
+
+int rc_config_load_string(rc_config *cfg, const char *text, size_t len, const char *name, rc_err *err) {
+    if (!name) name = "(config)";
+    char *line = malloc(LINE_MAX_LEN + 1);
+    if (!line) return rc_err_set(err, RC_NOMEM, "out of memory");
     int lineno = 0, rc = RC_OK;
-    while (fgets(line, sizeof line, f)) {
+    for (size_t pos = 0; pos < len && rc == RC_OK;) {
+        const char *nl = memchr(text + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            rc = rc_err_set(err, RC_INVALID, "%s:%d: line too long", path, lineno);
+        if (n > LINE_MAX_LEN) {
+            rc = rc_err_set(err, RC_INVALID, "%s:%d: line too long (more than %d bytes)", name, lineno,
+                            LINE_MAX_LEN);
             break;
         }
-        char *name, *value;
-        int k = split_line(line, &name, &value);
+        if (memchr(text + pos, '\0', n)) {
+            rc = rc_err_set(err, RC_INVALID, "%s:%d: NUL byte in line", name, lineno);
+            break;
+        }
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos += n + (nl ? 1 : 0);
+        char *key, *value;
+        int k = split_line(line, &key, &value);
         if (k == 0) continue;
         if (k < 0) {
-            rc = rc_err_set(err, RC_INVALID, "%s:%d: unbalanced quotes", path, lineno);
+            rc = rc_err_set(err, RC_INVALID, "%s:%d: unbalanced quotes or text after a quoted value", name,
+                            lineno);
             break;
         }
         rc_err e;
         rc_err_clear(&e);
-        if ((rc = rc_config_set(cfg, name, value, 0, &e)) != RC_OK) {
-            rc_err_set(err, rc == RC_NOT_FOUND ? RC_INVALID : rc, "%s:%d: %s", path, lineno, e.msg);
-            rc = RC_INVALID;
+        if ((rc = rc_config_set(cfg, key, value, 0, &e)) != RC_OK) {
+            rc_err_set(err, rc == RC_NOT_FOUND ? RC_INVALID : rc, "%s:%d: %s", name, lineno, e.msg);
+            rc = rc == RC_NOT_FOUND ? RC_INVALID : rc;
+        }
+    }
+    free(line);
+    return rc;
+}
+
+int rc_config_load_file(rc_config *cfg, const char *path, rc_err *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return rc_err_set(err, RC_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *text = malloc(cap);
+    int rc = RC_OK;
+    while (text) {
+        if (len == cap) {
+            if (cap >= FILE_MAX_LEN) {
+                rc = rc_err_set(err, RC_INVALID, "%s: larger than %d bytes: not a config file", path,
+                                FILE_MAX_LEN);
+                break;
+            }
+            char *bigger = realloc(text, cap * 2);
+            if (!bigger) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(text + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            if (ferror(f)) rc = rc_err_set(err, RC_IO, "%s: read error: %s", path, strerror(errno));
             break;
         }
     }
     fclose(f);
+    if (!text) return rc_err_set(err, RC_NOMEM, "out of memory");
+    if (rc == RC_OK) rc = rc_config_load_string(cfg, text, len, path, err);
+    free(text);
     return rc;
 }
 

@@ -80,6 +80,9 @@ int rc_server_run(rc_config *cfg) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file-size limit (RLIMIT_FSIZE) a write must fail with EFBIG and
+     * reach the client as a disk-full error, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
 
     rc_store_opts so;
     rc_store_opts_default(&so);
@@ -94,6 +97,10 @@ int rc_server_run(rc_config *cfg) {
     rc_err_clear(&err);
     if (rc_store_open(&st, &so, &err) != RC_OK) {
         RC_ERROR("store", "cannot open %s: %s", dir, rc_err_msg(&err));
+        /* A refused start (locked, read-only, full) must be visible to whoever
+         * ran the command, not only in a log file they may not be watching. */
+        if (strcmp(logfile, "stderr") && strcmp(logfile, "stdout"))
+            fprintf(stderr, "redcar: cannot open %s: %s\n", dir, rc_err_msg(&err));
         goto done;
     }
     if (!(hub = rc_hub_new())) goto done;

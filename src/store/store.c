@@ -10,6 +10,8 @@
  * refused rather than guessed at.
  */
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +58,43 @@ int rc__sqlite_status(int rc) {
     return RC_INTERNAL;
 }
 
+/* SQLite reports a full disk as SQLITE_FULL only when it notices itself; a
+ * write that fails with ENOSPC/EDQUOT/EFBIG (file-size limit) inside a
+ * commit comes back as SQLITE_IOERR, and the OS errno is often gone by then.
+ * So for an I/O error on a database file we look at the filesystem: no space
+ * left, or a file at the process's size limit, means "disk full" (HTTP 507),
+ * a read-only filesystem means read-only. */
+static int os_status(sqlite3 *db, int status) {
+    if (!db || status != RC_IO) return status;
+    switch (sqlite3_system_errno(db)) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG: return RC_DISK_FULL;
+    case EROFS: return RC_READONLY;
+    default: break;
+    }
+    const char *path = sqlite3_db_filename(db, "main");
+    if (!path || !*path) return status;
+    struct statvfs vfs;
+    if (statvfs(path, &vfs) == 0) {
+        if (vfs.f_flag & ST_RDONLY) return RC_READONLY;
+        if ((uint64_t)vfs.f_bavail * vfs.f_frsize < 1024 * 1024) return RC_DISK_FULL;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        char wal[4096];
+        snprintf(wal, sizeof wal, "%s-wal", path);
+        struct stat sb;
+        /* within 64 KiB of the limit: the next page write is what failed */
+        if ((stat(path, &sb) == 0 && (uint64_t)sb.st_size + 65536 >= rl.rlim_cur) ||
+            (stat(wal, &sb) == 0 && (uint64_t)sb.st_size + 65536 >= rl.rlim_cur))
+            return RC_DISK_FULL;
+    }
+    return status;
+}
+
 int rc__sqlite_err(sqlite3 *db, int rc, rc_err *err, const char *what) {
-    int status = rc__sqlite_status(rc);
+    int status = os_status(db, rc__sqlite_status(rc));
     return rc_err_set(err, status, "%s: %s (sqlite: %s)", what, rc_strerror(status),
                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
