@@ -16,6 +16,11 @@ run() {
   cmake --build "$dir" -j"$jobs"
   echo "=== ctest $dir"
   (cd "$dir" && ctest --output-on-failure -j"$jobs") || status=1
+  # Each suite's own summary (Check's "Checks:" lines, the integration
+  # tests' "N passed, N failed"), from CTest's log of the run.
+  echo "=== suite summaries ($dir)"
+  grep -hE '^[0-9]+%: Checks: |^[0-9]+ passed, [0-9]+ failed|^replayed [0-9]+ inputs' \
+    "$dir/Testing/Temporary/LastTest.log" || true
 }
 run build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 if [ "${RC_SKIP_SAN:-0}" != 1 ]; then
