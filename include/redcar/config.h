@@ -64,6 +64,8 @@ int rc_config_load_string(rc_config *cfg, const char *text, size_t len, const ch
 int rc_config_parse_args(rc_config *cfg, int argc, char **argv, int *exit_now, rc_err *err);
 /* Usage text generated from the table. */
 void rc_config_usage(FILE *out);
+/* A commented config file with every setting at its default. */
+void rc_config_write_default(FILE *out);
 
 #ifdef __cplusplus
 }

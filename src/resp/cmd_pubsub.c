@@ -200,6 +200,30 @@ void rc__r_cmd_publish(rc__call *c) {
     rc__r_append(c, &ev, 1, RC__R_PUBLISH, (int64_t)rc_hub_numsub(c->door->hub, c->argv[1]));
 }
 
+static int str_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* PUBSUB NUMPAT is the number of distinct patterns (Redis since 6.2: two
+ * clients on "a.*" count once). The hub counts (subscriber, pattern) pairs,
+ * so count over this door's own clients, which the loop thread owns. */
+static int64_t distinct_patterns(rc_resp *d) {
+    size_t n = 0;
+    for (rc__client *cl = d->all; cl; cl = cl->next) n += cl->npats;
+    if (n == 0) return 0;
+    char **v = malloc(n * sizeof *v);
+    if (!v) return -1;
+    size_t at = 0;
+    for (rc__client *cl = d->all; cl; cl = cl->next)
+        for (size_t i = 0; i < cl->npats; i++) v[at++] = cl->pats[i];
+    qsort(v, n, sizeof *v, str_cmp);
+    int64_t distinct = 1;
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(v[i - 1], v[i]) != 0) distinct++;
+    free(v);
+    return distinct;
+}
+
 typedef struct chlist {
     rc_buf names;
     size_t n;
@@ -231,7 +255,9 @@ void rc__r_cmd_pubsub(rc__call *c) {
             rc_resp_w_int(&c->w, (int64_t)rc_hub_numsub(hub, c->argv[i]));
         }
     } else if (rc__r_streq(sub, "NUMPAT") && c->argc == 2) {
-        rc_resp_w_int(&c->w, (int64_t)rc_hub_numpat(hub));
+        int64_t n = distinct_patterns(c->door);
+        if (n < 0) rc_resp_w_error(&c->w, "ERR out of memory");
+        else rc_resp_w_int(&c->w, n);
     } else {
         rc_resp_w_errorf(&c->w, "ERR unknown subcommand or wrong number of arguments for '%.64s'. "
                                 "Try PUBSUB HELP.", sub);
