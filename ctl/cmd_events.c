@@ -66,6 +66,9 @@ const ctl_opt ctl_tail_opts[] = {
     {"from", 0, 1, "SEQ", "replay from sequence number SEQ first (default: only new events)"},
     FILTER_OPTS,
     {"name", 0, 1, "NAME", "durable subscription name (the server keeps its cursor)"},
+    {"cursor", 0, 1, "NAME", "follow the durable consumer NAME (see `cursor`), acknowledging "
+                             "what is printed"},
+    {"member", 'm', 1, "NAME", "with --cursor on a group: the member name"},
     {"count", 'n', 1, "N", "exit after N events"},
     {"idle-timeout", 0, 1, "SECONDS", "reconnect when nothing (not even a heartbeat) arrives "
                                       "for SECONDS (default 60)"},
@@ -407,6 +410,7 @@ static void nap(long ms) {
 }
 
 int ctl_cmd_tail(ctl_ctx *ctx, const ctl_args *a) {
+    if (ctl_opt_str(a, "cursor")) return ctl_cmd_tail_cursor(ctx, a);
     tail_state ts = {.ctx = ctx};
     uint64_t from = 0, idle = 60;
     int rc, ever_connected = 0;

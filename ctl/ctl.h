@@ -110,6 +110,11 @@ int ctl_cmd_emit(ctl_ctx *ctx, const ctl_args *a);
 int ctl_cmd_events(ctl_ctx *ctx, const ctl_args *a);
 int ctl_cmd_tail(ctl_ctx *ctx, const ctl_args *a);
 int ctl_cmd_info(ctl_ctx *ctx, const ctl_args *a);
+/* cmd_consumer.c: durable consumers (cursor, group, tail --cursor). */
+extern const ctl_opt ctl_consumer_opts[];
+int ctl_cmd_cursor(ctl_ctx *ctx, const ctl_args *a);
+int ctl_cmd_group(ctl_ctx *ctx, const ctl_args *a);
+int ctl_cmd_tail_cursor(ctl_ctx *ctx, const ctl_args *a);
 
 /* Read a whole file ("-" = stdin) into out. CTL_EXIT_OK or CTL_EXIT_USAGE
  * after printing why. Caps the size at max bytes. */

@@ -73,6 +73,27 @@ static const ctl_cmd commands[] = {
      "Reconnects with Last-Event-ID when the connection drops; stops on Ctrl-C\n"
      "(exit code 0) or after --count events."},
     {"info", ctl_cmd_info, ctl_info_opts, 0, 0, "", "show server information and health", NULL},
+    {"cursor", ctl_cmd_cursor, ctl_consumer_opts, 1, -1, "SUBCOMMAND [NAME] [SEQ...]",
+     "durable cursors: create|list|get|delete|fetch|ack|pending",
+     "cursor create NAME [--start POS] [filters]   a named position in the log\n"
+     "cursor list | get NAME | delete NAME        with lag and pending counts\n"
+     "cursor fetch NAME [--limit N] [--wait MS]   the events after the cursor\n"
+     "cursor ack NAME SEQ                         move the cursor to SEQ (cumulative)\n"
+     "cursor pending NAME                         events fetched, not yet acknowledged\n"
+     "POS: beginning (default), end, seq:N, time:RFC3339. Filters: --type, --source,\n"
+     "--subject, --subject-prefix, --filters JSON. With -w json, fetch prints one\n"
+     "CloudEvent per line (with seq and deliverycount)."},
+    {"group", ctl_cmd_group, ctl_consumer_opts, 1, -1, "SUBCOMMAND [NAME] [SEQ...]",
+     "consumer groups: create|list|get|delete|fetch|ack|nack|pending|claim",
+     "group create NAME [--ack-wait MS] [--max-deliver N] [--start POS] [filters]\n"
+     "group fetch NAME -m MEMBER [--limit N] [--wait MS]   lease events to MEMBER\n"
+     "group ack NAME -m MEMBER SEQ...                      finish events\n"
+     "group nack NAME -m MEMBER [--delay MS] SEQ...        hand them out again later\n"
+     "group pending NAME [-m MEMBER]                       leases, deliveries, idle times\n"
+     "group claim NAME -m MEMBER [--min-idle MS] [--count N]  take over idle events\n"
+     "An event not acknowledged within --ack-wait goes to the next member that\n"
+     "fetches; after --max-deliver deliveries it becomes an io.redcar.deadletter\n"
+     "event in the log."},
     {"help", cmd_help, no_opts, 0, 1, "[COMMAND]", "show help for a command", NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/h_consumers.h"
 #include "http/http_internal.h"
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
@@ -131,4 +132,5 @@ void rc__http_metrics_write(rc_http_metrics *m, rc_http_env *env, rc_buf *out) {
     rc_buf_printf(out, "redcar_store_commits_total %" PRIu64 "\n", s.commits);
     rc_buf_puts(out, "# HELP redcar_events Events stored.\n# TYPE redcar_events gauge\n");
     rc_buf_printf(out, "redcar_events %" PRIu64 "\n", s.events);
+    rc__http_consumer_metrics(env, out);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/h_consumers.h"
 #include "http/http_internal.h"
 
 const rc_http_route rc__http_routes[] = {
@@ -27,6 +28,16 @@ const rc_http_route rc__http_routes[] = {
     {"GET",    "/health",               rc__h_health,        0},
     {"GET",    "/info",                 rc__h_info,          0},
     {"GET",    "/metrics",              rc__h_metrics,       0},
+    {"POST",   "/cursors",              rc__h_cursors_create, RC_ROUTE_BODY},
+    {"GET",    "/cursors",              rc__h_cursors_list,  0},
+    {"GET",    "/cursors/{name}",       rc__h_cursor_get,    0},
+    {"DELETE", "/cursors/{name}",       rc__h_cursor_delete, 0},
+    {"GET",    "/cursors/{name}/events", rc__h_cursor_fetch, 0},
+    {"POST",   "/cursors/{name}/ack",   rc__h_cursor_ack,    RC_ROUTE_BODY},
+    {"POST",   "/cursors/{name}/nack",  rc__h_cursor_nack,   RC_ROUTE_BODY},
+    {"POST",   "/cursors/{name}/claim", rc__h_cursor_claim,  RC_ROUTE_BODY},
+    {"GET",    "/cursors/{name}/pending", rc__h_cursor_pending, 0},
+    {"GET",    "/cursors/{name}/stream", rc__h_cursor_stream, 0},
 };
 const size_t rc__http_nroutes = sizeof rc__http_routes / sizeof rc__http_routes[0];
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "redcar/log.h"
+#include "store/consumer_int.h"
 #include "store/store_int.h"
 
 static const char schema_sql[] = {
@@ -30,14 +31,22 @@ static const char schema_sql[] = {
 
 const char *rc__store_schema(void) { return schema_sql; }
 
+static const char schema_v2_sql[] = {
+#include "store_schema_v2.inc"
+};
+
+const char *rc__store_schema_v2(void) { return schema_v2_sql; }
+
 /* Forward migrations: entry i brings user_version i to i+1. v1 is the
- * initial schema (schemas/store.sql). Append, never edit. */
+ * initial schema (schemas/store.sql), v2 the consumer tables
+ * (schemas/store_v2.sql). Append, never edit. */
 static const struct {
     int version;
     const char *(*sql)(void);
     const char *what;
 } migrations[] = {
     {1, rc__store_schema, "initial schema"},
+    {2, rc__store_schema_v2, "durable consumers"},
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

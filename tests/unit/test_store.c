@@ -521,7 +521,7 @@ START_TEST(migration) {
     append1(st, mkev("/t", "1", "t", NULL), NULL);
     rc_store_close(st);
     db = raw_db();
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2); /* v2: consumers */
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('events','kv','kv_hash','kv_list','kv_renames',"
                                  "'events_subject','events_type','events_time')"),
@@ -557,32 +557,37 @@ START_TEST(migration) {
 }
 END_TEST
 
-/* The embedded schema is exactly schemas/store.sql: every CREATE in the
- * file appears in sqlite_master. */
+/* The embedded schema is exactly the migrations' files (schemas/store.sql,
+ * schemas/store_v2.sql): every CREATE in them appears in sqlite_master. */
 START_TEST(schema_matches_file) {
     rc_store *st = open_store();
     rc_store_close(st);
-    /* this file is <src>/tests/unit/test_store.c */
-    char path[512];
-    snprintf(path, sizeof path, "%s", __FILE__);
-    char *cut = strstr(path, "tests/unit/test_store.c");
-    ck_assert_ptr_nonnull(cut);
-    strcpy(cut, "schemas/store.sql");
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    char text[16384];
-    size_t n = fread(text, 1, sizeof text - 1, f);
-    text[n] = '\0';
-    fclose(f);
     sqlite3 *db = raw_db();
     int creates = 0;
-    for (char *p = strstr(text, "CREATE "); p; p = strstr(p + 1, "CREATE ")) {
-        char name[64];
-        if (sscanf(p, "CREATE TABLE %63s", name) == 1 || sscanf(p, "CREATE INDEX %63s", name) == 1) {
-            char sql[160];
-            snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name='%s'", name);
-            ck_assert_msg(raw_int(db, sql) == 1, "%s missing", name);
-            creates++;
+    static const char *const files[] = {"schemas/store.sql", "schemas/store_v2.sql"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        /* this file is <src>/tests/unit/test_store.c */
+        char path[512];
+        snprintf(path, sizeof path, "%s", __FILE__);
+        char *cut = strstr(path, "tests/unit/test_store.c");
+        ck_assert_ptr_nonnull(cut);
+        strcpy(cut, files[i]);
+        FILE *f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "cannot read %s", path);
+        char text[16384];
+        size_t n = fread(text, 1, sizeof text - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        for (char *p = strstr(text, "CREATE "); p; p = strstr(p + 1, "CREATE ")) {
+            char name[64];
+            if (sscanf(p, "CREATE TABLE %63s", name) == 1 ||
+                sscanf(p, "CREATE INDEX %63s", name) == 1) {
+                char sql[160];
+                snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE name='%s'",
+                         name);
+                ck_assert_msg(raw_int(db, sql) == 1, "%s missing", name);
+                creates++;
+            }
         }
     }
     ck_assert_int_eq(creates, raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"));

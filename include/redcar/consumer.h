@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Durable consumers: named positions in the log, kept in the store.
+ *
+ * One model, two modes. A consumer remembers which events it has been
+ * handed and which it has finished, in SQLite, so it survives restarts:
+ *  - group:  members (any string naming a client) fetch; each event is
+ *            leased to one member at a time. An event not acknowledged
+ *            within ack_wait_ms is due again and handed to whichever member
+ *            fetches next; after max_deliver deliveries it is dead-lettered
+ *            instead: an event of type io.redcar.deadletter (subject = the
+ *            consumer's name, data names the original seq and the reason)
+ *            is appended to the log and the group moves on. Nack makes an
+ *            event due again after a delay; claim takes over events idle
+ *            for a while from another member.
+ *  - cursor: a group with one reader whose acknowledgement is cumulative
+ *            (ack N finishes every event <= N). ack_wait_ms defaults to 0,
+ *            so a fetch hands out the unacknowledged events again followed
+ *            by new ones: "the events after the cursor".
+ * A fetch first hands out due pending events (lowest seq first), then new
+ * events after the read position. Delivery is at least once.
+ *
+ * Positions: read_seq (every event <= it was examined) and ack_seq (every
+ * event <= it is finished) only grow; ack_seq never passes a pending event.
+ * Lag = head - ack_seq (log positions, including events the filter skips).
+ *
+ * Filter: a JSON object whose members are all optional:
+ *   {"type": "...", "source": "...", "subject": "...", "subject_prefix": "...",
+ *    "filters": [ Subscriptions API filters, see redcar/filter.h ]}
+ * The string members are exact matches served by the log's indexes; all
+ * given parts must match. A consumer never receives the dead-letter events
+ * it produced itself.
+ *
+ * Threads and durability: every change runs as a transaction function on
+ * the store's writer thread and returns after its commit is durable by the
+ * store's fsync rule (an ack that returned RC_OK survives a crash). Reads
+ * (get, list, pending) use the read pool. All functions are thread-safe and
+ * block; none may be called on the writer thread.
+ *
+ * Trust boundary: names, members, start positions and filter JSON come
+ * from clients; they are validated here and refused with RC_INVALID and a
+ * message naming the field.
+ */
+#ifndef REDCAR_CONSUMER_H
+#define REDCAR_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redcar/buf.h"
+#include "redcar/status.h"
+#include "redcar/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RC_DEADLETTER_TYPE "io.redcar.deadletter"
+#define RC_CONSUMER_NAME_MAX 128   /* bytes of a consumer or member name */
+#define RC_CONSUMER_FETCH_MAX 10000 /* most events in one fetch or claim */
+
+typedef enum { RC_CONSUMER_CURSOR = 1, RC_CONSUMER_GROUP = 2 } rc_consumer_mode;
+
+/* "cursor" / "group"; NULL for anything else. */
+const char *rc_consumer_mode_name(int mode);
+/* RC_OK and *mode, or RC_INVALID. */
+int rc_consumer_mode_parse(const char *s, int *mode);
+
+typedef struct rc_consumer_opts {
+    const char *name;         /* [A-Za-z0-9._-], 1..RC_CONSUMER_NAME_MAX bytes */
+    int mode;                 /* rc_consumer_mode; 0 = cursor */
+    /* "beginning" (default), "end" (only events appended from now on),
+     * "seq:N" (first event delivered: N), "time:RFC3339" (from the first
+     * event, in log order, whose time is >= T; the end when there is none). */
+    const char *start;
+    const char *filter_json;  /* NULL or "" = every event */
+    int64_t ack_wait_ms;      /* -1 = default: 0 for a cursor, 30000 for a group */
+    int64_t max_deliver;      /* -1 = default: 0 (no limit) for a cursor, 5 for a group */
+} rc_consumer_opts;
+#define RC_CONSUMER_OPTS_INIT {NULL, 0, NULL, NULL, -1, -1}
+
+/* A consumer as read. Strings are borrowed for the callback. */
+typedef struct rc_consumer_info {
+    const char *name;
+    int mode;
+    const char *filter_json;  /* canonical form */
+    const char *start;
+    uint64_t read_seq, ack_seq;
+    uint64_t head_seq;        /* head of the log when read */
+    uint64_t lag;             /* head_seq - ack_seq */
+    uint64_t pending;         /* events handed out and not finished */
+    int64_t ack_wait_ms, max_deliver, created_ms;
+    uint64_t delivered;       /* deliveries, first ones and redeliveries */
+    uint64_t redelivered;
+    uint64_t acked;
+    uint64_t dead;            /* dead-lettered */
+} rc_consumer_info;
+
+typedef int (*rc_consumer_fn)(const rc_consumer_info *c, void *arg); /* non-zero stops */
+
+/* RC_CONFLICT when the name exists; fn (may be NULL) gets the new consumer. */
+int rc_consumer_create(rc_store *st, const rc_consumer_opts *o, rc_consumer_fn fn, void *arg,
+                       rc_err *err);
+/* Removes the consumer and its pending list. RC_NOT_FOUND. */
+int rc_consumer_delete(rc_store *st, const char *name, rc_err *err);
+int rc_consumer_get(rc_store *st, const char *name, rc_consumer_fn fn, void *arg,
+                    rc_err *err); /* RC_NOT_FOUND */
+/* Every consumer, by name. */
+int rc_consumer_list(rc_store *st, rc_consumer_fn fn, void *arg, rc_err *err);
+
+/* ---- fetching ----------------------------------------------------------- */
+
+typedef struct rc_consumer_msg {
+    uint64_t seq;
+    uint32_t deliveries;      /* 1 on the first delivery */
+    size_t off, len;          /* the event's stored JSON (no seq) in batch->json */
+} rc_consumer_msg;
+
+/* The events of one fetch or claim. Owns its memory (rc_consumer_batch_free). */
+typedef struct rc_consumer_batch {
+    rc_consumer_msg *msgs;
+    size_t n, cap;
+    rc_buf json;
+    uint64_t head_seq;        /* head of the log as seen by the fetch */
+    uint64_t read_seq;        /* the consumer's read position after it */
+    int64_t next_due_ms;      /* earliest time a pending event is due again (0: none) */
+    size_t dead;              /* events dead-lettered by this call */
+} rc_consumer_batch;
+
+void rc_consumer_batch_init(rc_consumer_batch *b);
+void rc_consumer_batch_free(rc_consumer_batch *b);
+
+/* Hand out up to limit (1..RC_CONSUMER_FETCH_MAX) events to member
+ * (cursor: may be NULL). Does not wait: an empty batch means nothing is
+ * due now; wait with rc_hub_wait() (new events) and until next_due_ms. */
+int rc_consumer_fetch(rc_store *st, const char *name, const char *member, size_t limit,
+                      rc_consumer_batch *out, rc_err *err);
+/* Take over up to count pending events idle for at least min_idle_ms
+ * (whoever holds them, due or not) and hand them to member; a claim is a
+ * delivery (it counts towards max_deliver). */
+int rc_consumer_claim(rc_store *st, const char *name, const char *member, int64_t min_idle_ms,
+                      size_t count, rc_consumer_batch *out, rc_err *err);
+
+/* Finish events. Group: each listed seq that is pending (held by any
+ * member: a late ack still counts). Cursor: every pending event <= the
+ * largest listed seq. *done (may be NULL) = events finished. Seqs that are
+ * not pending are ignored. */
+int rc_consumer_ack(rc_store *st, const char *name, const char *member, const uint64_t *seqs,
+                    size_t n, size_t *done, rc_err *err);
+/* Make pending events due again after delay_ms (0: at once). *done = events
+ * found pending. */
+int rc_consumer_nack(rc_store *st, const char *name, const char *member, const uint64_t *seqs,
+                     size_t n, int64_t delay_ms, size_t *done, rc_err *err);
+
+/* ---- pending list ------------------------------------------------------- */
+
+typedef struct rc_consumer_pending {
+    uint64_t seq;
+    const char *member;       /* borrowed for the callback */
+    uint32_t deliveries;
+    int64_t last_ms;          /* last handed out */
+    int64_t idle_ms;          /* now - last_ms */
+    int64_t due_ms;           /* due again at */
+} rc_consumer_pending;
+
+typedef int (*rc_consumer_pending_fn)(const rc_consumer_pending *p, void *arg);
+
+/* Pending events with seq > after, lowest first, at most limit (0: all);
+ * member (NULL: all) restricts to one member's. RC_NOT_FOUND. */
+int rc_consumer_pending_list(rc_store *st, const char *name, const char *member, uint64_t after,
+                             size_t limit, rc_consumer_pending_fn fn, void *arg, rc_err *err);
+
+/* ---- JSON request bodies (shared by the doors) --------------------------- */
+
+/* The members a door may receive in a consumer request body:
+ *   create: name, mode, start, filter (object) or filters (array: the
+ *           Subscriptions API part alone), ack_wait_ms, max_deliver
+ *   ack/nack: member, seqs (array of positive integers), delay_ms
+ *   claim:  member, min_idle_ms, count
+ * Pure: untrusted bytes in, values out. Members not in `allowed` (a
+ * comma-separated list of the names above) are refused, so a typo is an
+ * error and not a silent default. Strings and seqs live in the request
+ * (rc_consumer_req_free). Absent numbers are -1, absent strings NULL. */
+typedef struct rc_consumer_req {
+    rc_consumer_opts opts;    /* create */
+    const char *member;
+    uint64_t *seqs;
+    size_t n_seqs;
+    int64_t delay_ms, min_idle_ms, count;
+    rc_buf strs;              /* storage behind the strings */
+} rc_consumer_req;
+
+int rc_consumer_req_parse(const char *json, size_t len, const char *allowed, rc_consumer_req *out,
+                          rc_err *err);
+void rc_consumer_req_free(rc_consumer_req *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP routes of durable consumers (redcar/consumer.h): /cursors for both
+ * modes (cursor and group), their fetch, ack, nack, claim, pending list and
+ * an SSE stream bound to a consumer, plus their /metrics lines. The door
+ * translates; the store decides (leases, redelivery, dead letters).
+ *
+ * Long poll: GET /cursors/{name}/events?wait_ms=T first fetches on the
+ * HTTP thread; when nothing is due, the answer is deferred and a helper
+ * thread waits on the hub (new events) and on the earliest lease expiry,
+ * fetching again on each wake, so no HTTP thread is held while a consumer
+ * waits. The helper counts as an in-flight answer and gives up (empty
+ * answer) when the door stops. A consumer's SSE stream counts as in flight
+ * too, so that the door's stop waits for it to end.
+ *
+ * SSE (GET /cursors/{name}/stream): a helper thread per stream fetches a
+ * batch, queues it, and fetches the next only after the connection took
+ * the whole batch (stop-and-wait, so a cursor's unacknowledged events are
+ * never queued twice). Cursor mode acknowledges a batch implicitly once
+ * its bytes were handed to the connection (a reconnect resumes after it;
+ * bytes lost in flight when the connection drops are not resent unless the
+ * client acknowledges explicitly instead, see the OpenAPI file). Group mode
+ * never acknowledges for the client: events stay leased to the stream's
+ * member until POST /cursors/{name}/ack, and come back after ack_wait_ms.
+ *
+ * Trust boundary: query parameters and bodies come from clients; the
+ * store's consumer module validates names, members and bodies.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "http/h_consumers.h"
+#include "redcar/consumer.h"
+
+#define FETCH_DEFAULT 100
+#define WAIT_MAX_MS 300000
+#define WAIT_SLICE_MS 250   /* how often a waiting helper looks at `stopping` */
+#define STREAM_BATCH 100
+
+static void problem(rc_http_res *res, const rc_err *err, int rc) {
+    rc__http_res_problem(res, rc, err->msg[0] ? err->msg : NULL);
+}
+
+static int query_u64(const rc_http_req *req, const char *name, uint64_t def, uint64_t lo,
+                     uint64_t hi, uint64_t *out, rc_err *err) {
+    const char *v = rc__http_req_query(req, name);
+    *out = def;
+    if (!v) return RC_OK;
+    if (rc__http_parse_u64(v, out) || *out < lo || *out > hi)
+        return rc_err_set(err, RC_INVALID, "%s: must be an integer from %" PRIu64 " to %" PRIu64,
+                          name, lo, hi);
+    return RC_OK;
+}
+
+/* ---- consumer info ------------------------------------------------------------ */
+
+static void put_info(rc_buf *b, const rc_consumer_info *c) {
+    char t[40];
+    rc_buf_puts(b, "{\"name\":");
+    rc__http_json_str(b, c->name, strlen(c->name));
+    rc_buf_printf(b, ",\"mode\":\"%s\",\"filter\":%s,\"start\":", rc_consumer_mode_name(c->mode),
+                  c->filter_json);
+    rc__http_json_str(b, c->start, strlen(c->start));
+    rc_time_format(c->created_ms, t, sizeof t);
+    rc_buf_printf(b,
+                  ",\"read_seq\":%" PRIu64 ",\"ack_seq\":%" PRIu64 ",\"head_seq\":%" PRIu64
+                  ",\"lag\":%" PRIu64 ",\"pending\":%" PRIu64 ",\"ack_wait_ms\":%" PRId64
+                  ",\"max_deliver\":%" PRId64 ",\"delivered\":%" PRIu64
+                  ",\"redelivered\":%" PRIu64 ",\"acked\":%" PRIu64 ",\"dead_lettered\":%" PRIu64
+                  ",\"created\":\"%s\"}",
+                  c->read_seq, c->ack_seq, c->head_seq, c->lag, c->pending, c->ack_wait_ms,
+                  c->max_deliver, c->delivered, c->redelivered, c->acked, c->dead, t);
+}
+
+typedef struct info_acc {
+    rc_buf b;
+    size_t n;
+} info_acc;
+
+static int info_one(const rc_consumer_info *c, void *arg) {
+    info_acc *a = arg;
+    if (a->n++) rc_buf_putc(&a->b, ',');
+    put_info(&a->b, c);
+    return 0;
+}
+
+void rc__h_cursors_create(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    rc_consumer_req r;
+    int rc = rc_consumer_req_parse(req->body, req->body_len,
+                                   "name,mode,start,filter,filters,ack_wait_ms,max_deliver", &r,
+                                   &err);
+    if (rc) {
+        problem(res, &err, rc);
+        return;
+    }
+    info_acc a = {RC_BUF_INIT, 0};
+    rc = rc_consumer_create(req->env->st, &r.opts, info_one, &a, &err);
+    if (rc == RC_OK) {
+        rc_buf loc = RC_BUF_INIT;
+        rc_buf_printf(&loc, "/cursors/%s", r.opts.name); /* names need no escaping */
+        rc__http_res_header(res, "Location", loc.p);
+        rc_buf_free(&loc);
+        rc__http_res_send(res, 201, "application/json", a.b.p, a.b.len);
+    } else {
+        problem(res, &err, rc);
+    }
+    rc_buf_free(&a.b);
+    rc_consumer_req_free(&r);
+}
+
+void rc__h_cursors_list(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    info_acc a = {RC_BUF_INIT, 0};
+    rc_buf_puts(&a.b, "{\"cursors\":[");
+    int rc = rc_consumer_list(req->env->st, info_one, &a, &err);
+    rc_buf_puts(&a.b, "]}");
+    if (rc == RC_OK) rc__http_res_send(res, 200, "application/json", a.b.p, a.b.len);
+    else problem(res, &err, rc);
+    rc_buf_free(&a.b);
+}
+
+void rc__h_cursor_get(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    info_acc a = {RC_BUF_INIT, 0};
+    int rc = rc_consumer_get(req->env->st, req->params[0], info_one, &a, &err);
+    if (rc == RC_OK) rc__http_res_send(res, 200, "application/json", a.b.p, a.b.len);
+    else problem(res, &err, rc);
+    rc_buf_free(&a.b);
+}
+
+void rc__h_cursor_delete(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    int rc = rc_consumer_delete(req->env->st, req->params[0], &err);
+    if (rc == RC_OK) rc__http_res_send(res, 204, NULL, "", 0);
+    else problem(res, &err, rc);
+}
+
+/* ---- fetch ------------------------------------------------------------------------ */
+
+/* An event as handed out: its JSON with `seq` and `deliverycount`. */
+static void put_msg(rc_buf *b, const rc_consumer_batch *bt, const rc_consumer_msg *m) {
+    size_t start = b->len;
+    rc__http_put_stored(b, bt->json.p + m->off, m->len, m->seq);
+    if (b->len > start && b->p[b->len - 1] == '}') {
+        b->len--;
+        rc_buf_printf(b, ",\"deliverycount\":%" PRIu32 "}", m->deliveries);
+    }
+}
+
+static void answer_batch(rc_http_res *res, const rc_consumer_batch *bt, int ndjson) {
+    rc_buf b = RC_BUF_INIT;
+    rc_buf_reserve(&b, bt->json.len + bt->n * 48 + 64);
+    if (!ndjson) rc_buf_puts(&b, "{\"events\":[");
+    for (size_t i = 0; i < bt->n; i++) {
+        if (i && !ndjson) rc_buf_putc(&b, ',');
+        put_msg(&b, bt, &bt->msgs[i]);
+        if (ndjson) rc_buf_putc(&b, '\n');
+    }
+    if (!ndjson)
+        rc_buf_printf(&b, "],\"head_seq\":%" PRIu64 ",\"read_seq\":%" PRIu64 "}", bt->head_seq,
+                      bt->read_seq);
+    char h[24];
+    snprintf(h, sizeof h, "%" PRIu64, bt->head_seq);
+    rc__http_res_header(res, "Redcar-Head-Seq", h);
+    rc__http_res_send(res, 200, ndjson ? "application/x-ndjson" : "application/json", b.p, b.len);
+    rc_buf_free(&b);
+}
+
+typedef struct long_poll {
+    rc_http_env *env;
+    rc_http_res *res;
+    char *name, *member;
+    size_t limit;
+    int ndjson;
+    int64_t deadline;
+    rc_consumer_batch bt;
+} long_poll;
+
+static void *long_poll_main(void *arg) {
+    long_poll *lp = arg;
+    rc_http_env *env = lp->env;
+    rc_err err;
+    rc_err_clear(&err);
+    int rc = RC_OK;
+    uint64_t head = lp->bt.head_seq;
+    for (;;) {
+        int64_t now = rc__http_now_ms();
+        if (atomic_load(&env->stopping) || now >= lp->deadline) break;
+        int64_t slice = lp->deadline - now;
+        if (slice > WAIT_SLICE_MS) slice = WAIT_SLICE_MS;
+        int64_t due = lp->bt.next_due_ms;
+        if (due && due - now < slice) slice = due > now ? due - now : 0;
+        uint64_t h = slice > 0 ? rc_hub_wait(env->hub, head, (int)slice) : head;
+        now = rc__http_now_ms();
+        if (h <= head && !(due && now >= due)) continue;
+        rc = rc_consumer_fetch(env->st, lp->name, lp->member, lp->limit, &lp->bt, &err);
+        if (rc != RC_OK || lp->bt.n) break;
+        head = lp->bt.head_seq > h ? lp->bt.head_seq : h;
+    }
+    if (rc != RC_OK) problem(lp->res, &err, rc);
+    else answer_batch(lp->res, &lp->bt, lp->ndjson);
+    rc_http_res *res = lp->res;
+    rc_consumer_batch_free(&lp->bt);
+    free(lp->name);
+    free(lp->member);
+    free(lp);
+    rc__http_res_complete(res);
+    atomic_fetch_sub(&env->inflight, 1);
+    return NULL;
+}
+
+void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    uint64_t limit, wait;
+    int rc;
+    if ((rc = query_u64(req, "limit", FETCH_DEFAULT, 1, RC_CONSUMER_FETCH_MAX, &limit, &err)) ||
+        (rc = query_u64(req, "wait_ms", 0, 0, WAIT_MAX_MS, &wait, &err))) {
+        problem(res, &err, rc);
+        return;
+    }
+    const char *member = rc__http_req_query(req, "member");
+    int ndjson = rc__http_accepts(rc__http_req_header(req, "Accept"), "application/x-ndjson");
+    rc_consumer_batch bt;
+    rc_consumer_batch_init(&bt);
+    rc = rc_consumer_fetch(req->env->st, req->params[0], member, (size_t)limit, &bt, &err);
+    if (rc != RC_OK || bt.n || wait == 0) {
+        if (rc != RC_OK) problem(res, &err, rc);
+        else answer_batch(res, &bt, ndjson);
+        rc_consumer_batch_free(&bt);
+        return;
+    }
+    long_poll *lp = calloc(1, sizeof *lp);
+    if (!lp || !(lp->name = strdup(req->params[0])) ||
+        (member && !(lp->member = strdup(member)))) {
+        if (lp) free(lp->name);
+        free(lp);
+        rc_consumer_batch_free(&bt);
+        rc__http_res_problem(res, RC_NOMEM, NULL);
+        return;
+    }
+    lp->env = req->env;
+    lp->res = res;
+    lp->limit = (size_t)limit;
+    lp->ndjson = ndjson;
+    lp->deadline = rc__http_now_ms() + (int64_t)wait;
+    lp->bt = bt;
+    rc__http_res_defer(res);
+    atomic_fetch_add(&req->env->inflight, 1);
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, long_poll_main, lp) != 0) {
+        /* No helper: answer now, empty. */
+        answer_batch(res, &lp->bt, ndjson);
+        rc_consumer_batch_free(&lp->bt);
+        free(lp->name);
+        free(lp->member);
+        free(lp);
+        atomic_fetch_sub(&req->env->inflight, 1);
+        rc__http_res_complete(res);
+    }
+    pthread_attr_destroy(&at);
+}
+
+void rc__h_cursor_claim(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    rc_consumer_req r;
+    int rc = rc_consumer_req_parse(req->body, req->body_len, "member,min_idle_ms,count", &r, &err);
+    if (rc) {
+        problem(res, &err, rc);
+        return;
+    }
+    rc_consumer_batch bt;
+    rc_consumer_batch_init(&bt);
+    rc = rc_consumer_claim(req->env->st, req->params[0], r.member,
+                           r.min_idle_ms < 0 ? 0 : r.min_idle_ms,
+                           r.count < 0 ? FETCH_DEFAULT : (size_t)r.count, &bt, &err);
+    if (rc == RC_OK)
+        answer_batch(res, &bt, rc__http_accepts(rc__http_req_header(req, "Accept"),
+                                                "application/x-ndjson"));
+    else problem(res, &err, rc);
+    rc_consumer_batch_free(&bt);
+    rc_consumer_req_free(&r);
+}
+
+/* ---- ack / nack -------------------------------------------------------------------- */
+
+static void ack_or_nack(const rc_http_req *req, rc_http_res *res, int nack) {
+    rc_err err;
+    rc_err_clear(&err);
+    rc_consumer_req r;
+    int rc = rc_consumer_req_parse(req->body, req->body_len,
+                                   nack ? "member,seqs,delay_ms" : "member,seqs", &r, &err);
+    if (rc) {
+        problem(res, &err, rc);
+        return;
+    }
+    if (!r.seqs) {
+        rc_consumer_req_free(&r);
+        rc__http_res_problem(res, RC_INVALID, "seqs: required");
+        return;
+    }
+    size_t done = 0;
+    rc = nack ? rc_consumer_nack(req->env->st, req->params[0], r.member, r.seqs, r.n_seqs,
+                                 r.delay_ms < 0 ? 0 : r.delay_ms, &done, &err)
+              : rc_consumer_ack(req->env->st, req->params[0], r.member, r.seqs, r.n_seqs, &done,
+                                &err);
+    if (rc == RC_OK) {
+        char b[64];
+        int n = snprintf(b, sizeof b, "{\"%s\":%zu}", nack ? "nacked" : "acked", done);
+        rc__http_res_send(res, 200, "application/json", b, (size_t)n);
+    } else {
+        problem(res, &err, rc);
+    }
+    rc_consumer_req_free(&r);
+}
+
+void rc__h_cursor_ack(const rc_http_req *req, rc_http_res *res) { ack_or_nack(req, res, 0); }
+void rc__h_cursor_nack(const rc_http_req *req, rc_http_res *res) { ack_or_nack(req, res, 1); }
+
+/* ---- pending ----------------------------------------------------------------------- */
+
+typedef struct pend_acc {
+    rc_buf b;
+    size_t n;
+} pend_acc;
+
+static int pend_one(const rc_consumer_pending *p, void *arg) {
+    pend_acc *a = arg;
+    char last[40], due[40];
+    rc_time_format(p->last_ms, last, sizeof last);
+    rc_time_format(p->due_ms, due, sizeof due);
+    if (a->n++) rc_buf_putc(&a->b, ',');
+    rc_buf_printf(&a->b, "{\"seq\":%" PRIu64 ",\"member\":", p->seq);
+    rc__http_json_str(&a->b, p->member, strlen(p->member));
+    rc_buf_printf(&a->b,
+                  ",\"deliveries\":%" PRIu32 ",\"idle_ms\":%" PRId64
+                  ",\"last_delivered\":\"%s\",\"due\":\"%s\"}",
+                  p->deliveries, p->idle_ms, last, due);
+    return 0;
+}
+
+static int pend_total(const rc_consumer_info *c, void *arg) {
+    *(uint64_t *)arg = c->pending;
+    return 0;
+}
+
+void rc__h_cursor_pending(const rc_http_req *req, rc_http_res *res) {
+    rc_err err;
+    rc_err_clear(&err);
+    uint64_t after, limit, total = 0;
+    int rc;
+    if ((rc = query_u64(req, "after", 0, 0, UINT64_MAX, &after, &err)) ||
+        (rc = query_u64(req, "limit", 1000, 1, RC_CONSUMER_FETCH_MAX, &limit, &err))) {
+        problem(res, &err, rc);
+        return;
+    }
+    pend_acc a = {RC_BUF_INIT, 0};
+    rc_buf_puts(&a.b, "{\"name\":");
+    rc__http_json_str(&a.b, req->params[0], strlen(req->params[0]));
+    rc_buf_puts(&a.b, ",\"pending\":[");
+    rc = rc_consumer_pending_list(req->env->st, req->params[0], rc__http_req_query(req, "member"),
+                                  after, (size_t)limit, pend_one, &a, &err);
+    if (rc == RC_OK) rc = rc_consumer_get(req->env->st, req->params[0], pend_total, &total, &err);
+    rc_buf_printf(&a.b, "],\"total\":%" PRIu64 "}", total);
+    if (rc == RC_OK) rc__http_res_send(res, 200, "application/json", a.b.p, a.b.len);
+    else problem(res, &err, rc);
+    rc_buf_free(&a.b);
+}
+
+/* ---- SSE bound to a consumer ------------------------------------------------------- */
+
+typedef struct cstream {
+    rc_http_stream base;
+    rc_http_env *env;
+    char *name, *member;
+    int cursor;               /* cursor mode: implicit acks */
+    pthread_t th;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rc_buf q;                 /* (mu) formatted messages not yet taken */
+    uint64_t q_last;          /* (mu) highest seq in q */
+    uint64_t taken;           /* (mu) highest seq whose bytes were all handed out */
+    int stop, failed, ended;  /* (mu) */
+    rc_buf out;               /* (read side) bytes being handed out */
+    size_t out_off;
+    uint64_t out_last;
+} cstream;
+
+static void put_sse(rc_buf *b, const rc_consumer_batch *bt, const rc_consumer_msg *m) {
+    char type[128] = "";
+    /* The event type for the SSE `event:` field, read from the stored JSON
+     * cheaply: the stream only needs a label, the data carries the event. */
+    const char *j = bt->json.p + m->off, *t = memmem(j, m->len, "\"type\":\"", 8);
+    if (t) {
+        t += 8;
+        size_t i = 0;
+        while (t < j + m->len && *t != '"' && *t != '\\' && i + 1 < sizeof type)
+            type[i++] = (*t == '\n' || *t == '\r') ? ' ' : *t, t++;
+        type[i] = '\0';
+    }
+    rc_buf_printf(b, "id: %" PRIu64 "\nevent: %s\ndata: ", m->seq, type);
+    put_msg(b, bt, m);
+    rc_buf_puts(b, "\n\n");
+}
+
+static void *cstream_main(void *arg) {
+    cstream *s = arg;
+    rc_http_env *env = s->env;
+    rc_consumer_batch bt;
+    rc_consumer_batch_init(&bt);
+    uint64_t acked = 0, head = 0;
+    int64_t every = rc_config_int(env->cfg, "sse-heartbeat");
+    int64_t next_hb = rc__http_now_ms() + every;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        /* Stop-and-wait: the next fetch only once the last batch is out. */
+        while (!s->stop && !atomic_load(&env->stopping) && s->q_last > s->taken) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += WAIT_SLICE_MS * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        }
+        int stop = s->stop || atomic_load(&env->stopping);
+        uint64_t taken = s->taken;
+        pthread_mutex_unlock(&s->mu);
+        if (stop) break;
+        rc_err err;
+        rc_err_clear(&err);
+        if (s->cursor && taken > acked) {
+            if (rc_consumer_ack(env->st, s->name, NULL, &taken, 1, NULL, &err) != RC_OK) break;
+            acked = taken;
+        }
+        if (rc_consumer_fetch(env->st, s->name, s->member, STREAM_BATCH, &bt, &err) != RC_OK) break;
+        int64_t now = rc__http_now_ms();
+        if (bt.n || now >= next_hb) {
+            pthread_mutex_lock(&s->mu);
+            if (bt.n) {
+                for (size_t i = 0; i < bt.n; i++) put_sse(&s->q, &bt, &bt.msgs[i]);
+                s->q_last = bt.msgs[bt.n - 1].seq;
+            } else {
+                rc_buf_puts(&s->q, ": heartbeat\n\n");
+            }
+            pthread_mutex_unlock(&s->mu);
+            next_hb = now + every;
+            rc__http_park_wake(&s->base.park);
+            if (bt.n) continue;
+        }
+        head = bt.head_seq > head ? bt.head_seq : head;
+        int64_t slice = WAIT_SLICE_MS;
+        if (bt.next_due_ms && bt.next_due_ms - now < slice)
+            slice = bt.next_due_ms > now ? bt.next_due_ms - now : 1;
+        if (next_hb - now < slice) slice = next_hb > now ? next_hb - now : 1;
+        rc_hub_wait(env->hub, head, (int)slice);
+    }
+    rc_consumer_batch_free(&bt);
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop && !atomic_load(&env->stopping)) s->failed = 1;
+    s->ended = 1;
+    pthread_mutex_unlock(&s->mu);
+    rc__http_park_wake(&s->base.park);
+    return NULL;
+}
+
+static long cstream_read(rc_http_stream *base, char *buf, size_t max) {
+    cstream *s = (cstream *)base;
+    for (;;) {
+        if (s->out_off < s->out.len) {
+            size_t n = s->out.len - s->out_off;
+            if (n > max) n = max;
+            memcpy(buf, s->out.p + s->out_off, n);
+            s->out_off += n;
+            return (long)n;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (s->out_last > s->taken) {
+            s->taken = s->out_last;
+            pthread_cond_signal(&s->cv);
+        }
+        if (s->q.len) {
+            rc_buf t = s->out;
+            s->out = s->q;
+            s->q = t;
+            rc_buf_reset(&s->q);
+            s->out_off = 0;
+            s->out_last = s->q_last;
+            pthread_mutex_unlock(&s->mu);
+            continue;
+        }
+        int ended = s->ended, failed = s->failed;
+        pthread_mutex_unlock(&s->mu);
+        if (failed) return RC_HTTP_STREAM_ERROR;
+        if (ended || atomic_load(&s->env->stopping)) return RC_HTTP_STREAM_END;
+        return RC_HTTP_STREAM_WAIT;
+    }
+}
+
+static void cstream_free(rc_http_stream *base) {
+    cstream *s = (cstream *)base;
+    if (s->started) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = 1;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->th, NULL);
+    }
+    rc_buf_free(&s->q);
+    rc_buf_free(&s->out);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    rc__http_park_destroy(&s->base.park);
+    rc_http_env *env = s->env;
+    int counted = s->started;
+    free(s->name);
+    free(s->member);
+    free(s);
+    /* Last: the door may be waiting for this to stop (see the start). */
+    if (counted) atomic_fetch_sub(&env->inflight, 1);
+}
+
+static int mode_of(const rc_consumer_info *c, void *arg) {
+    *(int *)arg = c->mode;
+    return 0;
+}
+
+void rc__h_cursor_stream(const rc_http_req *req, rc_http_res *res) {
+    rc_http_env *env = req->env;
+    rc_err err;
+    rc_err_clear(&err);
+    int mode = 0, rc = rc_consumer_get(env->st, req->params[0], mode_of, &mode, &err);
+    if (rc != RC_OK) {
+        problem(res, &err, rc);
+        return;
+    }
+    const char *member = rc__http_req_query(req, "member");
+    if (mode == RC_CONSUMER_GROUP && !member) {
+        rc__http_res_problem(res, RC_INVALID, "member: required for a consumer group");
+        return;
+    }
+    /* A cursor client reconnecting with Last-Event-ID has everything up to
+     * it: acknowledge before resuming. */
+    const char *lei = rc__http_req_header(req, "Last-Event-ID");
+    if (lei && *lei) {
+        uint64_t id;
+        if (rc__http_parse_u64(lei, &id) || id == 0) {
+            rc__http_res_problem(res, RC_INVALID, "Last-Event-ID: must be a sequence number");
+            return;
+        }
+        if (mode == RC_CONSUMER_CURSOR &&
+            (rc = rc_consumer_ack(env->st, req->params[0], NULL, &id, 1, NULL, &err)) != RC_OK) {
+            problem(res, &err, rc);
+            return;
+        }
+    }
+    cstream *s = calloc(1, sizeof *s);
+    if (!s || !(s->name = strdup(req->params[0])) || (member && !(s->member = strdup(member)))) {
+        if (s) free(s->name);
+        free(s);
+        rc__http_res_problem(res, RC_NOMEM, NULL);
+        return;
+    }
+    s->base.read = cstream_read;
+    s->base.free = cstream_free;
+    rc__http_park_init(&s->base.park);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    rc_buf_init(&s->q);
+    rc_buf_init(&s->out);
+    s->env = env;
+    s->cursor = mode == RC_CONSUMER_CURSOR;
+    rc_buf_puts(&s->out, ": redcar consumer stream\nretry: 2000\n\n");
+    if (pthread_create(&s->th, NULL, cstream_main, s) != 0) {
+        cstream_free(&s->base);
+        rc__http_res_problem(res, RC_BUSY, "cannot start the stream");
+        return;
+    }
+    s->started = 1;
+    /* A live stream holds a connection that is suspended most of the time;
+     * counting it as in flight makes the door's stop wait for its end
+     * (the helper sees `stopping` and ends the response). */
+    atomic_fetch_add(&env->inflight, 1);
+    res->status = 200;
+    rc__http_res_header(res, "Content-Type", "text/event-stream");
+    rc__http_res_header(res, "Cache-Control", "no-cache");
+    rc__http_res_header(res, "X-Accel-Buffering", "no");
+    res->stream = &s->base;
+}
+
+/* ---- metrics ----------------------------------------------------------------------- */
+
+typedef struct metric_row {
+    const char *name, *type, *help;
+    size_t off; /* uint64_t field of rc_consumer_info */
+} metric_row;
+
+static const metric_row metric_rows[] = {
+    {"redcar_consumer_lag", "gauge", "Events between a consumer's ack position and the head.",
+     offsetof(rc_consumer_info, lag)},
+    {"redcar_consumer_pending", "gauge", "Events handed out and not yet acknowledged.",
+     offsetof(rc_consumer_info, pending)},
+    {"redcar_consumer_delivered_total", "counter", "Deliveries (first and repeated).",
+     offsetof(rc_consumer_info, delivered)},
+    {"redcar_consumer_redelivered_total", "counter", "Repeated deliveries (lease expired, nack, claim).",
+     offsetof(rc_consumer_info, redelivered)},
+    {"redcar_consumer_acked_total", "counter", "Events acknowledged.",
+     offsetof(rc_consumer_info, acked)},
+    {"redcar_consumer_dead_lettered_total", "counter", "Events given up after max_deliver.",
+     offsetof(rc_consumer_info, dead)},
+};
+#define N_METRICS (sizeof metric_rows / sizeof metric_rows[0])
+
+typedef struct metric_acc {
+    rc_buf rows[N_METRICS];
+} metric_acc;
+
+static int metric_one(const rc_consumer_info *c, void *arg) {
+    metric_acc *a = arg;
+    for (size_t i = 0; i < N_METRICS; i++)
+        rc_buf_printf(&a->rows[i], "%s{consumer=\"%s\",mode=\"%s\"} %" PRIu64 "\n",
+                      metric_rows[i].name, c->name, rc_consumer_mode_name(c->mode),
+                      *(const uint64_t *)((const char *)c + metric_rows[i].off));
+    return 0;
+}
+
+void rc__http_consumer_metrics(rc_http_env *env, rc_buf *out) {
+    metric_acc a;
+    for (size_t i = 0; i < N_METRICS; i++) rc_buf_init(&a.rows[i]);
+    rc_err err;
+    if (rc_consumer_list(env->st, metric_one, &a, &err) == RC_OK) {
+        /* Names are [A-Za-z0-9._-]: valid label values as they are. */
+        for (size_t i = 0; i < N_METRICS; i++) {
+            rc_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", metric_rows[i].name,
+                          metric_rows[i].help, metric_rows[i].name, metric_rows[i].type);
+            rc_buf_append(out, a.rows[i].p ? a.rows[i].p : "", a.rows[i].len);
+        }
+    }
+    for (size_t i = 0; i < N_METRICS; i++) rc_buf_free(&a.rows[i]);
+}

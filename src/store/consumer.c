@@ -1,0 +1,1236 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Durable consumers (redcar/consumer.h): cursors and consumer groups kept
+ * in the consumer tables of schema v2, next to the log.
+ *
+ * Every change is a transaction function (rc_store_txn) so it runs on the
+ * writer thread, inside the writer's group transaction, and returns only
+ * after that commit is durable: an ack is as durable as an append, and a
+ * fetch's leases and a dead-letter event commit together. The function
+ * uses the writer's connection directly (wconn() below): that is safe only
+ * on the writer thread, inside a transaction function, which is the only
+ * place it is called. Its statements are prepared per call and finalized
+ * before it returns, so the store's close never meets a statement it does
+ * not know about.
+ *
+ * Redelivery needs no timer: a fetch first hands out pending events whose
+ * due time passed (lease expired, nack delay over), dead-lettering those
+ * that reached max_deliver, then new events after read_seq.
+ *
+ * Positions only grow: read_seq advances over every event a fetch
+ * examined; ack_seq = max(ack_seq, lowest pending seq - 1, or read_seq
+ * when nothing is pending).
+ *
+ * Trust boundary: names, members, filters and request bodies come from
+ * clients and are validated here.
+ */
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/consumer_int.h"
+#include "store/store_int.h"
+
+#define GROUP_ACK_WAIT_MS 30000
+#define GROUP_MAX_DELIVER 5
+#define MAX_WAIT_MS ((int64_t)7 * 24 * 3600 * 1000)  /* ack_wait, nack delay, idle */
+#define MAX_DELIVER_LIMIT 1000000
+/* Rows a fetch may examine beyond what it hands out (filters that reject
+ * most events): bounds the time one fetch holds the writer. */
+#define SCAN_BUDGET 20000
+
+/* ---- names and modes ------------------------------------------------------ */
+
+static const char *const mode_names[] = {NULL, "cursor", "group"};
+
+const char *rc_consumer_mode_name(int mode) {
+    return mode == RC_CONSUMER_CURSOR || mode == RC_CONSUMER_GROUP ? mode_names[mode] : NULL;
+}
+
+int rc_consumer_mode_parse(const char *s, int *mode) {
+    for (int m = RC_CONSUMER_CURSOR; s && m <= RC_CONSUMER_GROUP; m++)
+        if (!strcmp(s, mode_names[m])) {
+            *mode = m;
+            return RC_OK;
+        }
+    return RC_INVALID;
+}
+
+static int check_name(const char *what, const char *s, rc_err *err) {
+    if (!s || !*s) return rc_err_set(err, RC_INVALID, "%s: required", what);
+    size_t n = strlen(s);
+    if (n > RC_CONSUMER_NAME_MAX)
+        return rc_err_set(err, RC_INVALID, "%s: longer than %d bytes", what, RC_CONSUMER_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-' || (c == ':' && what[0] == 'm') ||
+              (c == '@' && what[0] == 'm')))
+            return rc_err_set(err, RC_INVALID, "%s: only letters, digits and . _ -%s allowed",
+                              what, what[0] == 'm' ? " : @" : "");
+    }
+    return RC_OK;
+}
+
+int rc__start_parse(const char *s, int *kind, int64_t *value, rc_err *err) {
+    *value = 0;
+    if (!s || !*s || !strcmp(s, "beginning")) {
+        *kind = RC__START_BEGIN;
+        return RC_OK;
+    }
+    if (!strcmp(s, "end")) {
+        *kind = RC__START_END;
+        return RC_OK;
+    }
+    if (!strncmp(s, "seq:", 4)) {
+        const char *p = s + 4;
+        uint64_t v = 0;
+        if (!*p) goto bad;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9' || v > (uint64_t)INT64_MAX / 10) goto bad;
+            v = v * 10 + (uint64_t)(*p - '0');
+        }
+        if (v < 1 || v > (uint64_t)INT64_MAX) goto bad;
+        *kind = RC__START_SEQ;
+        *value = (int64_t)v;
+        return RC_OK;
+    }
+    if (!strncmp(s, "time:", 5)) {
+        if (rc_time_parse(s + 5, value) != RC_OK)
+            return rc_err_set(err, RC_INVALID, "start: time:%.60s is not an RFC 3339 timestamp",
+                              s + 5);
+        *kind = RC__START_TIME;
+        return RC_OK;
+    }
+bad:
+    return rc_err_set(err, RC_INVALID,
+                      "start: must be beginning, end, seq:N (N >= 1) or time:RFC3339");
+}
+
+/* ---- filters ------------------------------------------------------------------ */
+
+static const char *const exact_names[] = {"type", "source", "subject", "subject_prefix"};
+
+static char **exact_field(rc__cfilter *f, size_t i) {
+    char **fields[] = {&f->type, &f->source, &f->subject, &f->subject_prefix};
+    return fields[i];
+}
+
+void rc__cfilter_free(rc__cfilter *f) {
+    if (!f) return;
+    for (size_t i = 0; i < 4; i++) free(*exact_field(f, i));
+    rc_filter_free(f->f);
+    memset(f, 0, sizeof *f);
+}
+
+int rc__cfilter_parse(const char *json, size_t len, rc__cfilter *out, rc_buf *canon, rc_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!json || len == 0) {
+        if (canon) rc_buf_puts(canon, "{}");
+        return RC_OK;
+    }
+    if (len > RC_FILTER_MAX_JSON)
+        return rc_err_set(err, RC_TOO_LARGE, "filter: larger than %d bytes", RC_FILTER_MAX_JSON);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    int rc = RC_OK;
+    if (!root || !cJSON_IsObject(root)) {
+        rc = rc_err_set(err, RC_INVALID, "filter: must be a JSON object");
+        goto done;
+    }
+    cJSON *fs = NULL;
+    for (cJSON *m = root->child; m; m = m->next) {
+        size_t i = 0;
+        while (i < 4 && strcmp(m->string, exact_names[i])) i++;
+        if (i < 4) {
+            if (!cJSON_IsString(m) || !*m->valuestring) {
+                rc = rc_err_set(err, RC_INVALID, "filter.%s: must be a non-empty string",
+                                exact_names[i]);
+                goto done;
+            }
+            if (*exact_field(out, i)) {
+                rc = rc_err_set(err, RC_INVALID, "filter.%s: given twice", exact_names[i]);
+                goto done;
+            }
+            if (!(*exact_field(out, i) = strdup(m->valuestring))) {
+                rc = rc_err_set(err, RC_NOMEM, "out of memory");
+                goto done;
+            }
+        } else if (!strcmp(m->string, "filters")) {
+            fs = m;
+        } else {
+            rc = rc_err_set(err, RC_INVALID,
+                            "filter.%.40s: unknown member (type, source, subject, "
+                            "subject_prefix, filters)",
+                            m->string);
+            goto done;
+        }
+    }
+    if (fs) {
+        char *text = cJSON_PrintUnformatted(fs);
+        if (!text) {
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+            goto done;
+        }
+        rc_err ferr;
+        rc_err_clear(&ferr);
+        rc = rc_filter_parse_json(text, strlen(text), &out->f, &ferr);
+        cJSON_free(text);
+        if (rc != RC_OK) {
+            rc_err_set(err, rc, "filter.filters: %s", rc_err_msg(&ferr));
+            goto done;
+        }
+    }
+    if (canon) {
+        /* Canonical: exact members in a fixed order, then the filters as
+         * the filter module writes them. */
+        rc_buf_putc(canon, '{');
+        int any = 0;
+        for (size_t i = 0; i < 4; i++) {
+            const char *v = *exact_field(out, i);
+            if (!v) continue;
+            cJSON *s = cJSON_CreateString(v);
+            char *t = s ? cJSON_PrintUnformatted(s) : NULL;
+            cJSON_Delete(s);
+            if (!t) {
+                rc = rc_err_set(err, RC_NOMEM, "out of memory");
+                goto done;
+            }
+            rc_buf_printf(canon, "%s\"%s\":%s", any ? "," : "", exact_names[i], t);
+            cJSON_free(t);
+            any = 1;
+        }
+        if (out->f) {
+            rc_buf_printf(canon, "%s\"filters\":", any ? "," : "");
+            rc_filter_to_json(out->f, canon);
+        }
+        rc_buf_putc(canon, '}');
+    }
+done:
+    cJSON_Delete(root);
+    if (rc != RC_OK) rc__cfilter_free(out);
+    return rc;
+}
+
+/* ---- the writer side ---------------------------------------------------------- */
+
+/* The writer's connection. Only inside a transaction function (on the
+ * writer thread, in its open transaction): see the file header. */
+static sqlite3 *wconn(rc_store *st) { return st->wdb; }
+
+/* Statements of one transaction function, prepared on first use. */
+#define WQ_MAP(X)                                                                                 \
+    X(LOAD, "SELECT mode,filter,read_seq,ack_seq,ack_wait_ms,max_deliver,created_ms "            \
+            "FROM consumers WHERE name=?1")                                                       \
+    X(EXISTS, "SELECT 1 FROM consumers WHERE name=?1")                                            \
+    X(INSERT, "INSERT INTO consumers(name,mode,filter,start,read_seq,ack_seq,ack_wait_ms,"        \
+              "max_deliver,created_ms) VALUES(?1,?2,?3,?4,?5,?5,?6,?7,?8)")                       \
+    X(DELETE, "DELETE FROM consumers WHERE name=?1")                                              \
+    X(DELETE_PENDING, "DELETE FROM consumer_pending WHERE consumer=?1")                           \
+    X(FIRST_AT, "SELECT min(seq) FROM events WHERE time_ms>=?1")                                  \
+    X(DUE, "SELECT seq,deliveries FROM consumer_pending WHERE consumer=?1 AND due_ms<=?2 "        \
+           "ORDER BY seq LIMIT ?3")                                                               \
+    X(IDLE, "SELECT seq,deliveries FROM consumer_pending WHERE consumer=?1 AND last_ms<=?2 "      \
+            "ORDER BY seq LIMIT ?3")                                                              \
+    X(PAYLOAD, "SELECT payload FROM events WHERE seq=?1")                                         \
+    X(ORIGIN, "SELECT type,source,id FROM events WHERE seq=?1")                                   \
+    X(LEASE, "UPDATE consumer_pending SET member=?3,deliveries=deliveries+1,last_ms=?4,"          \
+             "due_ms=?5 WHERE consumer=?1 AND seq=?2")                                            \
+    X(PEND_INS, "INSERT OR REPLACE INTO consumer_pending(consumer,seq,member,deliveries,last_ms," \
+                "due_ms) VALUES(?1,?2,?3,1,?4,?5)")                                               \
+    X(PEND_DEL, "DELETE FROM consumer_pending WHERE consumer=?1 AND seq=?2")                      \
+    X(PEND_DEL_UPTO, "DELETE FROM consumer_pending WHERE consumer=?1 AND seq<=?2")                \
+    X(NACK, "UPDATE consumer_pending SET due_ms=?3 WHERE consumer=?1 AND seq=?2")                 \
+    X(MIN_PEND, "SELECT min(seq),min(due_ms) FROM consumer_pending WHERE consumer=?1")            \
+    X(UPDATE, "UPDATE consumers SET read_seq=max(read_seq,?2),delivered=delivered+?3,"            \
+              "redelivered=redelivered+?4,acked=acked+?5,dead=dead+?6 WHERE name=?1")            \
+    X(SET_ACK, "UPDATE consumers SET ack_seq=max(ack_seq,?2) WHERE name=?1")
+
+enum {
+#define WQ_ENUM(name, sql) WQ_##name,
+    WQ_MAP(WQ_ENUM)
+#undef WQ_ENUM
+    WQ__COUNT
+};
+
+typedef struct wq {
+    rc_store *st;
+    sqlite3_stmt *s[WQ__COUNT];
+} wq;
+
+static sqlite3_stmt *wq_get(wq *q, int which, rc_err *err) {
+    static const char *const sql[WQ__COUNT] = {
+#define WQ_SQL(name, text) text,
+        WQ_MAP(WQ_SQL)
+#undef WQ_SQL
+    };
+    if (!q->s[which]) {
+        int rc = sqlite3_prepare_v2(wconn(q->st), sql[which], -1, &q->s[which], NULL);
+        if (rc != SQLITE_OK) {
+            rc__sqlite_err(wconn(q->st), rc, err, "consumer: preparing statement");
+            return NULL;
+        }
+    } else {
+        sqlite3_reset(q->s[which]);
+        sqlite3_clear_bindings(q->s[which]);
+    }
+    return q->s[which];
+}
+
+static void wq_done(wq *q) {
+    for (int i = 0; i < WQ__COUNT; i++) sqlite3_finalize(q->s[i]);
+}
+
+/* Step a statement that returns no rows (or whose rows are ignored). */
+static int wq_exec(wq *q, sqlite3_stmt *s, rc_err *err, const char *what) {
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return rc__sqlite_err(wconn(q->st), rc, err, what);
+    return RC_OK;
+}
+
+typedef struct crow {
+    int mode;
+    char *filter;
+    uint64_t read_seq, ack_seq;
+    int64_t ack_wait_ms, max_deliver, created_ms;
+} crow;
+
+static int load(wq *q, const char *name, crow *c, rc_err *err) {
+    sqlite3_stmt *s = wq_get(q, WQ_LOAD, err);
+    if (!s) return err->code;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
+    }
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return rc__sqlite_err(wconn(q->st), rc, err, "consumer: reading");
+    }
+    c->mode = sqlite3_column_int(s, 0);
+    c->filter = strdup((const char *)sqlite3_column_text(s, 1));
+    c->read_seq = (uint64_t)sqlite3_column_int64(s, 2);
+    c->ack_seq = (uint64_t)sqlite3_column_int64(s, 3);
+    c->ack_wait_ms = sqlite3_column_int64(s, 4);
+    c->max_deliver = sqlite3_column_int64(s, 5);
+    c->created_ms = sqlite3_column_int64(s, 6);
+    sqlite3_reset(s);
+    if (!c->filter) return rc_err_set(err, RC_NOMEM, "out of memory");
+    return RC_OK;
+}
+
+/* ack_seq = max(ack_seq, lowest pending - 1, or read_seq when none);
+ * *next_due (may be NULL) = earliest due time of a pending event. */
+static int settle(wq *q, const char *name, int64_t *next_due, rc_err *err) {
+    sqlite3_stmt *s = wq_get(q, WQ_MIN_PEND, err);
+    if (!s) return err->code;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(s);
+        return rc__sqlite_err(wconn(q->st), rc, err, "consumer: reading pending");
+    }
+    int none = sqlite3_column_type(s, 0) == SQLITE_NULL;
+    int64_t low = sqlite3_column_int64(s, 0);
+    if (next_due) *next_due = none ? 0 : sqlite3_column_int64(s, 1);
+    sqlite3_reset(s);
+    sqlite3_stmt *u = wq_get(q, WQ_SET_ACK, err);
+    if (!u) return err->code;
+    sqlite3_bind_text(u, 1, name, -1, SQLITE_STATIC);
+    if (none) {
+        /* Nothing pending: every examined event is finished. */
+        sqlite3_stmt *r = wq_get(q, WQ_LOAD, err);
+        if (!r) return err->code;
+        sqlite3_bind_text(r, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(r);
+        int64_t read_seq = rc == SQLITE_ROW ? sqlite3_column_int64(r, 2) : 0;
+        sqlite3_reset(r);
+        sqlite3_bind_int64(u, 2, read_seq);
+    } else {
+        sqlite3_bind_int64(u, 2, low - 1);
+    }
+    return wq_exec(q, u, err, "consumer: moving the ack position");
+}
+
+static int counters(wq *q, const char *name, uint64_t read_seq, int64_t delivered,
+                    int64_t redelivered, int64_t acked, int64_t dead, rc_err *err) {
+    sqlite3_stmt *s = wq_get(q, WQ_UPDATE, err);
+    if (!s) return err->code;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)read_seq);
+    sqlite3_bind_int64(s, 3, delivered);
+    sqlite3_bind_int64(s, 4, redelivered);
+    sqlite3_bind_int64(s, 5, acked);
+    sqlite3_bind_int64(s, 6, dead);
+    return wq_exec(q, s, err, "consumer: updating");
+}
+
+/* ---- create / delete -------------------------------------------------------- */
+
+typedef struct create_ctx {
+    rc_store *st;
+    const rc_consumer_opts *o;
+    int start_kind;
+    int64_t start_val;
+    const char *filter;
+    int64_t ack_wait_ms, max_deliver;
+} create_ctx;
+
+static int create_fn(rc_txn *tx, void *arg, rc_err *err) {
+    create_ctx *c = arg;
+    wq q = {.st = c->st};
+    int rc = RC_OK;
+    sqlite3_stmt *s = wq_get(&q, WQ_EXISTS, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, c->o->name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r == SQLITE_ROW) {
+        rc = rc_err_set(err, RC_CONFLICT, "a consumer named %s already exists", c->o->name);
+        goto done;
+    }
+    uint64_t head = rc_txn_last_seq(tx), read_seq = 0;
+    switch (c->start_kind) {
+    case RC__START_END: read_seq = head; break;
+    case RC__START_SEQ: read_seq = (uint64_t)c->start_val - 1; break;
+    case RC__START_TIME:
+        if (!(s = wq_get(&q, WQ_FIRST_AT, err))) {
+            rc = err->code;
+            goto done;
+        }
+        sqlite3_bind_int64(s, 1, c->start_val);
+        r = sqlite3_step(s);
+        if (r != SQLITE_ROW) {
+            sqlite3_reset(s);
+            rc = rc__sqlite_err(wconn(c->st), r, err, "consumer: finding the start time");
+            goto done;
+        }
+        read_seq = sqlite3_column_type(s, 0) == SQLITE_NULL
+                       ? head
+                       : (uint64_t)sqlite3_column_int64(s, 0) - 1;
+        sqlite3_reset(s);
+        break;
+    default: break;
+    }
+    if (!(s = wq_get(&q, WQ_INSERT, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, c->o->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, c->o->mode);
+    sqlite3_bind_text(s, 3, c->filter, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->o->start && *c->o->start ? c->o->start : "beginning", -1,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)read_seq);
+    sqlite3_bind_int64(s, 6, c->ack_wait_ms);
+    sqlite3_bind_int64(s, 7, c->max_deliver);
+    sqlite3_bind_int64(s, 8, rc_txn_now_ms(tx));
+    rc = wq_exec(&q, s, err, "consumer: creating");
+done:
+    wq_done(&q);
+    return rc;
+}
+
+int rc_consumer_create(rc_store *st, const rc_consumer_opts *o, rc_consumer_fn fn, void *arg,
+                       rc_err *err) {
+    if (!st || !o) return rc_err_set(err, RC_INVALID, "consumer: no store or options");
+    rc_consumer_opts oo = *o;
+    if (oo.mode == 0) oo.mode = RC_CONSUMER_CURSOR;
+    int rc;
+    if ((rc = check_name("name", oo.name, err))) return rc;
+    if (!rc_consumer_mode_name(oo.mode))
+        return rc_err_set(err, RC_INVALID, "mode: must be cursor or group");
+    create_ctx c = {.st = st, .o = &oo};
+    if ((rc = rc__start_parse(oo.start, &c.start_kind, &c.start_val, err))) return rc;
+    int group = oo.mode == RC_CONSUMER_GROUP;
+    c.ack_wait_ms = oo.ack_wait_ms < 0 ? (group ? GROUP_ACK_WAIT_MS : 0) : oo.ack_wait_ms;
+    c.max_deliver = oo.max_deliver < 0 ? (group ? GROUP_MAX_DELIVER : 0) : oo.max_deliver;
+    if (c.ack_wait_ms > MAX_WAIT_MS)
+        return rc_err_set(err, RC_INVALID, "ack_wait_ms: must be from 0 to %" PRId64, MAX_WAIT_MS);
+    if (group && c.ack_wait_ms == 0)
+        return rc_err_set(err, RC_INVALID,
+                          "ack_wait_ms: a group needs a lease longer than 0 ms (every fetch "
+                          "would take back what the others hold)");
+    if (c.max_deliver > MAX_DELIVER_LIMIT)
+        return rc_err_set(err, RC_INVALID, "max_deliver: must be from 0 (no limit) to %d",
+                          MAX_DELIVER_LIMIT);
+    rc__cfilter f;
+    rc_buf canon = RC_BUF_INIT;
+    const char *fj = oo.filter_json;
+    if ((rc = rc__cfilter_parse(fj, fj ? strlen(fj) : 0, &f, &canon, err))) {
+        rc_buf_free(&canon);
+        return rc;
+    }
+    rc__cfilter_free(&f);
+    c.filter = canon.p;
+    rc = rc_store_txn(st, create_fn, &c, err);
+    rc_buf_free(&canon);
+    if (rc == RC_OK && fn) rc = rc_consumer_get(st, oo.name, fn, arg, err);
+    return rc;
+}
+
+typedef struct name_ctx {
+    rc_store *st;
+    const char *name;
+} name_ctx;
+
+static int delete_fn(rc_txn *tx, void *arg, rc_err *err) {
+    (void)tx;
+    name_ctx *c = arg;
+    wq q = {.st = c->st};
+    int rc;
+    sqlite3_stmt *s = wq_get(&q, WQ_DELETE, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+    if ((rc = wq_exec(&q, s, err, "consumer: deleting"))) goto done;
+    if (sqlite3_changes(wconn(c->st)) == 0) {
+        rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", c->name);
+        goto done;
+    }
+    if (!(s = wq_get(&q, WQ_DELETE_PENDING, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+    rc = wq_exec(&q, s, err, "consumer: deleting");
+done:
+    wq_done(&q);
+    return rc;
+}
+
+int rc_consumer_delete(rc_store *st, const char *name, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    name_ctx c = {st, name};
+    return rc_store_txn(st, delete_fn, &c, err);
+}
+
+/* ---- fetch and claim ------------------------------------------------------------ */
+
+void rc_consumer_batch_init(rc_consumer_batch *b) {
+    memset(b, 0, sizeof *b);
+    rc_buf_init(&b->json);
+}
+
+void rc_consumer_batch_free(rc_consumer_batch *b) {
+    free(b->msgs);
+    rc_buf_free(&b->json);
+    memset(b, 0, sizeof *b);
+}
+
+static int batch_add(rc_consumer_batch *b, uint64_t seq, uint32_t deliveries, const void *json,
+                     size_t len) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        rc_consumer_msg *m = realloc(b->msgs, cap * sizeof *m);
+        if (!m) return RC_NOMEM;
+        b->msgs = m;
+        b->cap = cap;
+    }
+    rc_consumer_msg *m = &b->msgs[b->n++];
+    m->seq = seq;
+    m->deliveries = deliveries;
+    m->off = b->json.len;
+    m->len = len;
+    rc_buf_append(&b->json, json, len);
+    return RC_OK;
+}
+
+typedef struct fetch_ctx {
+    rc_store *st;
+    const char *name, *member;
+    size_t limit;
+    int claim;
+    int64_t min_idle_ms;
+    rc_consumer_batch *out;
+} fetch_ctx;
+
+/* Append the dead-letter event for seq and drop it from the pending list. */
+static int dead_letter(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, uint64_t seq,
+                       int64_t deliveries, rc_err *err) {
+    rc_buf data = RC_BUF_INIT;
+    rc_event *ev = NULL;
+    char id[64], seqs[24];
+    int rc = RC_OK;
+    rc_buf_puts(&data, "{\"consumer\":\"");
+    rc_buf_puts(&data, c->name); /* names are [A-Za-z0-9._-]: no escaping needed */
+    rc_buf_printf(&data, "\",\"seq\":%" PRIu64 ",\"deliveries\":%" PRId64
+                         ",\"reason\":\"not acknowledged after %" PRId64 " deliveries "
+                         "(max_deliver %" PRId64 ")\"",
+                  seq, deliveries, deliveries, cr->max_deliver);
+    sqlite3_stmt *s = wq_get(q, WQ_ORIGIN, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        /* The original's identity, as JSON strings. */
+        static const char *const keys[] = {"type", "source", "id"};
+        rc_buf_puts(&data, ",\"event\":{");
+        for (int i = 0; i < 3; i++) {
+            cJSON *str = cJSON_CreateString((const char *)sqlite3_column_text(s, i));
+            char *t = str ? cJSON_PrintUnformatted(str) : NULL;
+            cJSON_Delete(str);
+            if (!t) {
+                sqlite3_reset(s);
+                rc = rc_err_set(err, RC_NOMEM, "out of memory");
+                goto done;
+            }
+            rc_buf_printf(&data, "%s\"%s\":%s", i ? "," : "", keys[i], t);
+            cJSON_free(t);
+        }
+        rc_buf_putc(&data, '}');
+    }
+    sqlite3_reset(s);
+    rc_buf_putc(&data, '}');
+    snprintf(id, sizeof id, "%" PRId64 "-%" PRIu64, cr->created_ms, seq);
+    snprintf(seqs, sizeof seqs, "%" PRIu64, seq);
+    rc_buf src = RC_BUF_INIT;
+    rc_buf_printf(&src, "/redcar/consumers/%s", c->name);
+    if (!(ev = rc_event_new()) || rc_event_set(ev, "specversion", "1.0") ||
+        rc_event_set(ev, "id", id) || rc_event_set(ev, "source", src.p) ||
+        rc_event_set(ev, "type", RC_DEADLETTER_TYPE) || rc_event_set(ev, "subject", c->name) ||
+        rc_event_set_ext_string(ev, "originalseq", RC_EXT_STRING, seqs) ||
+        rc_event_set_data(ev, "application/json", data.p, data.len, RC_DATA_JSON)) {
+        rc_buf_free(&src);
+        rc_event_free(ev);
+        rc = rc_err_set(err, RC_NOMEM, "out of memory");
+        goto done;
+    }
+    rc_buf_free(&src);
+    rc_append_item item;
+    if ((rc = rc_txn_append(tx, ev, &item, err))) goto done; /* owns ev */
+    if (!(s = wq_get(q, WQ_PEND_DEL, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    rc = wq_exec(q, s, err, "consumer: dead-lettering");
+    c->out->dead++;
+done:
+    rc_buf_free(&data);
+    return rc;
+}
+
+/* Payload of seq into the batch; *gone when retention removed it. */
+static int add_payload(wq *q, fetch_ctx *c, uint64_t seq, uint32_t deliveries, int *gone,
+                       rc_err *err) {
+    sqlite3_stmt *s = wq_get(q, WQ_PAYLOAD, err);
+    if (!s) return err->code;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    int r = sqlite3_step(s);
+    *gone = r == SQLITE_DONE;
+    int rc = RC_OK;
+    if (r == SQLITE_ROW) {
+        if (batch_add(c->out, seq, deliveries, sqlite3_column_text(s, 0),
+                      (size_t)sqlite3_column_bytes(s, 0)))
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+    } else if (r != SQLITE_DONE) {
+        rc = rc__sqlite_err(wconn(q->st), r, err, "consumer: reading an event");
+    }
+    sqlite3_reset(s);
+    return rc;
+}
+
+/* Pending events that are due (fetch) or idle (claim): lease them to the
+ * member again, or dead-letter them. Adds to *redelivered, *dead. */
+static int redeliver(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, int64_t now,
+                     int64_t *redelivered, int64_t *acked, rc_err *err) {
+    struct { uint64_t seq; int64_t deliveries; } *due = NULL;
+    int rc = RC_OK;
+    for (;;) {
+        size_t want = c->limit - c->out->n, n = 0;
+        if (want == 0) break;
+        sqlite3_stmt *s = wq_get(q, c->claim ? WQ_IDLE : WQ_DUE, err);
+        if (!s) {
+            rc = err->code;
+            break;
+        }
+        sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, c->claim ? now - c->min_idle_ms : now);
+        sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
+        free(due);
+        if (!(due = malloc(want * sizeof *due))) {
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+            break;
+        }
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW && n < want) {
+            due[n].seq = (uint64_t)sqlite3_column_int64(s, 0);
+            due[n].deliveries = sqlite3_column_int64(s, 1);
+            n++;
+        }
+        sqlite3_reset(s);
+        if (r != SQLITE_DONE && r != SQLITE_ROW) {
+            rc = rc__sqlite_err(wconn(q->st), r, err, "consumer: reading pending");
+            break;
+        }
+        if (n == 0) break;
+        size_t dropped = 0;
+        for (size_t i = 0; i < n && rc == RC_OK; i++) {
+            if (cr->max_deliver > 0 && due[i].deliveries >= cr->max_deliver) {
+                rc = dead_letter(tx, q, c, cr, due[i].seq, due[i].deliveries, err);
+                dropped++;
+                continue;
+            }
+            int gone = 0;
+            if ((rc = add_payload(q, c, due[i].seq, (uint32_t)due[i].deliveries + 1, &gone, err)))
+                break;
+            if (gone) {
+                /* Retention removed it: nothing left to deliver. */
+                if (!(s = wq_get(q, WQ_PEND_DEL, err))) {
+                    rc = err->code;
+                    break;
+                }
+                sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, (sqlite3_int64)due[i].seq);
+                rc = wq_exec(q, s, err, "consumer: dropping a trimmed event");
+                (*acked)++;
+                dropped++;
+                continue;
+            }
+            if (!(s = wq_get(q, WQ_LEASE, err))) {
+                rc = err->code;
+                break;
+            }
+            sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)due[i].seq);
+            sqlite3_bind_text(s, 3, c->member, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 4, now);
+            sqlite3_bind_int64(s, 5, now + cr->ack_wait_ms);
+            rc = wq_exec(q, s, err, "consumer: leasing");
+            (*redelivered)++;
+        }
+        /* Another round only when dead letters freed room that due events
+         * may fill; otherwise the due list is exhausted or the batch full. */
+        if (rc != RC_OK || dropped == 0 || n < want) break;
+    }
+    free(due);
+    return rc;
+}
+
+/* New events after read_seq that pass the filter: lease them. */
+static int deliver_new(wq *q, fetch_ctx *c, const crow *cr, const rc__cfilter *f, uint64_t head,
+                       int64_t now, uint64_t *read_seq, rc_err *err) {
+    size_t want = c->limit - c->out->n;
+    if (want == 0 || *read_seq >= head) return RC_OK;
+    rc_buf sql = RC_BUF_INIT;
+    rc_buf_puts(&sql, "SELECT seq,payload FROM events WHERE seq>?1 AND (type<>'" RC_DEADLETTER_TYPE
+                      "' OR subject IS NOT ?2)");
+    /* Exact parts: the log's indexes serve them (type, subject, ...). */
+    static const char *const cols[] = {"type=?3", "source=?4", "subject=?5",
+                                       "subject>=?6 AND subject<?7"};
+    char *pend = NULL;
+    for (size_t i = 0; i < 4; i++) {
+        const char *v = *exact_field((rc__cfilter *)f, i);
+        if (!v) continue;
+        if (i == 3) {
+            if (!(pend = malloc(strlen(v) + 1))) {
+                rc_buf_free(&sql);
+                return rc_err_set(err, RC_NOMEM, "out of memory");
+            }
+            rc_buf_puts(&sql, rc__prefix_end(v, pend) ? " AND subject>=?6 AND subject<?7"
+                                                      : " AND subject>=?6");
+        } else {
+            rc_buf_printf(&sql, " AND %s", cols[i]);
+        }
+    }
+    rc_buf_puts(&sql, " ORDER BY seq LIMIT ?8");
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(wconn(q->st), sql.p, -1, &s, NULL);
+    rc_buf_free(&sql);
+    if (rc != SQLITE_OK) {
+        free(pend);
+        return rc__sqlite_err(wconn(q->st), rc, err, "consumer: preparing the scan");
+    }
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)*read_seq);
+    sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+    for (size_t i = 0; i < 3; i++)
+        if (*exact_field((rc__cfilter *)f, i))
+            sqlite3_bind_text(s, 3 + (int)i, *exact_field((rc__cfilter *)f, i), -1, SQLITE_STATIC);
+    if (f->subject_prefix) {
+        sqlite3_bind_text(s, 6, f->subject_prefix, -1, SQLITE_STATIC);
+        if (pend) sqlite3_bind_text(s, 7, pend, -1, SQLITE_STATIC);
+    }
+    /* Without a decoded filter every row is delivered: no budget needed. */
+    size_t budget = f->f ? (want > SCAN_BUDGET ? want : SCAN_BUDGET) : want;
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)budget);
+    size_t rows = 0;
+    uint64_t last = *read_seq;
+    int r, stopped = 0;
+    rc = RC_OK;
+    sqlite3_stmt *ins = wq_get(q, WQ_PEND_INS, err);
+    if (!ins) rc = err->code;
+    while (rc == RC_OK && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        rows++;
+        uint64_t seq = (uint64_t)sqlite3_column_int64(s, 0);
+        const char *json = (const char *)sqlite3_column_text(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        last = seq;
+        if (f->f) {
+            rc_event *ev = NULL;
+            rc_err derr;
+            /* Stored events were valid when appended; one that no longer
+             * decodes cannot match and is skipped. */
+            int match = rc_event_decode_json(json, len, &ev, &derr) == RC_OK &&
+                        (ev->seq = seq, rc_filter_match(f->f, ev));
+            rc_event_free(ev);
+            if (!match) continue;
+        }
+        if (batch_add(c->out, seq, 1, json, len)) {
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+            break;
+        }
+        sqlite3_reset(ins);
+        sqlite3_bind_text(ins, 1, c->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, (sqlite3_int64)seq);
+        sqlite3_bind_text(ins, 3, c->member, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, now);
+        sqlite3_bind_int64(ins, 5, now + cr->ack_wait_ms);
+        if ((rc = wq_exec(q, ins, err, "consumer: leasing"))) break;
+        if (c->out->n == c->limit) {
+            stopped = 1;
+            break;
+        }
+    }
+    if (rc == RC_OK && !stopped && r != SQLITE_DONE && r != SQLITE_ROW)
+        rc = rc__sqlite_err(wconn(q->st), r, err, "consumer: scanning the log");
+    sqlite3_finalize(s);
+    free(pend);
+    if (rc != RC_OK) return rc;
+    /* A scan that ran dry examined everything up to the head. */
+    *read_seq = (!stopped && rows < budget) ? head : last;
+    return RC_OK;
+}
+
+static int fetch_fn(rc_txn *tx, void *arg, rc_err *err) {
+    fetch_ctx *c = arg;
+    wq q = {.st = c->st};
+    crow cr = {0};
+    rc__cfilter f;
+    memset(&f, 0, sizeof f);
+    /* A failed transaction is retried by nobody: start from empty. */
+    c->out->n = 0;
+    c->out->dead = 0;
+    rc_buf_reset(&c->out->json);
+    int rc = load(&q, c->name, &cr, err);
+    if (rc) goto done;
+    if (cr.mode == RC_CONSUMER_GROUP && !c->member) {
+        rc = rc_err_set(err, RC_INVALID, "member: required for a consumer group");
+        goto done;
+    }
+    if (!c->member) c->member = "cursor";
+    if ((rc = rc__cfilter_parse(cr.filter, strlen(cr.filter), &f, NULL, err))) goto done;
+    int64_t now = rc_txn_now_ms(tx), redelivered = 0, acked = 0;
+    uint64_t read_seq = cr.read_seq;
+    if ((rc = redeliver(tx, &q, c, &cr, now, &redelivered, &acked, err))) goto done;
+    size_t first = c->out->n;
+    uint64_t head = rc_txn_last_seq(tx);
+    if (!c->claim && (rc = deliver_new(&q, c, &cr, &f, head, now, &read_seq, err))) goto done;
+    int64_t fresh = (int64_t)(c->out->n - first);
+    if ((rc = counters(&q, c->name, read_seq, fresh + redelivered, redelivered, acked,
+                       (int64_t)c->out->dead, err)))
+        goto done;
+    if ((rc = settle(&q, c->name, &c->out->next_due_ms, err))) goto done;
+    c->out->head_seq = rc_txn_last_seq(tx);
+    c->out->read_seq = read_seq > cr.read_seq ? read_seq : cr.read_seq;
+done:
+    wq_done(&q);
+    rc__cfilter_free(&f);
+    free(cr.filter);
+    return rc;
+}
+
+static int fetch_common(rc_store *st, fetch_ctx *c, rc_err *err) {
+    int rc = check_name("name", c->name, err);
+    if (rc) return rc;
+    if (c->member && (rc = check_name("member", c->member, err))) return rc;
+    if (c->limit < 1 || c->limit > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "limit: must be from 1 to %d", RC_CONSUMER_FETCH_MAX);
+    rc_consumer_batch_free(c->out);
+    rc_consumer_batch_init(c->out);
+    rc = rc_store_txn(st, fetch_fn, c, err);
+    if (rc != RC_OK) {
+        rc_consumer_batch_free(c->out);
+        rc_consumer_batch_init(c->out);
+    }
+    return rc;
+}
+
+int rc_consumer_fetch(rc_store *st, const char *name, const char *member, size_t limit,
+                      rc_consumer_batch *out, rc_err *err) {
+    fetch_ctx c = {.st = st, .name = name, .member = member, .limit = limit, .out = out};
+    return fetch_common(st, &c, err);
+}
+
+int rc_consumer_claim(rc_store *st, const char *name, const char *member, int64_t min_idle_ms,
+                      size_t count, rc_consumer_batch *out, rc_err *err) {
+    if (!member) return rc_err_set(err, RC_INVALID, "member: required");
+    if (min_idle_ms < 0 || min_idle_ms > MAX_WAIT_MS)
+        return rc_err_set(err, RC_INVALID, "min_idle_ms: must be from 0 to %" PRId64, MAX_WAIT_MS);
+    fetch_ctx c = {.st = st, .name = name, .member = member, .limit = count, .claim = 1,
+                   .min_idle_ms = min_idle_ms, .out = out};
+    return fetch_common(st, &c, err);
+}
+
+/* ---- ack / nack ------------------------------------------------------------------ */
+
+typedef struct ack_ctx {
+    rc_store *st;
+    const char *name;
+    const uint64_t *seqs;
+    size_t n;
+    int nack;
+    int64_t delay_ms;
+    size_t done;
+} ack_ctx;
+
+static int ack_fn(rc_txn *tx, void *arg, rc_err *err) {
+    ack_ctx *c = arg;
+    wq q = {.st = c->st};
+    crow cr = {0};
+    int rc = load(&q, c->name, &cr, err);
+    c->done = 0;
+    if (rc) goto done;
+    sqlite3_stmt *s;
+    if (!c->nack && cr.mode == RC_CONSUMER_CURSOR) {
+        uint64_t top = 0;
+        for (size_t i = 0; i < c->n; i++)
+            if (c->seqs[i] > top) top = c->seqs[i];
+        if (!(s = wq_get(&q, WQ_PEND_DEL_UPTO, err))) {
+            rc = err->code;
+            goto done;
+        }
+        sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)top);
+        if ((rc = wq_exec(&q, s, err, "consumer: acknowledging"))) goto done;
+        c->done = (size_t)sqlite3_changes(wconn(c->st));
+    } else {
+        for (size_t i = 0; i < c->n; i++) {
+            if (!(s = wq_get(&q, c->nack ? WQ_NACK : WQ_PEND_DEL, err))) {
+                rc = err->code;
+                goto done;
+            }
+            sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)c->seqs[i]);
+            if (c->nack) sqlite3_bind_int64(s, 3, rc_txn_now_ms(tx) + c->delay_ms);
+            if ((rc = wq_exec(&q, s, err, c->nack ? "consumer: nack" : "consumer: acknowledging")))
+                goto done;
+            c->done += (size_t)sqlite3_changes(wconn(c->st));
+        }
+    }
+    if (!c->nack && (rc = counters(&q, c->name, 0, 0, 0, (int64_t)c->done, 0, err))) goto done;
+    rc = settle(&q, c->name, NULL, err);
+done:
+    wq_done(&q);
+    free(cr.filter);
+    return rc;
+}
+
+static int ack_common(rc_store *st, ack_ctx *c, const char *member, size_t *done, rc_err *err) {
+    int rc = check_name("name", c->name, err);
+    if (rc) return rc;
+    if (member && (rc = check_name("member", member, err))) return rc;
+    if (c->n > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "seqs: at most %d at once", RC_CONSUMER_FETCH_MAX);
+    for (size_t i = 0; i < c->n; i++)
+        if (c->seqs[i] == 0 || c->seqs[i] > (uint64_t)INT64_MAX)
+            return rc_err_set(err, RC_INVALID, "seqs[%zu]: must be a positive sequence number", i);
+    if (done) *done = 0;
+    if (c->n == 0) return RC_OK;
+    rc = rc_store_txn(st, ack_fn, c, err);
+    if (rc == RC_OK && done) *done = c->done;
+    return rc;
+}
+
+int rc_consumer_ack(rc_store *st, const char *name, const char *member, const uint64_t *seqs,
+                    size_t n, size_t *done, rc_err *err) {
+    ack_ctx c = {.st = st, .name = name, .seqs = seqs, .n = n};
+    return ack_common(st, &c, member, done, err);
+}
+
+int rc_consumer_nack(rc_store *st, const char *name, const char *member, const uint64_t *seqs,
+                     size_t n, int64_t delay_ms, size_t *done, rc_err *err) {
+    if (delay_ms < 0 || delay_ms > MAX_WAIT_MS)
+        return rc_err_set(err, RC_INVALID, "delay_ms: must be from 0 to %" PRId64, MAX_WAIT_MS);
+    ack_ctx c = {.st = st, .name = name, .seqs = seqs, .n = n, .nack = 1, .delay_ms = delay_ms};
+    return ack_common(st, &c, member, done, err);
+}
+
+/* ---- reads -------------------------------------------------------------------------- */
+
+static int rstep(rc__rconn *c, const char *sql, rc_err *err) {
+    sqlite3_stmt *s;
+    int rc = rc__rconn_stmt(c, sql, &s, err);
+    if (rc) return rc;
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE && r != SQLITE_ROW) return rc__sqlite_err(c->db, r, err, sql);
+    return RC_OK;
+}
+
+#define INFO_SQL                                                                               \
+    "SELECT name,mode,filter,start,read_seq,ack_seq,ack_wait_ms,max_deliver,created_ms,"       \
+    "delivered,redelivered,acked,dead,"                                                        \
+    "(SELECT count(*) FROM consumer_pending p WHERE p.consumer=c.name),"                       \
+    "(SELECT max(seq) FROM events) FROM consumers c"
+
+static int read_infos(rc_store *st, const char *name, rc_consumer_fn fn, void *arg, rc_err *err) {
+    rc__rconn *c = rc__rconn_get(st);
+    int rc = rstep(c, "BEGIN", err);
+    if (rc) {
+        rc__rconn_put(st, c);
+        return rc;
+    }
+    sqlite3_stmt *s;
+    rc = rc__rconn_stmt(c, name ? INFO_SQL " WHERE name=?1" : INFO_SQL " ORDER BY name", &s, err);
+    size_t found = 0;
+    if (rc == RC_OK) {
+        if (name) sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            rc_consumer_info in;
+            memset(&in, 0, sizeof in);
+            in.name = (const char *)sqlite3_column_text(s, 0);
+            in.mode = sqlite3_column_int(s, 1);
+            in.filter_json = (const char *)sqlite3_column_text(s, 2);
+            in.start = (const char *)sqlite3_column_text(s, 3);
+            in.read_seq = (uint64_t)sqlite3_column_int64(s, 4);
+            in.ack_seq = (uint64_t)sqlite3_column_int64(s, 5);
+            in.ack_wait_ms = sqlite3_column_int64(s, 6);
+            in.max_deliver = sqlite3_column_int64(s, 7);
+            in.created_ms = sqlite3_column_int64(s, 8);
+            in.delivered = (uint64_t)sqlite3_column_int64(s, 9);
+            in.redelivered = (uint64_t)sqlite3_column_int64(s, 10);
+            in.acked = (uint64_t)sqlite3_column_int64(s, 11);
+            in.dead = (uint64_t)sqlite3_column_int64(s, 12);
+            in.pending = (uint64_t)sqlite3_column_int64(s, 13);
+            in.head_seq = (uint64_t)sqlite3_column_int64(s, 14);
+            in.lag = in.head_seq > in.ack_seq ? in.head_seq - in.ack_seq : 0;
+            found++;
+            if (fn && fn(&in, arg)) break;
+        }
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = rc__sqlite_err(c->db, r, err, "consumer: reading");
+        sqlite3_reset(s);
+    }
+    rstep(c, "COMMIT", NULL);
+    rc__rconn_put(st, c);
+    if (rc == RC_OK && name && !found) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
+    return rc;
+}
+
+int rc_consumer_get(rc_store *st, const char *name, rc_consumer_fn fn, void *arg, rc_err *err) {
+    int rc = check_name("name", name, err);
+    return rc ? rc : read_infos(st, name, fn, arg, err);
+}
+
+int rc_consumer_list(rc_store *st, rc_consumer_fn fn, void *arg, rc_err *err) {
+    return read_infos(st, NULL, fn, arg, err);
+}
+
+int rc_consumer_pending_list(rc_store *st, const char *name, const char *member, uint64_t after,
+                             size_t limit, rc_consumer_pending_fn fn, void *arg, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (member && (rc = check_name("member", member, err))) return rc;
+    rc__rconn *c = rc__rconn_get(st);
+    if ((rc = rstep(c, "BEGIN", err))) {
+        rc__rconn_put(st, c);
+        return rc;
+    }
+    sqlite3_stmt *s;
+    if ((rc = rc__rconn_stmt(c, "SELECT 1 FROM consumers WHERE name=?1", &s, err)) == RC_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_ROW) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
+        sqlite3_reset(s);
+    }
+    if (rc == RC_OK &&
+        (rc = rc__rconn_stmt(c,
+                             member ? "SELECT seq,member,deliveries,last_ms,due_ms FROM "
+                                      "consumer_pending WHERE consumer=?1 AND seq>?2 AND "
+                                      "member=?4 ORDER BY seq LIMIT ?3"
+                                    : "SELECT seq,member,deliveries,last_ms,due_ms FROM "
+                                      "consumer_pending WHERE consumer=?1 AND seq>?2 "
+                                      "ORDER BY seq LIMIT ?3",
+                             &s, err)) == RC_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)(after > (uint64_t)INT64_MAX ? INT64_MAX : after));
+        sqlite3_bind_int64(s, 3, limit ? (sqlite3_int64)limit : -1);
+        if (member) sqlite3_bind_text(s, 4, member, -1, SQLITE_STATIC);
+        int64_t now = rc__now_ms();
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            rc_consumer_pending p;
+            p.seq = (uint64_t)sqlite3_column_int64(s, 0);
+            p.member = (const char *)sqlite3_column_text(s, 1);
+            p.deliveries = (uint32_t)sqlite3_column_int64(s, 2);
+            p.last_ms = sqlite3_column_int64(s, 3);
+            p.due_ms = sqlite3_column_int64(s, 4);
+            p.idle_ms = now > p.last_ms ? now - p.last_ms : 0;
+            if (fn(&p, arg)) break;
+        }
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = rc__sqlite_err(c->db, r, err, "consumer: reading pending");
+        sqlite3_reset(s);
+    }
+    rstep(c, "COMMIT", NULL);
+    rc__rconn_put(st, c);
+    return rc;
+}
+
+/* ---- JSON request bodies ------------------------------------------------------------ */
+
+void rc_consumer_req_free(rc_consumer_req *r) {
+    free(r->seqs);
+    rc_buf_free(&r->strs);
+    memset(r, 0, sizeof *r);
+}
+
+static int allowed_member(const char *allowed, const char *name) {
+    size_t n = strlen(name);
+    for (const char *p = allowed; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && !memcmp(p, name, n)) return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* An integer member: non-negative, integral, within max. */
+static int json_int(const cJSON *m, int64_t max, int64_t *out, rc_err *err) {
+    if (!cJSON_IsNumber(m) || m->valuedouble < 0 || m->valuedouble > (double)max ||
+        m->valuedouble != (double)(int64_t)m->valuedouble)
+        return rc_err_set(err, RC_INVALID, "%s: must be an integer from 0 to %" PRId64, m->string,
+                          max);
+    *out = (int64_t)m->valuedouble;
+    return RC_OK;
+}
+
+int rc_consumer_req_parse(const char *json, size_t len, const char *allowed, rc_consumer_req *out,
+                          rc_err *err) {
+    memset(out, 0, sizeof *out);
+    rc_consumer_opts def = RC_CONSUMER_OPTS_INIT;
+    out->opts = def;
+    out->delay_ms = out->min_idle_ms = out->count = -1;
+    rc_buf_init(&out->strs);
+    if (len > RC_FILTER_MAX_JSON + 4096)
+        return rc_err_set(err, RC_TOO_LARGE, "body: larger than %d bytes", RC_FILTER_MAX_JSON + 4096);
+    cJSON *root = len ? cJSON_ParseWithLength(json, len) : cJSON_CreateObject();
+    int rc = RC_OK;
+    /* String members are collected as offsets first: strs may move. */
+    enum { S_NAME, S_MODE, S_START, S_FILTER, S_MEMBER, S__N };
+    size_t soff[S__N];
+    int have[S__N] = {0};
+    if (!root || !cJSON_IsObject(root)) {
+        rc = rc_err_set(err, RC_INVALID, "body: must be a JSON object");
+        goto done;
+    }
+    for (cJSON *m = root->child; m; m = m->next) {
+        if (!allowed_member(allowed, m->string)) {
+            rc = rc_err_set(err, RC_INVALID, "%.40s: unknown member here (allowed: %s)", m->string,
+                            allowed);
+            goto done;
+        }
+        static const struct { const char *name; int slot; } strs[] = {
+            {"name", S_NAME}, {"mode", S_MODE}, {"start", S_START}, {"member", S_MEMBER}};
+        int slot = -1;
+        for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+            if (!strcmp(m->string, strs[i].name)) slot = strs[i].slot;
+        if (slot >= 0) {
+            if (!cJSON_IsString(m)) {
+                rc = rc_err_set(err, RC_INVALID, "%s: must be a string", m->string);
+                goto done;
+            }
+            soff[slot] = out->strs.len;
+            have[slot] = 1;
+            rc_buf_append(&out->strs, m->valuestring, strlen(m->valuestring) + 1);
+        } else if (!strcmp(m->string, "filter") || !strcmp(m->string, "filters")) {
+            int whole = !strcmp(m->string, "filter");
+            if (have[S_FILTER]) {
+                rc = rc_err_set(err, RC_INVALID, "filter, filters: give one of them");
+                goto done;
+            }
+            if (whole ? !cJSON_IsObject(m) : !(cJSON_IsArray(m) || cJSON_IsObject(m))) {
+                rc = rc_err_set(err, RC_INVALID, whole ? "filter: must be an object"
+                                                       : "filters: must be an array");
+                goto done;
+            }
+            char *t = cJSON_PrintUnformatted(m);
+            if (!t) {
+                rc = rc_err_set(err, RC_NOMEM, "out of memory");
+                goto done;
+            }
+            soff[S_FILTER] = out->strs.len;
+            have[S_FILTER] = 1;
+            if (!whole) rc_buf_puts(&out->strs, "{\"filters\":");
+            rc_buf_puts(&out->strs, t);
+            if (!whole) rc_buf_putc(&out->strs, '}');
+            rc_buf_putc(&out->strs, '\0');
+            cJSON_free(t);
+        } else if (!strcmp(m->string, "seqs")) {
+            int n = cJSON_GetArraySize(m);
+            if (!cJSON_IsArray(m) || n > RC_CONSUMER_FETCH_MAX) {
+                rc = rc_err_set(err, RC_INVALID, "seqs: must be an array of at most %d seqs",
+                                RC_CONSUMER_FETCH_MAX);
+                goto done;
+            }
+            free(out->seqs);
+            if (!(out->seqs = calloc((size_t)n + 1, sizeof *out->seqs))) {
+                rc = rc_err_set(err, RC_NOMEM, "out of memory");
+                goto done;
+            }
+            int i = 0;
+            for (cJSON *e = m->child; e; e = e->next, i++) {
+                if (!cJSON_IsNumber(e) || e->valuedouble < 1 || e->valuedouble > 9007199254740991.0 ||
+                    e->valuedouble != (double)(int64_t)e->valuedouble) {
+                    rc = rc_err_set(err, RC_INVALID, "seqs[%d]: must be a positive integer", i);
+                    goto done;
+                }
+                out->seqs[i] = (uint64_t)e->valuedouble;
+            }
+            out->n_seqs = (size_t)n;
+        } else {
+            static const struct { const char *name; int64_t max; size_t off; } nums[] = {
+                {"ack_wait_ms", MAX_WAIT_MS, offsetof(rc_consumer_req, opts.ack_wait_ms)},
+                {"max_deliver", MAX_DELIVER_LIMIT, offsetof(rc_consumer_req, opts.max_deliver)},
+                {"delay_ms", MAX_WAIT_MS, offsetof(rc_consumer_req, delay_ms)},
+                {"min_idle_ms", MAX_WAIT_MS, offsetof(rc_consumer_req, min_idle_ms)},
+                {"count", RC_CONSUMER_FETCH_MAX, offsetof(rc_consumer_req, count)},
+            };
+            size_t i = 0;
+            while (i < sizeof nums / sizeof nums[0] && strcmp(nums[i].name, m->string)) i++;
+            if (i == sizeof nums / sizeof nums[0]) {
+                rc = rc_err_set(err, RC_INVALID, "%.40s: unknown member", m->string);
+                goto done;
+            }
+            if ((rc = json_int(m, nums[i].max, (int64_t *)((char *)out + nums[i].off), err)))
+                goto done;
+        }
+    }
+    const char **dst[S__N] = {&out->opts.name, NULL, &out->opts.start, &out->opts.filter_json,
+                              &out->member};
+    for (int i = 0; i < S__N; i++)
+        if (have[i] && dst[i]) *dst[i] = out->strs.p + soff[i];
+    if (have[S_MODE] && rc_consumer_mode_parse(out->strs.p + soff[S_MODE], &out->opts.mode)) {
+        rc = rc_err_set(err, RC_INVALID, "mode: must be cursor or group");
+        goto done;
+    }
+done:
+    cJSON_Delete(root);
+    if (rc != RC_OK) rc_consumer_req_free(out);
+    return rc;
+}
