@@ -5,8 +5,9 @@
  *
  * Appends are asynchronous: the handler hands the events to the store's
  * writer and defers its answer; the completion (on the writer thread,
- * after the group commit is durable) writes the answer and wakes the
- * connection. Log reads are streamed page by page from the store with the
+ * after the group commit is durable) only records the result and posts it
+ * to the door's answer thread, which writes the answer and wakes the
+ * connection, so the writer is back at the next group at once. Log reads are streamed page by page from the store with the
  * stored JSON copied through and `seq` spliced in, so a long replay never
  * materialises in memory and never re-encodes an event.
  */
@@ -20,20 +21,29 @@
 /* ---- POST /events ----------------------------------------------------------------- */
 
 typedef struct append_ctx {
+    rc_http_job job;          /* first: the answer thread gets &job */
     rc_http_res *res;
     rc_http_env *env;
     size_t n;
     int batch;
     uint64_t bytes;
     char *expect_subject;
+    /* The store's result, recorded on the writer thread. */
+    int status;
+    rc_err err;
+    rc_append_item one;       /* a single event's item: no allocation */
+    rc_append_item *items;    /* &one, or a copy for batches */
+    size_t n_items;
 } append_ctx;
 
-static void append_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
-                        size_t n) {
-    append_ctx *c = arg;
+/* On the answer thread: build the answer and wake the connection. */
+static void append_answer(rc_http_job *job) {
+    append_ctx *c = (append_ctx *)job;
     rc_http_res *res = c->res;
-    if (status != RC_OK) {
-        rc__http_res_problem(res, status, err ? rc_err_msg(err) : NULL);
+    const rc_append_item *items = c->items;
+    size_t n = c->n_items;
+    if (c->status != RC_OK) {
+        rc__http_res_problem(res, c->status, c->err.msg[0] ? c->err.msg : NULL);
     } else {
         rc_buf b = RC_BUF_INIT;
         int all_dup = 1;
@@ -45,6 +55,7 @@ static void append_done(void *arg, int status, const rc_err *err, const rc_appen
             }
         }
         if (c->batch) {
+            rc_buf_reserve(&b, 16 + n * 36);
             rc_buf_puts(&b, "{\"items\":[");
             for (size_t i = 0; i < n; i++) {
                 rc_buf_puts(&b, i ? ",{\"seq\":" : "{\"seq\":");
@@ -62,14 +73,48 @@ static void append_done(void *arg, int status, const rc_err *err, const rc_appen
             snprintf(loc, sizeof loc, "/events/%" PRIu64, items[0].seq);
             rc__http_res_header(res, "Location", loc);
         }
-        rc__http_res_send(res, all_dup ? 200 : 201, "application/json", b.p, b.len);
-        rc_buf_free(&b);
+        /* The answer takes the buffer as is: no copy. */
+        res->status = all_dup ? 200 : 201;
+        rc__http_res_header(res, "Content-Type", "application/json");
+        rc_buf_free(&res->body);
+        res->body = b;
         if (fresh) rc__http_metrics_appended(c->env->metrics, fresh, fresh == n ? c->bytes : 0);
     }
-    atomic_fetch_sub(&c->env->inflight, 1);
+    rc_http_env *env = c->env;
+    if (c->items != &c->one) free(c->items);
     free(c->expect_subject);
     free(c);
     rc__http_res_complete(res);
+    /* Only now: stop waits for inflight == 0 before it may stop MHD, so
+     * the resume above must have happened by then. */
+    atomic_fetch_sub(&env->inflight, 1);
+}
+
+/* On the store's writer thread, after the commit: record and hand over. */
+static void append_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                        size_t n) {
+    append_ctx *c = arg;
+    c->status = status;
+    c->items = &c->one;
+    c->n_items = 0;
+    if (status != RC_OK) {
+        if (err) c->err = *err;
+        else rc_err_clear(&c->err);
+    } else if (n == 1) {
+        c->one = items[0];
+        c->n_items = 1;
+    } else if (n > 1) {
+        if ((c->items = malloc(n * sizeof *items))) {
+            memcpy(c->items, items, n * sizeof *items);
+            c->n_items = n;
+        } else {
+            c->items = &c->one;
+            c->status = RC_NOMEM;
+            rc_err_set(&c->err, RC_NOMEM, "committed, but out of memory for the answer");
+        }
+    }
+    c->job.run = append_answer;
+    rc__http_job_post(c->env, &c->job);
 }
 
 /* Read the optimistic-concurrency precondition from the query or headers. */

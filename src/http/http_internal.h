@@ -87,6 +87,16 @@ struct rc_http_stream {
 typedef struct rc_http_metrics rc_http_metrics;
 typedef struct rc_sse rc_sse;
 
+/* Work handed to the door's answer thread: the store's writer calls
+ * completions, and every microsecond spent there delays the next group
+ * commit, so a completion only records its result and posts a job; the
+ * answer thread builds the response and resumes the connection. */
+typedef struct rc_http_job rc_http_job;
+struct rc_http_job {
+    rc_http_job *next;
+    void (*run)(rc_http_job *job);
+};
+
 typedef struct rc_http_env {
     rc_store *st;
     rc_hub *hub;
@@ -101,10 +111,20 @@ typedef struct rc_http_env {
     size_t sse_count;
     /* Deferred answers not yet completed (stop waits for them). */
     atomic_long inflight;
+    /* The answer thread and its FIFO of jobs. */
+    pthread_mutex_t jobs_mu;
+    pthread_cond_t jobs_cv;
+    rc_http_job *jobs_head, *jobs_tail;
+    int jobs_sleeping, jobs_stop, jobs_started;
+    pthread_t jobs_thread;
 } rc_http_env;
 
 int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cfg);
+/* Runs the jobs still queued, then stops the answer thread. */
 void rc__http_env_destroy(rc_http_env *env);
+/* Queue job for the answer thread (FIFO); callable from any thread, never
+ * blocks for long. Without an answer thread the job runs right here. */
+void rc__http_job_post(rc_http_env *env, rc_http_job *job);
 
 /* ---- request and response ------------------------------------------------ */
 

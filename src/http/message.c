@@ -331,6 +331,47 @@ int rc__http_parse_u64(const char *s, uint64_t *out) {
 
 /* ---- env ---------------------------------------------------------------------- */
 
+static void *jobs_main(void *arg) {
+    rc_http_env *env = arg;
+    pthread_mutex_lock(&env->jobs_mu);
+    for (;;) {
+        rc_http_job *list = env->jobs_head;
+        if (!list) {
+            if (env->jobs_stop) break;
+            env->jobs_sleeping = 1;
+            pthread_cond_wait(&env->jobs_cv, &env->jobs_mu);
+            env->jobs_sleeping = 0;
+            continue;
+        }
+        /* Take them all: one lock round trip per burst, not per job. */
+        env->jobs_head = env->jobs_tail = NULL;
+        pthread_mutex_unlock(&env->jobs_mu);
+        while (list) {
+            rc_http_job *j = list;
+            list = j->next;
+            j->run(j); /* may free j */
+        }
+        pthread_mutex_lock(&env->jobs_mu);
+    }
+    pthread_mutex_unlock(&env->jobs_mu);
+    return NULL;
+}
+
+void rc__http_job_post(rc_http_env *env, rc_http_job *job) {
+    if (!env->jobs_started) {
+        job->run(job);
+        return;
+    }
+    job->next = NULL;
+    pthread_mutex_lock(&env->jobs_mu);
+    if (env->jobs_tail) env->jobs_tail->next = job;
+    else env->jobs_head = job;
+    env->jobs_tail = job;
+    /* A busy answer thread finds the job when it comes back for more. */
+    if (env->jobs_sleeping) pthread_cond_signal(&env->jobs_cv);
+    pthread_mutex_unlock(&env->jobs_mu);
+}
+
 int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cfg) {
     memset(env, 0, sizeof *env);
     env->st = st;
@@ -340,12 +381,31 @@ int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cf
     atomic_init(&env->stopping, 0);
     atomic_init(&env->inflight, 0);
     pthread_mutex_init(&env->sse_mu, NULL);
-    if (!(env->metrics = rc__http_metrics_new())) return RC_NOMEM;
+    pthread_mutex_init(&env->jobs_mu, NULL);
+    pthread_cond_init(&env->jobs_cv, NULL);
+    if (!(env->metrics = rc__http_metrics_new())) {
+        pthread_mutex_destroy(&env->jobs_mu);
+        pthread_cond_destroy(&env->jobs_cv);
+        pthread_mutex_destroy(&env->sse_mu);
+        return RC_NOMEM;
+    }
     snprintf(env->http_addr, sizeof env->http_addr, "-");
+    /* Without the thread, jobs run on the poster's thread: slower, same answers. */
+    env->jobs_started = pthread_create(&env->jobs_thread, NULL, jobs_main, env) == 0;
     return RC_OK;
 }
 
 void rc__http_env_destroy(rc_http_env *env) {
+    if (env->jobs_started) {
+        pthread_mutex_lock(&env->jobs_mu);
+        env->jobs_stop = 1;
+        pthread_cond_signal(&env->jobs_cv);
+        pthread_mutex_unlock(&env->jobs_mu);
+        pthread_join(env->jobs_thread, NULL);
+        env->jobs_started = 0;
+    }
+    pthread_mutex_destroy(&env->jobs_mu);
+    pthread_cond_destroy(&env->jobs_cv);
     rc__http_metrics_free(env->metrics);
     pthread_mutex_destroy(&env->sse_mu);
     env->metrics = NULL;

@@ -132,6 +132,20 @@ struct rc_store {
     rc_commit_hook hook;
     void *hook_arg;
 
+    /* checkpoints (writer.c): a helper thread on its own connection copies
+     * the WAL into the database (PASSIVE) so that the writer does not stall
+     * on it; the writer only finishes the last few frames when the WAL is
+     * long, which lets its next transaction restart the WAL from the top. */
+    sqlite3 *cdb;             /* (checkpointer) */
+    pthread_t ckpt_thread;
+    int ckpt_started;         /* thread running; cmu/ccv initialised */
+    pthread_mutex_t cmu;
+    pthread_cond_t ccv;
+    int ckpt_want, ckpt_stop; /* (cmu) */
+    int wal_frames;           /* (writer) frames in the WAL after the last commit */
+    int wal_kicked;           /* (writer) wal_frames when the helper was last asked */
+    _Atomic uint64_t ckpt_bg, ckpt_writer; /* passes run by the helper / the writer */
+
     _Atomic uint64_t pub_head; /* head as of the last commit, for readers */
     _Atomic uint64_t commits, appended;
 

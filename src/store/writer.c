@@ -10,6 +10,12 @@
  * half-way, then calls the commit hook with the new events in seq order and
  * the completions.
  *
+ * Checkpoints run on a helper thread with its own connection (PASSIVE: it
+ * never blocks the writer), kicked every CKPT_STEP frames; the writer only
+ * finishes the job itself, after answering its group, once the WAL is
+ * WAL_RESTART frames long, so that its next transaction rewinds the WAL to
+ * the start instead of letting it grow while appends never pause.
+ *
  * Invariants: st->head is the seq of the last event written in the open
  * transaction; it is restored whenever a request or the whole group rolls
  * back, so seqs stay gapless. A request is acknowledged only after COMMIT
@@ -27,6 +33,13 @@
 /* Most requests waiting in the queue: beyond this async submitters get
  * RC_BUSY and blocking ones wait, so memory stays bounded under overload. */
 #define QUEUE_CAP 65536
+
+/* The helper checkpoints each time the WAL grew by this many frames
+ * (SQLite's own autocheckpoint default). */
+#define CKPT_STEP 1000
+/* From this WAL length on, the writer completes the checkpoint itself
+ * after each group (cheap: the helper already copied nearly everything). */
+#define WAL_RESTART 4096
 
 struct rc_txn {
     rc_store *st;
@@ -518,6 +531,106 @@ static void run_group(rc_store *st, rc__req *list) {
     st->n_fresh = 0;
 }
 
+/* ---- checkpoints -------------------------------------------------------- */
+
+/* Replaces SQLite's autocheckpoint hook on the write connection: only
+ * record the length; the writer acts on it after answering the group. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
+    (void)db, (void)name;
+    ((rc_store *)arg)->wal_frames = frames;
+    return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg) {
+    rc_store *st = arg;
+    pthread_mutex_lock(&st->cmu);
+    for (;;) {
+        while (!st->ckpt_want && !st->ckpt_stop) pthread_cond_wait(&st->ccv, &st->cmu);
+        if (st->ckpt_stop) break;
+        st->ckpt_want = 0;
+        pthread_mutex_unlock(&st->cmu);
+        int log = 0, done = 0;
+        int rc = sqlite3_wal_checkpoint_v2(st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        if (rc == SQLITE_OK) atomic_fetch_add(&st->ckpt_bg, 1);
+        else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            RC_WARN("store", "checkpoint: %s", sqlite3_errmsg(st->cdb));
+        pthread_mutex_lock(&st->cmu);
+    }
+    pthread_mutex_unlock(&st->cmu);
+    return NULL;
+}
+
+/* After a group was answered: kick the helper, or finish the checkpoint
+ * here when the WAL is long (see the file comment). */
+static void after_group(rc_store *st) {
+    int frames = st->wal_frames;
+    if (frames < st->wal_kicked) st->wal_kicked = 0; /* the WAL was rewound */
+    if (!st->ckpt_started) return;                  /* SQLite's autocheckpoint runs */
+    if (frames >= WAL_RESTART) {
+        int log = 0, done = 0;
+        /* PASSIVE: SQLITE_BUSY while the helper holds the checkpoint lock;
+         * the next group tries again. */
+        if (sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
+            SQLITE_OK) {
+            atomic_fetch_add(&st->ckpt_writer, 1);
+            st->wal_kicked = 0;
+            return;
+        }
+    }
+    if (frames - st->wal_kicked >= CKPT_STEP) {
+        st->wal_kicked = frames;
+        pthread_mutex_lock(&st->cmu);
+        st->ckpt_want = 1;
+        pthread_cond_signal(&st->ccv);
+        pthread_mutex_unlock(&st->cmu);
+    }
+}
+
+/* Start the helper; on any failure keep SQLite's autocheckpoint on the
+ * writer (slower, never wrong). */
+static void ckpt_start(rc_store *st) {
+    const char *sync = st->opts.fsync == RC_FSYNC_NORMAL ? "PRAGMA synchronous=NORMAL"
+                                                         : "PRAGMA synchronous=FULL";
+    if (sqlite3_open_v2(st->db_path, &st->cdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+            SQLITE_OK ||
+        sqlite3_exec(st->cdb, sync, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    pthread_mutex_init(&st->cmu, NULL);
+    pthread_cond_init(&st->ccv, NULL);
+    st->ckpt_want = st->ckpt_stop = 0;
+    if (pthread_create(&st->ckpt_thread, NULL, ckpt_main, st) != 0) {
+        pthread_mutex_destroy(&st->cmu);
+        pthread_cond_destroy(&st->ccv);
+        goto fail;
+    }
+    st->ckpt_started = 1;
+    sqlite3_wal_hook(st->wdb, wal_hook, st);
+    return;
+fail:
+    RC_WARN("store", "no checkpoint thread (%s): checkpointing on the writer",
+            st->cdb ? sqlite3_errmsg(st->cdb) : "out of memory");
+    sqlite3_close(st->cdb);
+    st->cdb = NULL;
+}
+
+static void ckpt_stop(rc_store *st) {
+    if (!st->ckpt_started) return;
+    pthread_mutex_lock(&st->cmu);
+    st->ckpt_stop = 1;
+    pthread_cond_signal(&st->ccv);
+    pthread_mutex_unlock(&st->cmu);
+    pthread_join(st->ckpt_thread, NULL);
+    pthread_mutex_destroy(&st->cmu);
+    pthread_cond_destroy(&st->ccv);
+    sqlite3_close(st->cdb);
+    st->cdb = NULL;
+    st->ckpt_started = 0;
+    /* Back to SQLite's hook: closing the last connection checkpoints. */
+    sqlite3_wal_autocheckpoint(st->wdb, 1000);
+}
+
+/* ---- the writer loop ---------------------------------------------------- */
+
 static void *writer_main(void *arg) {
     rc_store *st = arg;
     for (;;) {
@@ -544,13 +657,17 @@ static void *writer_main(void *arg) {
         if (was_full) pthread_cond_broadcast(&st->qspace);
         pthread_mutex_unlock(&st->qmu);
         run_group(st, list);
+        after_group(st);
     }
     return NULL;
 }
 
 int rc__writer_start(rc_store *st, rc_err *err) {
-    if (pthread_create(&st->thread, NULL, writer_main, st) != 0)
+    ckpt_start(st);
+    if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
+        ckpt_stop(st);
         return rc_err_set(err, RC_NOMEM, "store: cannot start the writer thread");
+    }
     st->thread_started = 1;
     return RC_OK;
 }
@@ -565,6 +682,7 @@ void rc__writer_stop(rc_store *st) {
         pthread_join(st->thread, NULL);
         st->thread_started = 0;
     }
+    ckpt_stop(st);
 }
 
 /* ---- transactions ------------------------------------------------------- */

@@ -12,14 +12,18 @@
 # target >= 0.7) when bench_append is built.
 #
 # Usage: tests/bench/run_http.sh [BUILD_DIR]
-# Env: REDCAR_BIN, DURATION (s, default 10), CONNECTIONS (default 256),
-#      WRK_THREADS (default 2), HTTP_THREADS (default 4), BATCH (default 1000).
+# Env: REDCAR_BIN, DURATION (s, default 10), CONNECTIONS (one or more wrk
+#      connection counts, default "256"), WRK_THREADS (default 2),
+#      HTTP_THREADS (default 4), BATCH (default 1000), BATCH_CONNECTIONS
+#      (default 8), FSYNC ("always" by default; "always normal" adds the
+#      fsync-normal figures).
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-${REDCAR_BUILD:-$src/build}}"
 BIN=${REDCAR_BIN:-$build/redcar}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-256}
+FSYNC=${FSYNC:-always}
 WRK_THREADS=${WRK_THREADS:-2}
 HTTP_THREADS=${HTTP_THREADS:-4}
 BATCH=${BATCH:-1000}
@@ -111,37 +115,56 @@ rps() {
   wrk -t"$WRK_THREADS" -c"$3" -d"${DURATION}s" -s "$2" "$1" 2>&1 | sed -n 's/^RESULT //p'
 }
 
-# ---- ceiling ---------------------------------------------------------------------------------
+# Both servers run side by side (an idle one sleeps in epoll) and every
+# redcar load is measured right after the ceiling with the same wrk
+# settings, so a machine whose load drifts compares like with like.
 "$CEIL" 0 "$HTTP_THREADS" > "$TMP/ceiling.log" 2>&1 &
 PIDS+=($!)
 CP=$(wait_port "$TMP/ceiling.log" "listening on")
-read -r ceil_rps ceil_err ceil_p99 <<< "$(rps "http://127.0.0.1:$CP/events" "$TMP/structured.lua" "$CONNECTIONS")"
-kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true; PIDS=()
+CURL="http://127.0.0.1:$CP/events"
 
-# ---- redcar ------------------------------------------------------------------------------------
-mkdir -p "$TMP/data"
-"$BIN" -a 127.0.0.1:0 -r 127.0.0.1:0 -d "$TMP/data" -o "$TMP/redcar.log" --fsync always \
-  --http-threads "$HTTP_THREADS" &
-PIDS+=($!)
-RP=$(wait_port "$TMP/redcar.log" "http: listening on")
-URL="http://127.0.0.1:$RP/events"
-read -r st_rps st_err st_p99 <<< "$(rps "$URL" "$TMP/structured.lua" "$CONNECTIONS")"
-read -r bin_rps bin_err bin_p99 <<< "$(rps "$URL" "$TMP/binary.lua" "$CONNECTIONS")"
-BATCH_CONN=${BATCH_CONNECTIONS:-8}
-read -r bat_rps bat_err bat_p99 <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN")"
-head_seq=$(curl -s "http://127.0.0.1:$RP/info" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+start_redcar() { # FSYNC -> sets URL, RP
+  rm -rf "$TMP/data" "$TMP/redcar.log"
+  mkdir -p "$TMP/data"
+  "$BIN" -a 127.0.0.1:0 -r 127.0.0.1:0 -d "$TMP/data" -o "$TMP/redcar.log" --fsync "$1" \
+    --http-threads "$HTTP_THREADS" &
+  RPID=$!
+  PIDS+=($RPID)
+  RP=$(wait_port "$TMP/redcar.log" "http: listening on")
+  URL="http://127.0.0.1:$RP/events"
+}
+stop_redcar() { # and forget its pid, which the system may hand out again
+  kill "$RPID"
+  wait "$RPID" 2>/dev/null || true
+  PIDS=("${PIDS[0]}")
+}
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-bat_evs=$(awk -v r="$bat_rps" -v b="$BATCH" 'BEGIN { printf "%.1f", r * b }')
+row() { printf '%-40s %12.0f %8s %9s %8s\n' "$@"; }
 
-printf '\nHTTP door vs libmicrohttpd ceiling (fsync always, %ss per run, %d wrk connections, %d HTTP threads)\n' \
-  "$DURATION" "$CONNECTIONS" "$HTTP_THREADS"
-printf '%-34s %12s %8s %9s %8s\n' "load" "events/s" "errors" "p99 ms" "ratio"
-printf '%-34s %12.0f %8s %9s %8s\n' "ceiling (trivial 201 handler)" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00"
-printf '%-34s %12.0f %8s %9s %8s\n' "structured, 1 event/POST" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")"
-printf '%-34s %12.0f %8s %9s %8s\n' "binary, 1 event/POST" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")"
-printf '%-34s %12.0f %8s %9s %8s\n' "batched, $BATCH events/POST ($BATCH_CONN conns)" "$bat_evs" "$bat_err" "$bat_p99" "$(ratio "$bat_evs" "$ceil_rps")"
-echo "events stored: $head_seq"
+BATCH_CONN=${BATCH_CONNECTIONS:-8}
+printf '\nHTTP door vs libmicrohttpd ceiling (%ss per run, wrk -t%d, %d HTTP threads)\n' \
+  "$DURATION" "$WRK_THREADS" "$HTTP_THREADS"
+printf '%-40s %12s %8s %9s %8s\n' "load" "events/s" "errors" "p99 ms" "ratio"
+for fs in $FSYNC; do
+  start_redcar "$fs"
+  for c in $CONNECTIONS; do
+    read -r ceil_rps ceil_err ceil_p99 <<< "$(rps "$CURL" "$TMP/structured.lua" "$c")"
+    read -r st_rps st_err st_p99 <<< "$(rps "$URL" "$TMP/structured.lua" "$c")"
+    read -r bin_rps bin_err bin_p99 <<< "$(rps "$URL" "$TMP/binary.lua" "$c")"
+    row "ceiling (trivial 201 handler), c=$c" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00"
+    row "structured, fsync $fs, c=$c" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")"
+    row "binary, fsync $fs, c=$c" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")"
+  done
+  read -r bat_rps bat_err bat_p99 <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN")"
+  bat_evs=$(awk -v r="$bat_rps" -v b="$BATCH" 'BEGIN { printf "%.1f", r * b }')
+  row "batched, $BATCH/POST, fsync $fs (c=$BATCH_CONN)" "$bat_evs" "$bat_err" "$bat_p99" ""
+  [ "$fs" = always ] && bat_always=$bat_evs
+  head_seq=$(curl -s "http://127.0.0.1:$RP/info" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+  stop_redcar
+  echo "events stored (fsync $fs): $head_seq"
+done
+bat_evs=${bat_always:-$bat_evs}
 
 # ---- batched vs plain SQLite (store benchmark) --------------------------------------------------
 BA="$build/bench_append"
@@ -150,7 +173,7 @@ if [ -x "$BA" ]; then
   plain=$("$BA" -n 200000 -s always -o plain -d "$TMP" 2>/dev/null |
     sed -n 's/.*plain sqlite, pre-encoded, 1000\/txn: *\([0-9.]*\) ev\/s.*/\1/p' | head -1)
   if [ -n "$plain" ]; then
-    printf '%-34s %12.0f %8s %9s %8s\n' "plain SQLite, 1000 rows/txn" "$plain" "" "" ""
+    row "plain SQLite, 1000 rows/txn (fsync always)" "$plain" "" "" ""
     echo "batched HTTP / plain SQLite = $(ratio "$bat_evs" "$plain") (target >= 0.70)"
   fi
 else
