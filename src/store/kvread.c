@@ -93,30 +93,6 @@ int rc__glob(const char *p, size_t plen, const char *s, size_t slen) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int simple(rc__rconn *c, const char *sql, rc_err *err) {
-    sqlite3_stmt *s;
-    int rc = rc__rconn_stmt(c, sql, &s, err);
-    if (rc) return rc;
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE && r != SQLITE_ROW) return rc__sqlite_err(c->db, r, err, sql);
-    return RC_OK;
-}
-
-static rc__rconn *begin(rc_store *st, rc_err *err, int *rc) {
-    rc__rconn *c = rc__rconn_get(st);
-    if ((*rc = simple(c, "BEGIN", err)) != RC_OK) {
-        rc__rconn_put(st, c);
-        return NULL;
-    }
-    return c;
-}
-
-static void end(rc_store *st, rc__rconn *c) {
-    simple(c, "COMMIT", NULL);
-    rc__rconn_put(st, c);
-}
-
 static int int_query(rc__rconn *c, const char *sql, int64_t a, int64_t *out, rc_err *err) {
     sqlite3_stmt *s;
     int rc = rc__rconn_stmt(c, sql, &s, err);
@@ -466,7 +442,7 @@ int rc_store_kv_get(rc_store *st, const char *key, uint64_t as_of, rc_kv_fn fn, 
                     rc_err *err) {
     if (!st || !key || !fn) return rc_err_set(err, RC_INVALID, "kv get: missing argument");
     int rc, live = 1;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) return rc;
     if (as_of && (rc = asof_check(c, as_of, &live, err))) goto out;
     if (live) {
@@ -502,7 +478,7 @@ int rc_store_kv_get(rc_store *st, const char *key, uint64_t as_of, rc_kv_fn fn, 
         state_clear(&k);
     }
 out:
-    end(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }
 
@@ -539,7 +515,7 @@ static int kv_walk(rc_store *st, const rc_kv_query *q, rc_kv_fn fn, void *arg, u
     size_t glen = q->glob ? strlen(q->glob) : 0;
     uint64_t seen = 0;
     int live = 1;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) {
         free(b.phi);
         return rc;
@@ -634,7 +610,7 @@ static int kv_walk(rc_store *st, const rc_kv_query *q, rc_kv_fn fn, void *arg, u
     }
     sqlite3_reset(s);
 out:
-    end(st, c);
+    rc__rconn_end(st, c);
     free(b.phi);
     if (count) *count = seen;
     return rc;
@@ -692,7 +668,7 @@ int rc_store_hash_scan(rc_store *st, const char *key, rc_kv_item_fn fn, void *ar
     if (!st || !key || !fn) return rc_err_set(err, RC_INVALID, "hash scan: missing argument");
     int rc;
     int64_t size;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) return rc;
     sqlite3_stmt *s;
     if (!(rc = kind_check(c, key, RC_KV_HASH, &size, err)) &&
@@ -701,7 +677,7 @@ int rc_store_hash_scan(rc_store *st, const char *key, rc_kv_item_fn fn, void *ar
         sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         rc = item_rows(c, s, 1, fn, arg, err);
     }
-    end(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }
 
@@ -710,7 +686,7 @@ int rc_store_list_range(rc_store *st, const char *key, int64_t start, int64_t st
     if (!st || !key || !fn) return rc_err_set(err, RC_INVALID, "list range: missing argument");
     int rc;
     int64_t size, head;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) return rc;
     sqlite3_stmt *s;
     if ((rc = kind_check(c, key, RC_KV_LIST, &size, err))) goto out;
@@ -741,6 +717,6 @@ int rc_store_list_range(rc_store *st, const char *key, int64_t start, int64_t st
     sqlite3_bind_int64(s, 3, head + stop);
     rc = item_rows(c, s, 0, fn, arg, err);
 out:
-    end(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }

@@ -112,7 +112,7 @@ static int simple(rc__rconn *c, const char *sql, rc_err *err) {
 
 /* A read transaction on a pooled connection: one snapshot for the whole
  * read. */
-static rc__rconn *begin(rc_store *st, rc_err *err, int *rc) {
+rc__rconn *rc__rconn_begin(rc_store *st, rc_err *err, int *rc) {
     rc__rconn *c = rc__rconn_get(st);
     if ((*rc = simple(c, "BEGIN", err)) != RC_OK) {
         rc__rconn_put(st, c);
@@ -121,7 +121,7 @@ static rc__rconn *begin(rc_store *st, rc_err *err, int *rc) {
     return c;
 }
 
-static void end(rc_store *st, rc__rconn *c) {
+void rc__rconn_end(rc_store *st, rc__rconn *c) {
     simple(c, "COMMIT", NULL);
     rc__rconn_put(st, c);
 }
@@ -231,7 +231,7 @@ int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, r
     char sql[512];
     rc__scan_sql(q, sql, sizeof sql);
     int rc;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) {
         free(pend);
         return rc;
@@ -252,7 +252,7 @@ int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, r
         if (q->limit) sqlite3_bind_int64(s, 10, q->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)q->limit);
         rc = emit_rows(c, s, fn, arg, NULL, err);
     }
-    end(st, c);
+    rc__rconn_end(st, c);
     free(pend);
     return rc;
 }
@@ -261,7 +261,7 @@ int rc_store_get(rc_store *st, uint64_t seq, rc_stored_fn fn, void *arg, rc_err 
     if (!st || !fn) return rc_err_set(err, RC_INVALID, "get: missing argument");
     if (seq == 0) return rc_err_set(err, RC_INVALID, "seq must be >= 1");
     int rc;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) return rc;
     sqlite3_stmt *s;
     size_t n = 0;
@@ -271,7 +271,7 @@ int rc_store_get(rc_store *st, uint64_t seq, rc_stored_fn fn, void *arg, rc_err 
         rc = emit_rows(c, s, fn, arg, &n, err);
         if (!rc && n == 0) rc = rc_err_set(err, RC_NOT_FOUND, "no event with seq %llu", (unsigned long long)seq);
     }
-    end(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }
 
@@ -279,7 +279,7 @@ int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_f
                         rc_err *err) {
     if (!st || !key || !fn) return rc_err_set(err, RC_INVALID, "history: missing argument");
     int rc;
-    rc__rconn *c = begin(st, err, &rc);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) return rc;
     sqlite3_stmt *s;
     if (!(rc = rc__rconn_stmt(c,
@@ -288,6 +288,6 @@ int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_f
         sqlite3_bind_int64(s, 2, limit ? (sqlite3_int64)limit : -1);
         rc = emit_rows(c, s, fn, arg, NULL, err);
     }
-    end(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }

@@ -193,6 +193,10 @@ void rc__rpool_close(rc_store *st);
 rc__rconn *rc__rconn_get(rc_store *st);
 void rc__rconn_put(rc_store *st, rc__rconn *c);
 int rc__rconn_stmt(rc__rconn *c, const char *sql, sqlite3_stmt **out, rc_err *err);
+/* A pooled connection inside BEGIN..COMMIT: one snapshot for a whole read
+ * (NULL with *rc set on failure); rc__rconn_end commits and returns it. */
+rc__rconn *rc__rconn_begin(rc_store *st, rc_err *err, int *rc);
+void rc__rconn_end(rc_store *st, rc__rconn *c);
 /* The SQL rc_store_scan runs for q (exported for the query-plan test). */
 void rc__scan_sql(const rc_query *q, char *sql, size_t n);
 /* The SQL of rc_store_kv_history. */
