@@ -13,7 +13,10 @@ run() {
   local dir=$1; shift
   echo "=== build $dir ($*)"
   cmake -S . -B "$dir" "$@" >/dev/null
-  cmake --build "$dir" -j"$jobs"
+  # The build's own output goes to a log; it is shown only when the build fails.
+  if ! cmake --build "$dir" -j"$jobs" > "$dir/build.log" 2>&1; then
+    tail -60 "$dir/build.log"; echo "build failed in $dir"; exit 1
+  fi
   echo "=== ctest $dir"
   (cd "$dir" && ctest --output-on-failure -j"$jobs") || status=1
   # Each suite's own summary (Check's "Checks:" lines, the integration
