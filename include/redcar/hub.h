@@ -20,6 +20,8 @@
  *  unicast:             exactly one subscriber: the one (or the group) whose
  *                       name equals the `castto` extension, else one of the
  *                       matching subscribers in turn (round robin).
+ * Observers (rc_sub_opts.observer) stand outside the modes: they see what
+ * they match, as in multicast, for every event.
  *
  * Contract (libuv's): after rc_hub_unsubscribe() returns, the subscriber's
  * callback is never called again.
@@ -60,6 +62,11 @@ typedef struct rc_sub_opts {
     rc_hub_filter_fn filter;   /* NULL: channels/patterns only */
     void *filter_arg;
     int match_all;             /* 1: every event (subject to filter) */
+    /* 1: an observer inside the server (a cache to invalidate, keyspace
+     * notifications), not an addressee: it gets every event its channels,
+     * patterns and filter match, whatever the cast mode, and is never a
+     * broadcast, unicast or castto target. */
+    int observer;
 } rc_sub_opts;
 
 rc_hub *rc_hub_new(void);

@@ -35,6 +35,7 @@ struct rc_sub {
     rc_hub_filter_fn filter;
     void *filter_arg;
     int match_all;
+    int observer;         /* sees what it matches whatever the cast mode */
     size_t nchan, npat;
     uint64_t mark;        /* publish pass that last selected it (dedup) */
 };
@@ -49,7 +50,7 @@ struct rc_hub {
     pthread_mutex_t lock;
     pthread_cond_t moved;     /* head advanced */
     rc_sub *subs;
-    size_t nsubs;
+    size_t nsubs, nobservers;
     chan **buckets;
     size_t nbuckets, nchans;
     pat *pats;
@@ -262,6 +263,20 @@ size_t rc_sub_count(rc_hub *h, const rc_sub *s) {
 
 /* ---- subscribers -------------------------------------------------------- */
 
+/* A group's turn record goes with its last member. Called with the lock. */
+static void group_drop_if_empty(rc_hub *h, const char *name) {
+    for (rc_sub *s = h->subs; s; s = s->next)
+        if (s->group && !strcmp(s->group, name)) return;
+    for (group_rr **pp = &h->groups; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->name, name)) continue;
+        group_rr *g = *pp;
+        *pp = g->next;
+        free(g->name);
+        free(g);
+        return;
+    }
+}
+
 rc_sub *rc_hub_subscribe(rc_hub *h, const rc_sub_opts *o) {
     if (!o->deliver) return NULL;
     rc_sub *s = calloc(1, sizeof *s);
@@ -277,11 +292,13 @@ rc_sub *rc_hub_subscribe(rc_hub *h, const rc_sub_opts *o) {
     s->filter = o->filter;
     s->filter_arg = o->filter_arg;
     s->match_all = o->match_all;
+    s->observer = o->observer ? 1 : 0;
     pthread_mutex_lock(&h->lock);
     s->next = h->subs;
     if (h->subs) h->subs->prev = s;
     h->subs = s;
     h->nsubs++;
+    h->nobservers += (size_t)s->observer;
     pthread_mutex_unlock(&h->lock);
     return s;
 }
@@ -316,6 +333,8 @@ void rc_hub_unsubscribe(rc_hub *h, rc_sub *s) {
     else h->subs = s->next;
     if (s->next) s->next->prev = s->prev;
     h->nsubs--;
+    h->nobservers -= (size_t)s->observer;
+    if (s->group) group_drop_if_empty(h, s->group);
     pthread_mutex_unlock(&h->lock);
     sub_free(s);
 }
@@ -451,6 +470,51 @@ static void collect_matching(rc_hub *h, const rc_event *ev, const char *channel)
         if (s->match_all && passes(s, ev)) cand_push(h, s, NULL, 0);
 }
 
+/* Keep only the candidates that are addressees (not observers). */
+static void drop_observers(rc_hub *h) {
+    size_t k = 0;
+    for (size_t i = 0; i < h->ncand; i++)
+        if (!h->cand[i].sub->observer) h->cand[k++] = h->cand[i];
+    h->ncand = k;
+}
+
+/* Broadcast and unicast choose among addressees; observers still see what
+ * they match (a read cache must hear of every KV change, whoever the event
+ * was cast to, and must not be handed events it did not ask for). */
+static void observe(rc_hub *h, const rc_event *ev, const char *channel) {
+    if (!h->nobservers) return;
+    h->ncand = 0;
+    collect_matching(h, ev, channel);
+    size_t n = h->ncand;
+    for (size_t i = 0; i < n; i++)
+        if (h->cand[i].sub->observer)
+            deliver(h->cand[i].sub, ev, channel, h->cand[i].pattern, h->cand[i].via_channel);
+}
+
+static void unicast(rc_hub *h, const rc_event *ev, const char *channel, const rc_ext *to) {
+    if (to && to->s) {
+        /* A named target: a subscriber by name, else a group member in turn. */
+        for (rc_sub *s = h->subs; s; s = s->next)
+            if (!s->observer && s->name && !strcmp(s->name, to->s)) {
+                deliver(s, ev, channel, NULL, 1);
+                return;
+            }
+        for (rc_sub *s = h->subs; s; s = s->next)
+            if (!s->observer && s->group && !strcmp(s->group, to->s)) cand_push(h, s, NULL, 1);
+        /* castto comes from the event, i.e. from clients: keep turn
+         * state only for groups that exist, or every unknown name would
+         * leave a record behind (unbounded memory, slower lookups). */
+        if (!h->ncand) return;
+        struct cand *c = pick_one(h, &group_get(h, to->s)->turn, to->s, 1);
+        if (c) deliver(c->sub, ev, channel, c->pattern, c->via_channel);
+        return;
+    }
+    collect_matching(h, ev, channel);
+    drop_observers(h);
+    struct cand *c = pick_one(h, &h->rr, NULL, 0);
+    if (c) deliver(c->sub, ev, channel, c->pattern, c->via_channel);
+}
+
 static void publish_one(rc_hub *h, const rc_event *ev) {
     const char *channel = rc_event_channel(ev);
     const rc_ext *mode = rc_event_ext(ev, "castmode");
@@ -459,26 +523,14 @@ static void publish_one(rc_hub *h, const rc_event *ev) {
     h->ncand = 0;
 
     if (!strcmp(m, "broadcast")) {
-        for (rc_sub *s = h->subs; s; s = s->next) deliver(s, ev, channel, NULL, 1);
+        for (rc_sub *s = h->subs; s; s = s->next)
+            if (!s->observer) deliver(s, ev, channel, NULL, 1);
+        observe(h, ev, channel);
         return;
     }
     if (!strcmp(m, "unicast")) {
-        if (to && to->s) {
-            /* A named target: a subscriber by name, else a group member in turn. */
-            for (rc_sub *s = h->subs; s; s = s->next)
-                if (s->name && !strcmp(s->name, to->s)) {
-                    deliver(s, ev, channel, NULL, 1);
-                    return;
-                }
-            for (rc_sub *s = h->subs; s; s = s->next)
-                if (s->group && !strcmp(s->group, to->s)) cand_push(h, s, NULL, 1);
-            struct cand *c = pick_one(h, &group_get(h, to->s)->turn, to->s, 1);
-            if (c) deliver(c->sub, ev, channel, c->pattern, c->via_channel);
-            return;
-        }
-        collect_matching(h, ev, channel);
-        struct cand *c = pick_one(h, &h->rr, NULL, 0);
-        if (c) deliver(c->sub, ev, channel, c->pattern, c->via_channel);
+        unicast(h, ev, channel, to);
+        observe(h, ev, channel);
         return;
     }
     /* multicast: everyone matching; a group counts as one subscriber. */

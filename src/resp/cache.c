@@ -100,6 +100,7 @@ rc__cache *rc__r_cache_new(rc_hub *hub, size_t max_bytes) {
     o.arg = c;
     o.filter = kv_filter;
     o.match_all = 1;
+    o.observer = 1; /* internal: sees every cast mode, never a broadcast/unicast target */
     if (!(c->sub = rc_hub_subscribe(hub, &o))) {
         pthread_mutex_destroy(&c->mu);
         free(c);

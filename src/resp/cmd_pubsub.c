@@ -347,6 +347,7 @@ void rc__r_keyspace_configure(rc_resp *d) {
         o.arg = d;
         o.filter = ks_filter;
         o.match_all = 1;
+        o.observer = 1; /* internal: sees every cast mode, never a broadcast/unicast target */
         d->ks_sub = rc_hub_subscribe(d->hub, &o);
     } else if (!f && d->ks_sub) {
         rc_hub_unsubscribe(d->hub, d->ks_sub);

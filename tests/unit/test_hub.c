@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Hub: channel/pattern matching, cast modes, groups, glob, unsubscribe contract. */
 #include <check.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ static void pub(rc_hub *h, rc_event *ev) {
 }
 
 static rc_sub *sub(rc_hub *h, rx *r, const char *name, const char *group) {
-    rc_sub_opts o = {name, group, on_deliver, r, NULL, NULL, 0};
+    rc_sub_opts o = {name, group, on_deliver, r, NULL, NULL, 0, 0};
     return rc_hub_subscribe(h, &o);
 }
 
@@ -147,6 +148,36 @@ START_TEST(unicast_by_name_group_or_turn) {
 }
 END_TEST
 
+/* castto is client input: unicast to names nobody has, and groups that come
+ * and go, must not leave state behind in the hub (it once kept a turn
+ * record per castto name: unbounded memory and a slower lookup for every
+ * later event). mallinfo2 sees glibc's heap (under ASan it sees nothing and
+ * the bound holds trivially). */
+START_TEST(unicast_unknown_targets_keep_no_state) {
+    rc_hub *h = rc_hub_new();
+    rx a = {0}, g = {0};
+    rc_sub_add_channel(h, sub(h, &a, "alice", NULL), "q");
+    char name[48];
+    pub(h, mk("q", "t", "unicast", "warm-up", 1)); /* scratch arrays reach their size */
+    size_t before = mallinfo2().uordblks;
+    for (int i = 0; i < 20000; i++) {
+        snprintf(name, sizeof name, "nobody-with-a-longish-name-%d", i);
+        pub(h, mk("q", "t", "unicast", name, (uint64_t)i + 2));
+    }
+    for (int i = 0; i < 2000; i++) {
+        snprintf(name, sizeof name, "team-%d", i);
+        rc_sub *m = sub(h, &g, NULL, name);
+        pub(h, mk("q", "t", "unicast", name, (uint64_t)i + 30000));
+        rc_hub_unsubscribe(h, m);
+    }
+    size_t after = mallinfo2().uordblks;
+    ck_assert_int_eq(a.got, 0);
+    ck_assert_int_eq(g.got, 2000); /* each short-lived group got its event */
+    ck_assert_msg(after < before + 64 * 1024, "hub grew by %zu bytes", after - before);
+    rc_hub_free(h);
+}
+END_TEST
+
 static int only_type_a(void *arg, const rc_event *ev) {
     (void)arg;
     return !strcmp(ev->type, "a");
@@ -155,7 +186,7 @@ static int only_type_a(void *arg, const rc_event *ev) {
 START_TEST(match_all_with_filter) {
     rc_hub *h = rc_hub_new();
     rx r = {0};
-    rc_sub_opts o = {NULL, NULL, on_deliver, &r, only_type_a, NULL, 1};
+    rc_sub_opts o = {NULL, NULL, on_deliver, &r, only_type_a, NULL, 1, 0};
     rc_hub_subscribe(h, &o);
     pub(h, mk("s1", "a", NULL, NULL, 1));
     pub(h, mk("s2", "b", NULL, NULL, 2));
@@ -163,6 +194,43 @@ START_TEST(match_all_with_filter) {
     ck_assert_int_eq(r.got, 2);
     ck_assert_uint_eq(rc_hub_wait(h, 2, 10), 3);
     ck_assert_uint_eq(rc_hub_wait(h, 3, 20), 3); /* times out */
+    rc_hub_free(h);
+}
+END_TEST
+
+/* An observer (the RESP door's read cache, keyspace notifications) sees what
+ * it matches whatever the cast mode and is never an addressee: broadcast
+ * does not hand it events its filter refuses (its deliver callback may rely
+ * on the filter), unicast neither targets it nor counts it in the turn, and
+ * a unicast event still reaches it (a KV change must invalidate the cache,
+ * whoever the event was cast to). */
+START_TEST(observers_see_every_cast_mode) {
+    rc_hub *h = rc_hub_new();
+    rx a = {0}, obs = {0};
+    rc_sub_add_channel(h, sub(h, &a, "alice", NULL), "q");
+    rc_sub_opts o = {"cache", NULL, on_deliver, &obs, only_type_a, NULL, 1, 1};
+    ck_assert_ptr_nonnull(rc_hub_subscribe(h, &o));
+    pub(h, mk("q", "b", "broadcast", NULL, 1));
+    ck_assert_int_eq(a.got, 1);
+    ck_assert_int_eq(obs.got, 0); /* filter honoured */
+    pub(h, mk("q", "a", "broadcast", NULL, 2));
+    ck_assert_int_eq(a.got, 2);
+    ck_assert_int_eq(obs.got, 1);
+    pub(h, mk("q", "a", "unicast", "cache", 3)); /* not a target */
+    ck_assert_int_eq(a.got, 2);
+    ck_assert_int_eq(obs.got, 2); /* but it observes */
+    pub(h, mk("q", "b", "unicast", "cache", 4));
+    ck_assert_int_eq(obs.got, 2);
+    pub(h, mk("zzz", "a", "unicast", "alice", 5));
+    ck_assert_int_eq(a.got, 3);
+    ck_assert_int_eq(obs.got, 3);
+    for (int i = 0; i < 10; i++) pub(h, mk("q", "a", "unicast", NULL, (uint64_t)i + 6));
+    ck_assert_int_eq(a.got, 13); /* the only addressee gets every turn */
+    ck_assert_int_eq(obs.got, 13);
+    pub(h, mk("q", "a", NULL, NULL, 20)); /* multicast: both, as before */
+    ck_assert_int_eq(a.got, 14);
+    ck_assert_int_eq(obs.got, 14);
+    ck_assert_uint_eq(rc_hub_subscribers(h), 2);
     rc_hub_free(h);
 }
 END_TEST
@@ -203,7 +271,9 @@ int main(void) {
     tcase_add_test(tc, broadcast_ignores_filters);
     tcase_add_test(tc, multicast_group_counts_as_one);
     tcase_add_test(tc, unicast_by_name_group_or_turn);
+    tcase_add_test(tc, unicast_unknown_targets_keep_no_state);
     tcase_add_test(tc, match_all_with_filter);
+    tcase_add_test(tc, observers_see_every_cast_mode);
     tcase_add_test(tc, many_channels_rehash);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
