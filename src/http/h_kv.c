@@ -14,7 +14,7 @@
 #include "http/http_internal.h"
 #include "redcar/api.h"
 
-#define KV_SOURCE "/redcar/http"
+#define KV_SOURCE "redcar://http" /* the RESP door writes redcar://resp */
 #define KV_LIST_DEFAULT 1000
 #define KV_LIST_MAX 100000
 

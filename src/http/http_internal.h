@@ -158,6 +158,10 @@ void rc__http_req_init(rc_http_req *req, rc_http_env *env);
 void rc__http_req_free(rc_http_req *req);
 void rc__http_res_init(rc_http_res *res);
 void rc__http_res_free(rc_http_res *res); /* frees a stream still attached */
+/* Ready for the next request on the same connection, keeping small buffers
+ * (and the park's mutex and callbacks): no allocation per request. */
+void rc__http_req_reset(rc_http_req *req);
+void rc__http_res_reset(rc_http_res *res);
 
 /* Header value (first of that name, case-insensitive) as a NUL-terminated
  * string (MHD gives those), or NULL. */

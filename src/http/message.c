@@ -73,6 +73,15 @@ void rc__http_req_init(rc_http_req *req, rc_http_env *env) {
 
 void rc__http_req_free(rc_http_req *req) { rc_buf_free(&req->param_store); }
 
+void rc__http_req_reset(rc_http_req *req) {
+    rc_buf keep = req->param_store;
+    rc_http_env *env = req->env;
+    memset(req, 0, sizeof *req);
+    req->env = env;
+    req->param_store = keep;
+    rc_buf_reset(&req->param_store);
+}
+
 const char *rc__http_req_header(const rc_http_req *req, const char *name) {
     size_t n = strlen(name);
     for (size_t i = 0; i < req->n_headers; i++) {
@@ -105,6 +114,34 @@ void rc__http_res_free(rc_http_res *res) {
     rc__http_park_destroy(&res->park);
 }
 
+/* Buffers beyond this are freed rather than kept for the connection's next
+ * request: an idle keep-alive connection should not pin a large answer. */
+#define RES_KEEP (16 * 1024)
+
+static void buf_recycle(rc_buf *b) {
+    if (b->cap > RES_KEEP) {
+        rc_buf_free(b);
+        rc_buf_init(b);
+    } else {
+        rc_buf_reset(b);
+    }
+}
+
+void rc__http_res_reset(rc_http_res *res) {
+    buf_recycle(&res->headers);
+    buf_recycle(&res->body);
+    if (res->stream) res->stream->free(res->stream);
+    res->stream = NULL;
+    res->status = 0;
+    res->deferred = 0;
+    /* Under the lock: a waker that resumed the previous request may still
+     * be inside rc__http_park_wake(); it leaves before we clear its state. */
+    pthread_mutex_lock(&res->park.mu);
+    res->park.parked = 0;
+    res->park.pending = 0;
+    pthread_mutex_unlock(&res->park.mu);
+}
+
 void rc__http_res_header(rc_http_res *res, const char *name, const char *value) {
     rc_buf_append(&res->headers, name, strlen(name) + 1);
     rc_buf_append(&res->headers, value, strlen(value) + 1);
@@ -121,7 +158,9 @@ void rc__http_res_send(rc_http_res *res, int status, const char *ctype, const vo
 void rc__http_res_problem_http(rc_http_res *res, int http, const char *slug, const char *title,
                                const char *detail) {
     rc_buf b = RC_BUF_INIT;
-    rc_buf_puts(&b, "{\"type\":\"https://redcar.dev/problems/");
+    /* A relative reference (RFC 9457 3.1.1): resolved against the server's
+     * own address, so the type never points at a domain we do not own. */
+    rc_buf_puts(&b, "{\"type\":\"/problems/");
     rc_buf_puts(&b, slug);
     rc_buf_puts(&b, "\",\"title\":");
     rc__http_json_str(&b, title, strlen(title));
@@ -333,6 +372,7 @@ int rc__http_parse_u64(const char *s, uint64_t *out) {
 
 static void *jobs_main(void *arg) {
     rc_http_env *env = arg;
+    pthread_setname_np(pthread_self(), "rc-http-answer"); /* for top -H and perf */
     pthread_mutex_lock(&env->jobs_mu);
     for (;;) {
         rc_http_job *list = env->jobs_head;

@@ -8,11 +8,22 @@
  *
  * Threading: MHD's internal epoll threads (a pool of http-threads). A
  * handler that appends defers its answer; the connection is then suspended
- * (MHD_suspend_connection) instead of holding a thread, and the store's
- * completion resumes it: throughput is bound by group commit, not by the
- * number of HTTP threads. Streams that have nothing to send (SSE) park the
- * same way. Suspended connections do not time out in MHD, so stop() first
- * drains them (finishes appends, ends streams) and only then stops MHD.
+ * (MHD_suspend_connection) instead of holding a thread, and the door's
+ * answer thread resumes it once the store's group commit is durable:
+ * throughput is bound by group commit, not by the number of HTTP threads.
+ * Streams that have nothing to send (SSE) park the same way. Suspended
+ * connections do not time out in MHD, so stop() first drains them
+ * (finishes appends, ends streams) and only then stops MHD.
+ *
+ * Thread-per-connection with a blocking wait instead of suspend/resume was
+ * measured and rejected: MHD's own trivial handler costs twice the CPU per
+ * request in that model (a thread switch per request, one thread per SSE
+ * subscriber). tests/bench/bench_mhd_ceiling.c runs the same daemon
+ * options as here; keep them in step.
+ *
+ * Per-request cost: each connection has one conn_ctx (MHD's socket
+ * context) reused by its keep-alive requests, so collecting a request
+ * allocates nothing of ours once the connection has warmed up.
  *
  * Trust boundary: everything from the socket. The body is refused early
  * from Content-Length and again while it streams; slow or half-sent
@@ -39,6 +50,13 @@
  * still be answered; beyond that the client is cut off. */
 #define DISCARD_SLACK ((size_t)1 << 20)
 #define STREAM_BLOCK (64 * 1024)
+/* libmicrohttpd's per-connection memory pool (request line and headers,
+ * read buffer, answer headers). MHD zeroes it for every request, so its
+ * size is paid per request: 32 KB (MHD's default) cost ~1.5 us of CPU per
+ * request more than 8 KB. 8 KB still takes a request header block of about
+ * 7 KB (nginx and Apache allow 8 KB); larger ones get MHD's 431. Bodies do
+ * not live here. tests/bench/bench_mhd_ceiling.c uses the same value. */
+#define POOL_SIZE (8 * 1024)
 
 struct rc_http {
     struct MHD_Daemon *d;
@@ -51,6 +69,8 @@ struct rc_http {
     pthread_cond_t hb_cv;
 };
 
+/* One per connection (MHD's socket context), reused by each request on it,
+ * so a keep-alive request allocates nothing of its own here. */
 typedef struct conn_ctx {
     rc_http *h;
     struct MHD_Connection *conn;
@@ -71,14 +91,64 @@ typedef struct conn_ctx {
     rc_http_res res;
 } conn_ctx;
 
+static void do_suspend(void *arg) { MHD_suspend_connection(arg); }
+static void do_resume(void *arg) { MHD_resume_connection(arg); }
+
+/* A request body buffer beyond this is not kept for the next request. */
+#define BODY_KEEP (64 * 1024)
+
+static conn_ctx *conn_new(rc_http *h, struct MHD_Connection *conn) {
+    conn_ctx *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->h = h;
+    c->conn = conn;
+    c->route = -1;
+    rc_buf_init(&c->body);
+    rc_buf_init(&c->qstore);
+    rc__http_req_init(&c->req, &h->env);
+    rc__http_res_init(&c->res);
+    c->res.park.suspend = do_suspend;
+    c->res.park.resume = do_resume;
+    c->res.park.arg = conn;
+    return c;
+}
+
+/* Back to the state conn_new() left, keeping small buffers. */
+static void conn_reset(conn_ctx *c) {
+    c->route = -1;
+    c->wants_body = c->too_large = c->dispatched = c->status = 0;
+    c->seen = 0;
+    if (c->body.cap > BODY_KEEP) {
+        rc_buf_free(&c->body);
+        rc_buf_init(&c->body);
+    } else {
+        rc_buf_reset(&c->body);
+    }
+    c->nh = 0;
+    free(c->qp);
+    c->qp = NULL;
+    c->nq = c->capq = 0;
+    rc_buf_reset(&c->qstore);
+    rc__http_req_reset(&c->req);
+    rc__http_res_reset(&c->res);
+}
+
+static void conn_free(conn_ctx *c) {
+    rc__http_res_free(&c->res);
+    rc__http_req_free(&c->req);
+    rc_buf_free(&c->body);
+    rc_buf_free(&c->qstore);
+    free(c->hdrs);
+    free(c->qp);
+    free(c);
+}
+
 static double since(const struct timespec *t0) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void do_suspend(void *arg) { MHD_suspend_connection(arg); }
-static void do_resume(void *arg) { MHD_resume_connection(arg); }
 
 /* ---- responses ------------------------------------------------------------------- */
 
@@ -218,17 +288,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     conn_ctx *c = *con_cls;
     (void)version;
     if (!c) {
-        if (!(c = calloc(1, sizeof *c))) return MHD_NO;
-        c->h = h;
-        c->conn = conn;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (!ci || !(c = ci->socket_context)) return MHD_NO; /* out of memory at accept */
         clock_gettime(CLOCK_MONOTONIC, &c->t0);
-        rc_buf_init(&c->body);
-        rc_buf_init(&c->qstore);
-        rc__http_req_init(&c->req, &h->env);
-        rc__http_res_init(&c->res);
-        c->res.park.suspend = do_suspend;
-        c->res.park.resume = do_resume;
-        c->res.park.arg = conn;
         *con_cls = c;
         c->route = rc__http_route_find(method, url, NULL, 0);
         c->wants_body = c->route >= 0 && (rc__http_routes[c->route].flags & RC_ROUTE_BODY);
@@ -281,14 +344,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!c) return;
     int status = c->status ? c->status : (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499);
     rc__http_metrics_observe(h->env.metrics, c->route, status, since(&c->t0));
-    rc__http_res_free(&c->res);
-    rc__http_req_free(&c->req);
-    rc_buf_free(&c->body);
-    rc_buf_free(&c->qstore);
-    free(c->hdrs);
-    free(c->qp);
-    free(c);
+    conn_reset(c);
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = conn_new(cls, conn);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        /* MHD has reported the last request complete (on_completed) by now. */
+        conn_free(*socket_context);
+        *socket_context = NULL;
+    }
 }
 
 /* Keep the raw path and query: the dispatcher decodes path parameters
@@ -312,6 +380,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 
 static void *heartbeat_main(void *arg) {
     rc_http *h = arg;
+    pthread_setname_np(pthread_self(), "rc-http-beat");
     pthread_mutex_lock(&h->hb_mu);
     while (!h->hb_stop) {
         int64_t every = rc_config_int(h->env.cfg, "sse-heartbeat");
@@ -381,9 +450,10 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(maxclients > 0 ? maxclients : 10000),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_SIZE,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);

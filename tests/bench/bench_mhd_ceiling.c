@@ -1,16 +1,30 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The framework's ceiling: a trivial libmicrohttpd handler that reads a
- * POST body and answers 201 with a small JSON body, with the same daemon
- * flags and threading model as the HTTP door (epoll, internal polling
- * thread pool of http-threads, suspend/resume allowed). tests/bench/
- * run_http.sh drives it and the door with the same wrk load and prints the
- * ratio. Usage: bench_mhd_ceiling [PORT [THREADS]]; prints the port, runs
+ * POST body and answers 201 with the same small JSON body and headers as
+ * the HTTP door's single-event answer. "The framework's ceiling" means the
+ * daemon is set up exactly like the door's (src/http/mhd.c): the same
+ * threading model (MHD_USE_EPOLL_INTERNAL_THREAD with a thread pool of
+ * http-threads, MHD_ALLOW_SUSPEND_RESUME), the same connection memory pool
+ * (8 KB, which MHD zeroes per request), connection timeout, connection
+ * limit and listen backlog. Only the door's own code (request collection,
+ * routing, decoding, the store, suspend/resume per append) is missing, so
+ * door/ceiling is the share of the framework's throughput the door keeps.
+ * tests/bench/run_http.sh drives both with the same wrk load.
+ *
+ * With a third argument "defer", each POST is answered the way the door
+ * answers an append: the handler suspends the connection and another
+ * thread resumes it (no store behind it). That is the ceiling of any
+ * deferred answer on libmicrohttpd, and separates what suspend/resume
+ * costs from what the door's own code costs.
+ *
+ * Usage: bench_mhd_ceiling [PORT [THREADS [defer]]]; prints the port, runs
  * until SIGINT/SIGTERM. Loopback only.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,32 +32,90 @@
 
 static const char answer[] = "{\"seq\":1,\"duplicate\":false}";
 
+/* One request in "defer" mode; the resumer thread takes a list of them. */
+typedef struct req {
+    struct MHD_Connection *conn;
+    int deferred;
+    struct req *next;
+} req;
+
+static int defer_mode;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static req *pending;
+
+static void *resumer(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&mu);
+    for (;;) {
+        while (!pending) pthread_cond_wait(&cv, &mu);
+        req *list = pending;
+        pending = NULL;
+        pthread_mutex_unlock(&mu);
+        while (list) {
+            req *r = list;
+            list = r->next; /* r may be freed as soon as it is resumed */
+            MHD_resume_connection(r->conn);
+        }
+        pthread_mutex_lock(&mu);
+    }
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
-    static int marker;
     (void)cls, (void)url, (void)version, (void)upload;
-    if (!*con_cls) {
-        *con_cls = &marker;
+    req *r = *con_cls;
+    if (!r) {
+        if (!(r = calloc(1, sizeof *r))) return MHD_NO;
+        r->conn = conn;
+        *con_cls = r;
         return MHD_YES;
     }
     if (*upload_size) {
         *upload_size = 0; /* read and drop, like a body being collected */
         return MHD_YES;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(sizeof answer - 1, (void *)answer,
-                                                             MHD_RESPMEM_PERSISTENT);
-    MHD_add_response_header(r, "Content-Type", "application/json");
-    MHD_add_response_header(r, "Location", "/events/1");
+    if (defer_mode && !r->deferred && !strcmp(method, "POST")) {
+        r->deferred = 1;
+        MHD_suspend_connection(conn);
+        pthread_mutex_lock(&mu);
+        r->next = pending;
+        pending = r;
+        pthread_cond_signal(&cv);
+        pthread_mutex_unlock(&mu);
+        return MHD_YES;
+    }
+    struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof answer - 1, (void *)answer,
+                                                                MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, "Location", "/events/1");
     enum MHD_Result ok =
-        MHD_queue_response(conn, strcmp(method, "POST") ? MHD_HTTP_OK : MHD_HTTP_CREATED, r);
-    MHD_destroy_response(r);
+        MHD_queue_response(conn, strcmp(method, "POST") ? MHD_HTTP_OK : MHD_HTTP_CREATED, resp);
+    MHD_destroy_response(resp);
     return ok;
 }
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls, (void)conn, (void)toe;
+    free(*con_cls);
+    *con_cls = NULL;
+}
+
+/* Keep in step with src/http/mhd.c. */
+#define POOL_SIZE (8 * 1024)
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 0;
     unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 4;
+    defer_mode = argc > 3 && !strcmp(argv[3], "defer");
+    pthread_t rt;
+    if (defer_mode && pthread_create(&rt, NULL, resumer, NULL)) {
+        fprintf(stderr, "cannot start the resumer thread\n");
+        return 1;
+    }
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
     a.sin_family = AF_INET;
@@ -55,11 +127,13 @@ int main(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, (uint16_t)port, NULL, NULL,
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        (uint16_t)port, NULL, NULL,
         on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(32 * 1024), MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "cannot start libmicrohttpd\n");
         return 1;
@@ -69,6 +143,7 @@ int main(int argc, char **argv) {
     fflush(stdout);
     int sig;
     sigwait(&stop, &sig);
-    MHD_stop_daemon(d);
+    /* Connections still suspended would make MHD_stop_daemon() abort. */
+    if (!defer_mode) MHD_stop_daemon(d);
     return 0;
 }

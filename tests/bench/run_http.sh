@@ -3,13 +3,20 @@
 # HTTP door throughput beside the framework's ceiling. Runs wrk (keep-alive)
 # against:
 #   - bench_mhd_ceiling: a trivial libmicrohttpd handler answering 201 to
-#     POST, same daemon flags and thread pool as the door;
+#     POST with the door's answer, under the door's threading model and
+#     options (epoll thread pool of HTTP_THREADS, suspend/resume allowed,
+#     8 KB connection pool, same timeout/limits: see its header);
+#   - the same handler in "defer" mode: each POST suspended and resumed by
+#     another thread, as the door answers appends (no store behind it);
 #   - redcar (fsync always, group commit): single-event POST in structured
 #     and binary mode, and batched POST of BATCH events;
 # and prints events/s with the ratio door/ceiling (target >= 0.5 for single
-# events). The batched figure is also set beside the plain-SQLite figure of
-# the store benchmark (bench_append -o plain, 1000 rows per transaction;
-# target >= 0.7) when bench_append is built.
+# events), and each server's CPU per request (user+system of the whole
+# process, from /proc): on a shared or small machine the events/s move with
+# the machine's load, the CPU per request much less. The batched figure is
+# also set beside the plain-SQLite figure of the store benchmark
+# (bench_append -o plain, 1000 rows per transaction; target >= 0.7) when
+# bench_append is built.
 #
 # Usage: tests/bench/run_http.sh [BUILD_DIR]
 # Env: REDCAR_BIN, DURATION (s, default 10), CONNECTIONS (one or more wrk
@@ -50,7 +57,7 @@ wait_port() { # LOGFILE REGEX -> port
   local i
   for i in $(seq 200); do
     local p
-    p=$(sed -n "s/.*$2.*127.0.0.1:\([0-9][0-9]*\).*/\1/p" "$1" | tail -1)
+    p=$(sed -n "s/.*$2.*127.0.0.1:\([0-9][0-9]*\).*/\1/p" "$1" 2>/dev/null | tail -1)
     [ -n "$p" ] && { echo "$p"; return 0; }
     sleep 0.05
   done
@@ -110,18 +117,34 @@ end
 EOF
 for f in structured binary batch; do cat "$TMP/report.lua" >> "$TMP/$f.lua"; done
 
-# rps URL SCRIPT CONNECTIONS -> "req/s errors p99ms"
+cpu_ticks() { # PID -> utime+stime of the process (clock ticks)
+  awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+TCK=$(getconf CLK_TCK)
+
+# rps URL SCRIPT CONNECTIONS SERVER_PID -> "req/s errors p99ms cpu_us_per_req"
 rps() {
-  wrk -t"$WRK_THREADS" -c"$3" -d"${DURATION}s" -s "$2" "$1" 2>&1 | sed -n 's/^RESULT //p'
+  local t0 out
+  t0=$(cpu_ticks "$4")
+  out=$(wrk -t"$WRK_THREADS" -c"$3" -d"${DURATION}s" -s "$2" "$1" 2>&1 | sed -n 's/^RESULT //p')
+  echo "$out $(awk -v a="$t0" -v b="$(cpu_ticks "$4")" -v t="$TCK" -v d="$DURATION" -v o="$out" \
+    'BEGIN { split(o, f, " "); n = f[1] * d; if (n > 0) printf "%.1f", (b - a) / t / n * 1e6; else print "n/a" }')"
 }
 
 # Both servers run side by side (an idle one sleeps in epoll) and every
 # redcar load is measured right after the ceiling with the same wrk
 # settings, so a machine whose load drifts compares like with like.
 "$CEIL" 0 "$HTTP_THREADS" > "$TMP/ceiling.log" 2>&1 &
-PIDS+=($!)
+CPID=$!
+# The same handler answering after a suspend/resume round trip, as the
+# door answers appends: what deferring costs in libmicrohttpd itself.
+"$CEIL" 0 "$HTTP_THREADS" defer > "$TMP/ceiling-defer.log" 2>&1 &
+DPID=$!
+PIDS+=($CPID $DPID)
 CP=$(wait_port "$TMP/ceiling.log" "listening on")
 CURL="http://127.0.0.1:$CP/events"
+DP=$(wait_port "$TMP/ceiling-defer.log" "listening on")
+DURL="http://127.0.0.1:$DP/events"
 
 start_redcar() { # FSYNC -> sets URL, RP
   rm -rf "$TMP/data" "$TMP/redcar.log"
@@ -136,29 +159,32 @@ start_redcar() { # FSYNC -> sets URL, RP
 stop_redcar() { # and forget its pid, which the system may hand out again
   kill "$RPID"
   wait "$RPID" 2>/dev/null || true
-  PIDS=("${PIDS[0]}")
+  PIDS=("${PIDS[0]}" "${PIDS[1]}")
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-row() { printf '%-40s %12.0f %8s %9s %8s\n' "$@"; }
+row() { printf '%-40s %12.0f %8s %9s %8s %12s\n' "$@"; }
 
 BATCH_CONN=${BATCH_CONNECTIONS:-8}
 printf '\nHTTP door vs libmicrohttpd ceiling (%ss per run, wrk -t%d, %d HTTP threads)\n' \
   "$DURATION" "$WRK_THREADS" "$HTTP_THREADS"
-printf '%-40s %12s %8s %9s %8s\n' "load" "events/s" "errors" "p99 ms" "ratio"
+printf '%-40s %12s %8s %9s %8s %12s\n' "load" "events/s" "errors" "p99 ms" "ratio" "cpu us/req"
 for fs in $FSYNC; do
   start_redcar "$fs"
   for c in $CONNECTIONS; do
-    read -r ceil_rps ceil_err ceil_p99 <<< "$(rps "$CURL" "$TMP/structured.lua" "$c")"
-    read -r st_rps st_err st_p99 <<< "$(rps "$URL" "$TMP/structured.lua" "$c")"
-    read -r bin_rps bin_err bin_p99 <<< "$(rps "$URL" "$TMP/binary.lua" "$c")"
-    row "ceiling (trivial 201 handler), c=$c" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00"
-    row "structured, fsync $fs, c=$c" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")"
-    row "binary, fsync $fs, c=$c" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")"
+    read -r ceil_rps ceil_err ceil_p99 ceil_cpu <<< "$(rps "$CURL" "$TMP/structured.lua" "$c" "$CPID")"
+    read -r def_rps def_err def_p99 def_cpu <<< "$(rps "$DURL" "$TMP/structured.lua" "$c" "$DPID")"
+    read -r st_rps st_err st_p99 st_cpu <<< "$(rps "$URL" "$TMP/structured.lua" "$c" "$RPID")"
+    read -r bin_rps bin_err bin_p99 bin_cpu <<< "$(rps "$URL" "$TMP/binary.lua" "$c" "$RPID")"
+    row "ceiling (trivial 201 handler), c=$c" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00" "$ceil_cpu"
+    row "ceiling, deferred (suspend/resume), c=$c" "$def_rps" "$def_err" "$def_p99" "$(ratio "$def_rps" "$ceil_rps")" "$def_cpu"
+    row "structured, fsync $fs, c=$c" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")" "$st_cpu"
+    row "binary, fsync $fs, c=$c" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")" "$bin_cpu"
   done
-  read -r bat_rps bat_err bat_p99 <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN")"
+  read -r bat_rps bat_err bat_p99 bat_cpu <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN" "$RPID")"
   bat_evs=$(awk -v r="$bat_rps" -v b="$BATCH" 'BEGIN { printf "%.1f", r * b }')
-  row "batched, $BATCH/POST, fsync $fs (c=$BATCH_CONN)" "$bat_evs" "$bat_err" "$bat_p99" ""
+  bat_cpu=$(awk -v c="$bat_cpu" -v b="$BATCH" 'BEGIN { if (c + 0 > 0) printf "%.2f/ev", c / b; else print "n/a" }')
+  row "batched, $BATCH/POST, fsync $fs (c=$BATCH_CONN)" "$bat_evs" "$bat_err" "$bat_p99" "" "$bat_cpu"
   [ "$fs" = always ] && bat_always=$bat_evs
   head_seq=$(curl -s "http://127.0.0.1:$RP/info" | sed 's/.*"seq":\([0-9]*\).*/\1/')
   stop_redcar

@@ -47,6 +47,7 @@ expect_eq "batch not appended" 4 "$(curl -s "$RC_URL/info" | sed 's/.*"seq":\([0
 expect_eq "invalid structured 400" 400 "$(code POST /events -H "$CE" -d '{"specversion":"1.0","id":"x","source":"/it","type":"t","time":"yesterday"}')"
 check "problem+json" test "$(hdr Content-Type)" = application/problem+json
 check "detail names time" grep -q '"detail":"time' "$RC_TMP/body"
+check "problem type is a relative URI" grep -q '"type":"/problems/event-invalid"' "$RC_TMP/body"
 expect_eq "not JSON 400" 400 "$(code POST /events -H "$CE" -d '{"specversion":')"
 expect_eq "415 unknown media type" 415 "$(code POST /events -H 'Content-Type: text/csv' -d 'a,b')"
 expect_eq "415 no content type" 415 "$(code POST /events --data-binary @/dev/null)"
@@ -103,6 +104,7 @@ expect_eq "kv slash get ctype" application/octet-stream "$( code GET /kv/a%2Fb >
 expect_eq "kv list count" '{"count":2}' "$(curl -s "$RC_URL/kv?count_only=true")"
 check "kv list items" sh -c "curl -s '$RC_URL/kv?prefix=col' | grep -q '\"key\":\"color\",\"value\":\"blue\",\"content_type\":\"text/plain\"'"
 check "kv history" sh -c "curl -s '$RC_URL/kv/color/history' | grep -q 'io.redcar.kv.put'"
+check "kv events come from redcar://http" sh -c "curl -s '$RC_URL/kv/color/history' | grep -q '\"source\":\"redcar://http\"'"
 expect_eq "kv delete" 200 "$(code DELETE /kv/color)"
 check "kv delete body" grep -q '"deleted":true' "$RC_TMP/body"
 expect_eq "kv delete absent 404" 404 "$(code DELETE /kv/color)"

@@ -344,6 +344,8 @@ START_TEST(errors_404_405_415) {
     ck_assert_int_eq(r.status, 404);
     ck_assert_str_eq(rh(&r, "Content-Type"), "application/problem+json");
     ck_assert(strstr(r.body.p, "\"status\":404"));
+    /* A relative type URI: never a domain we do not own (RFC 9457 3.1.1). */
+    ck_assert_msg(strstr(r.body.p, "\"type\":\"/problems/not-found\""), "%s", r.body.p);
     reply_free(&r);
     r = call("DELETE", "/events", NULL, NULL, 0);
     ck_assert_int_eq(r.status, 405);
@@ -579,6 +581,7 @@ START_TEST(kv_routes) {
     reply_free(&r);
     r = call("GET", "/kv/user%2F1/history", NULL, NULL, 0);
     ck_assert_msg(strstr(r.body.p, "io.redcar.kv.put") && strstr(r.body.p, "\"seq\":2}]"), "%s", r.body.p);
+    ck_assert_msg(strstr(r.body.p, "\"source\":\"redcar://http\""), "%s", r.body.p);
     reply_free(&r);
     r = call("DELETE", "/kv/user%2F1", NULL, NULL, 0);
     ck_assert_int_eq(r.status, 200);
