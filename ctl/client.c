@@ -149,9 +149,33 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg) {
     return n;
 }
 
+const char *ctl_client_token(void) {
+    const char *t = getenv("REDCAR_TOKEN");
+    if (!t || !*t) t = getenv("REDCAR_PASSWORD");
+    return t && *t ? t : NULL;
+}
+
+static int has_header(const ctl_req *req, const char *name) {
+    size_t n = strlen(name);
+    for (const char *const *h = req->headers; h && *h; h++)
+        if (!strncasecmp(*h, name, n) && (*h)[n] == ':') return 1;
+    return 0;
+}
+
 static struct curl_slist *build_headers(const ctl_req *req, const char *extra) {
     struct curl_slist *list = NULL, *tmp;
     char line[512];
+    /* Every request carries the token when there is one (the server asks
+     * for it on every route but /health), unless the caller set its own. */
+    const char *token = ctl_client_token();
+    if (token && !has_header(req, "Authorization")) {
+        rc_buf auth = RC_BUF_INIT;
+        rc_buf_printf(&auth, "Authorization: Bearer %s", token);
+        tmp = auth.p ? curl_slist_append(list, auth.p) : NULL;
+        rc_buf_free(&auth);
+        if (!tmp) return NULL;
+        list = tmp;
+    }
     /* An empty "Expect:" stops libcurl from waiting for 100-continue. */
     /* No Content-Type at all unless asked: libcurl would otherwise label a
      * body application/x-www-form-urlencoded. */

@@ -36,6 +36,12 @@ typedef struct ctl_req {
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated, may be NULL */
 } ctl_req;
 
+/* The bearer token every request sends: $REDCAR_TOKEN ("NAME:PASSWORD" or
+ * the server's requirepass), else $REDCAR_PASSWORD (its older name); NULL
+ * when neither is set. Taken from the environment, never from the command
+ * line, where `ps` would show it. */
+const char *ctl_client_token(void);
+
 /* endpoint is copied (a trailing '/' is dropped). timeout_ms bounds each
  * request as a whole (the stream has no total bound, only an idle bound). */
 ctl_client *ctl_client_new(const char *endpoint, long timeout_ms);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "cmd_admin.h"
 #include "ctl.h"
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:8519"
@@ -94,6 +95,25 @@ static const ctl_cmd commands[] = {
      "An event not acknowledged within --ack-wait goes to the next member that\n"
      "fetches; after --max-deliver deliveries it becomes an io.redcar.deadletter\n"
      "event in the log."},
+    {"backup", ctl_cmd_backup, ctl_backup_opts, 1, 1, "FILE",
+     "save a consistent copy of the whole store (while writes continue)",
+     "Downloads GET /backup: an SQLite database with the log, the KV view and the\n"
+     "consumers as of one moment, taken without pausing writers. FILE (\"-\" = stdout)\n"
+     "appears only once complete and checked. To restore, start a redcar on a\n"
+     "new data directory holding the file as redcar.db:\n"
+     "  mkdir restored && cp FILE restored/redcar.db && redcar -d restored\n"
+     "If the server has requirepass, set REDCAR_PASSWORD. A progress line is shown\n"
+     "on a terminal; otherwise only the summary (nothing with -q)."},
+    {"export", ctl_cmd_export, ctl_export_opts, 0, 0, "",
+     "write the log as NDJSON (one structured CloudEvent per line, with its seq)",
+     "Pages through GET /events until it catches up with the head. The output can\n"
+     "be given back to `import` (on this or another server)."},
+    {"import", ctl_cmd_import, ctl_import_opts, 1, 1, "FILE|-",
+     "append the events of an NDJSON file (as written by export), in batches",
+     "Events keep their source, id and time; `seq` is dropped (the store assigns it,\n"
+     "so into an empty store the seqs come out the same). Re-running an import is\n"
+     "harmless: events already stored are answered as duplicates and counted.\n"
+     "Stops at the first refused batch (exit code 4), naming the line."},
     {"help", cmd_help, no_opts, 0, 1, "[COMMAND]", "show help for a command", NULL},
 };
 #define NCOMMANDS (sizeof commands / sizeof *commands)

@@ -8,7 +8,7 @@
  * Settings (name: default):
  *   http 127.0.0.1:8519 (-a), resp 127.0.0.1:6379 (-r), dir ./redcar-data (-d),
  *   logfile stderr (-o), loglevel info (-l), log-format text, fsync always,
- *   requirepass "", maxclients 10000, protected-mode yes,
+ *   requirepass "", user "" (a list: see redcar/auth.h), maxclients 10000, protected-mode yes,
  *   http-max-body 16mb, http-timeout 30s, http-threads 4, sse-heartbeat 15s,
  *   proto-max-bulk-len 512mb, proto-max-multibulk 1048576, client-query-buffer-limit 1gb,
  *   client-output-buffer-limit-pubsub 32mb, notify-keyspace-events "",
@@ -44,6 +44,10 @@ int rc_config_set(rc_config *cfg, const char *name, const char *value, int runti
 int rc_config_get(rc_config *cfg, const char *name, char *out, size_t outlen);
 /* Typed reads of known names; abort()s on an unknown name (a programming error). */
 int64_t rc_config_int(rc_config *cfg, const char *name);   /* ints, sizes (bytes), durations (ms), bools */
+/* A malloc'd copy of a setting's text, whatever its length (the `user`
+ * list can be long); the caller frees it. NULL for an unknown name or when
+ * out of memory. */
+char *rc_config_dup(rc_config *cfg, const char *name);
 /* Copies the string value into out; returns out. */
 char *rc_config_str(rc_config *cfg, const char *name, char *out, size_t outlen);
 

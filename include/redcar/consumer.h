@@ -170,6 +170,61 @@ typedef int (*rc_consumer_pending_fn)(const rc_consumer_pending *p, void *arg);
 int rc_consumer_pending_list(rc_store *st, const char *name, const char *member, uint64_t after,
                              size_t limit, rc_consumer_pending_fn fn, void *arg, rc_err *err);
 
+/* ---- inside a caller's transaction function ------------------------------
+ * The same operations as steps of the caller's own transaction function
+ * (rc_store_txn / rc_store_txn_async), for a door that must not block its
+ * thread and wants a consumer change atomic with its own reads and appends
+ * (the RESP door's Redis Streams commands run them as asynchronous steps).
+ * They run on the writer thread only, inside the function; st is the store
+ * that runs it. Changes commit (or roll back) with the caller's transaction.
+ * Same validation and errors as the blocking forms. */
+int rc_consumer_txn_create(rc_store *st, rc_txn *tx, const rc_consumer_opts *o, rc_err *err);
+int rc_consumer_txn_delete(rc_store *st, rc_txn *tx, const char *name, rc_err *err);
+/* RC_NOT_FOUND, or RC_OK and the read position (may be NULL). */
+int rc_consumer_txn_position(rc_store *st, rc_txn *tx, const char *name, uint64_t *read_seq,
+                             rc_err *err);
+int rc_consumer_txn_fetch(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                          size_t limit, rc_consumer_batch *out, rc_err *err);
+/* Group ack: each listed seq that is pending, whoever holds it. */
+int rc_consumer_txn_ack(rc_store *st, rc_txn *tx, const char *name, const uint64_t *seqs,
+                        size_t n, size_t *done, rc_err *err);
+/* Move the read position to read_seq (new events are > it); backwards too
+ * unless forward_only. Pending events stay pending. */
+int rc_consumer_txn_seek(rc_store *st, rc_txn *tx, const char *name, uint64_t read_seq,
+                         int forward_only, rc_err *err);
+/* Forget a member's pending events (they count as finished). */
+int rc_consumer_txn_drop_member(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                                size_t *dropped, rc_err *err);
+/* Pending events as rc_consumer_pending_list(), seen from the transaction. */
+int rc_consumer_txn_pending(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                            uint64_t after, size_t limit, rc_consumer_pending_fn fn, void *arg,
+                            rc_err *err);
+
+/* Claim by seq (seqs != NULL: each listed pending event idle for at least
+ * min_idle_ms) or by scan (pending events > after, lowest first, at most
+ * count claimed and scan_max examined (0: no bound); *next = the first
+ * pending seq not examined, 0 when the scan reached the end). */
+typedef struct rc_consumer_claim_opts {
+    int64_t min_idle_ms;
+    const uint64_t *seqs;
+    size_t n_seqs;
+    uint64_t after;
+    size_t count;
+    size_t scan_max;
+    int no_count;            /* not a delivery: the delivery count stays (Redis JUSTID) */
+    int64_t set_last_ms;     /* -1: now; else the new last-delivery time (Redis IDLE/TIME) */
+    int64_t set_deliveries;  /* -1: +1 (or unchanged with no_count); else this (RETRYCOUNT) */
+} rc_consumer_claim_opts;
+#define RC_CONSUMER_CLAIM_OPTS_INIT {0, NULL, 0, 0, 0, 0, 0, -1, -1}
+/* Claimed events go to out; one whose payload retention removed has len 0. */
+int rc_consumer_txn_claim(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                          const rc_consumer_claim_opts *o, rc_consumer_batch *out,
+                          uint64_t *next, rc_err *err);
+/* Read the log from inside the transaction (sees its own appends): the
+ * seq, type, source and subject bounds of rc_query (no prefix or time). */
+int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *q, rc_stored_fn fn,
+                         void *arg, rc_err *err);
+
 /* ---- JSON request bodies (shared by the doors) --------------------------- */
 
 /* The members a door may receive in a consumer request body:

@@ -95,7 +95,7 @@ size_t rc_sub_count(rc_hub *hub, const rc_sub *sub);   /* channels + patterns */
 /* PUBSUB introspection. */
 size_t rc_hub_numsub(rc_hub *hub, const char *channel);
 size_t rc_hub_numpat(rc_hub *hub);
-size_t rc_hub_subscribers(rc_hub *hub);
+size_t rc_hub_subscribers(rc_hub *hub);   /* not counting observers */
 /* Channels with at least one subscriber, optionally matching a glob. */
 typedef void (*rc_hub_channel_fn)(void *arg, const char *channel);
 void rc_hub_channels(rc_hub *hub, const char *glob, rc_hub_channel_fn fn, void *arg);

@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/h_backup.h"
 #include "http/h_consumers.h"
+#include "http/h_subscriptions.h"
 #include "http/http_internal.h"
+#include "redcar/auth.h"
 
 const rc_http_route rc__http_routes[] = {
     {"POST",   "/events",               rc__h_events_post,   RC_ROUTE_BODY},
@@ -28,6 +31,7 @@ const rc_http_route rc__http_routes[] = {
     {"GET",    "/health",               rc__h_health,        0},
     {"GET",    "/info",                 rc__h_info,          0},
     {"GET",    "/metrics",              rc__h_metrics,       0},
+    {"GET",    "/backup",               rc__h_backup,        0},
     {"POST",   "/cursors",              rc__h_cursors_create, RC_ROUTE_BODY},
     {"GET",    "/cursors",              rc__h_cursors_list,  0},
     {"GET",    "/cursors/{name}",       rc__h_cursor_get,    0},
@@ -38,6 +42,10 @@ const rc_http_route rc__http_routes[] = {
     {"POST",   "/cursors/{name}/claim", rc__h_cursor_claim,  RC_ROUTE_BODY},
     {"GET",    "/cursors/{name}/pending", rc__h_cursor_pending, 0},
     {"GET",    "/cursors/{name}/stream", rc__h_cursor_stream, 0},
+    {"POST",   "/subscriptions",        rc__h_subscriptions_create, RC_ROUTE_BODY},
+    {"GET",    "/subscriptions",        rc__h_subscriptions_list, 0},
+    {"GET",    "/subscriptions/{id}",   rc__h_subscription_get, 0},
+    {"DELETE", "/subscriptions/{id}",   rc__h_subscription_delete, 0},
 };
 const size_t rc__http_nroutes = sizeof rc__http_routes / sizeof rc__http_routes[0];
 
@@ -99,8 +107,32 @@ int rc__http_route_find(const char *method, const char *path, char *allowed, siz
 }
 
 int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
+    /* Access control, in this one place for every route: when any
+     * credential is configured, everything but GET /health (a load
+     * balancer's probe, which tells nothing) needs a bearer token, checked
+     * before routing so that a 404 or 405 does not reveal which paths
+     * exist. A read-only token may not change anything: 403 on POST, PUT,
+     * PATCH and DELETE. Missing and wrong tokens get the same answer. */
+    int is_health = !strcmp(req->path, "/health") &&
+                    (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"));
+    rc_auth_role role = RC_AUTH_RW;
+    if (!is_health && rc_auth_required(req->env->cfg) &&
+        rc_auth_check_bearer(req->env->cfg, rc__http_req_header(req, "Authorization"), &role, NULL,
+                             0) != RC_OK) {
+        rc__http_res_problem(res, RC_NOAUTH,
+                             "authentication required: send Authorization: Bearer <token> "
+                             "(NAME:PASSWORD, or the requirepass)");
+        rc__http_res_header(res, "WWW-Authenticate", "Bearer realm=\"redcar\"");
+        return -1;
+    }
     char allowed[64];
     int idx = rc__http_route_find(req->method, req->path, allowed, sizeof allowed);
+    if (idx >= 0 && role == RC_AUTH_RO &&
+        (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH") ||
+         !strcmp(req->method, "DELETE"))) {
+        rc__http_res_problem(res, RC_NOPERM, "this token is read-only: it may not change anything");
+        return idx;
+    }
     if (idx < 0) {
         if (allowed[0]) {
             char detail[128];

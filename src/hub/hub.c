@@ -358,7 +358,7 @@ size_t rc_hub_numpat(rc_hub *h) {
 
 size_t rc_hub_subscribers(rc_hub *h) {
     pthread_mutex_lock(&h->lock);
-    size_t n = h->nsubs;
+    size_t n = h->nsubs - h->nobservers; /* the server's own observers are not subscribers */
     pthread_mutex_unlock(&h->lock);
     return n;
 }

@@ -1,7 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Connection commands: PING, ECHO, QUIT, HELLO, AUTH, SELECT, CLIENT, RESET.
- * They change only the connection's own state and never touch the store.
+ * Connection commands: PING, ECHO, QUIT, HELLO, AUTH, ACL, SELECT, CLIENT,
+ * RESET. They change only the connection's own state and never touch the
+ * store.
+ *
+ * Authentication asks redcar/auth.h (the same checks as the HTTP door):
+ * AUTH <password> is the `default` user's requirepass, AUTH <user> <pass>
+ * any configured user. Answers are Redis's, word for word, and a failure
+ * says nothing about which part was wrong (WRONGPASS either way).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,36 +39,38 @@ void rc__r_cmd_quit(rc__call *c) {
     if (c->cl) rc__r_client_kill(c->cl);
 }
 
-static int password_ok(rc_resp *d, const char *pw, size_t len) {
-    char want[512];
-    if (!d->cfg) return 0;
-    rc_config_str(d->cfg, "requirepass", want, sizeof want);
-    size_t wl = strlen(want);
-    /* compare every byte whatever the result, so timing does not leak a prefix */
-    unsigned diff = (unsigned)(wl != len);
-    for (size_t i = 0; i < len; i++) diff |= (unsigned char)pw[i] ^ (unsigned char)want[i % (wl ? wl : 1)];
-    return wl > 0 && diff == 0;
+static int has_password(rc_resp *d) { return d->cfg && rc_auth_required(d->cfg); }
+
+static int is_default(const char *user, size_t ulen) {
+    return !user || (ulen == 7 && memcmp(user, "default", 7) == 0);
 }
 
-static int has_password(rc_resp *d) {
-    char pw[8];
-    if (!d->cfg) return 0;
-    rc_config_str(d->cfg, "requirepass", pw, sizeof pw);
-    return pw[0] != '\0';
-}
-
-/* AUTH [username] password. Only the "default" user exists. */
+/* AUTH [username] password, also HELLO's AUTH option. 1 when the client is
+ * now that user; 0 after writing the refusal. A failed attempt leaves an
+ * earlier authentication as it was (Redis does the same). */
 static int do_auth(rc__call *c, const char *user, size_t ulen, const char *pw, size_t plen) {
+    rc__client *cl = c->cl;
+    rc_auth_role role = RC_AUTH_NONE;
     if (!has_password(c->door)) {
-        rc_resp_w_error(&c->w, "ERR AUTH <password> called without any password configured for "
-                               "the default user. Are you sure your configuration is correct?");
-        return 0;
-    }
-    if ((user && !(ulen == 7 && memcmp(user, "default", 7) == 0)) || !password_ok(c->door, pw, plen)) {
+        /* No credential at all: the default user has no password (Redis's
+         * "nopass"), and no other user exists. */
+        if (!user) {
+            rc_resp_w_error(&c->w, "ERR AUTH <password> called without any password configured for "
+                                   "the default user. Are you sure your configuration is correct?");
+            return 0;
+        }
+        if (!is_default(user, ulen)) {
+            rc_resp_w_error(&c->w, "WRONGPASS invalid username-password pair or user is disabled.");
+            return 0;
+        }
+    } else if (rc_auth_check(c->door->cfg, user, ulen, pw, plen, &role) != RC_OK) {
         rc_resp_w_error(&c->w, "WRONGPASS invalid username-password pair or user is disabled.");
         return 0;
     }
-    rc__r_client_authed(c->cl);
+    rc__r_client_authed(cl);
+    cl->role = role;
+    if (is_default(user, ulen)) cl->user[0] = '\0';
+    else snprintf(cl->user, sizeof cl->user, "%.*s", (int)ulen, user); /* checked: a configured name */
     return 1;
 }
 
@@ -156,6 +164,45 @@ void rc__r_cmd_hello(rc__call *c) {
     rc_resp_w_array(&c->w, 0);
 }
 
+/* ACL WHOAMI | USERS | HELP: the users are settings (`requirepass`,
+ * `user`), so nothing here changes them. */
+void rc__r_cmd_acl(rc__call *c) {
+    rc__client *cl = c->cl;
+    const char *sub = c->argv[1];
+    if (rc__r_streq(sub, "WHOAMI") && c->argc == 2) {
+        rc_resp_w_bulkstr(&c->w, cl->user[0] ? cl->user : "default");
+    } else if (rc__r_streq(sub, "USERS") && c->argc == 2) {
+        if (cl->role == RC_AUTH_RO) {
+            rc_resp_w_error(&c->w, "NOPERM this user has no permissions to run the 'acl|users' command");
+            return;
+        }
+        /* The stored list is "name:role:#digest ..."; only names leave. */
+        char *list = c->door->cfg ? rc_config_dup(c->door->cfg, "user") : NULL;
+        size_t n = 1;
+        for (const char *p = list; p && *p; p++) n += *p == ' ';
+        rc_resp_w_array(&c->w, list && *list ? n + 1 : 1);
+        rc_resp_w_bulkstr(&c->w, "default");
+        for (const char *p = list; p && *p;) {
+            size_t len = strcspn(p, ":");
+            rc_resp_w_bulk(&c->w, p, len);
+            p += strcspn(p, " ");
+            while (*p == ' ') p++;
+        }
+        free(list);
+    } else if (rc__r_streq(sub, "HELP")) {
+        static const char *help[] = {
+            "ACL <subcommand> [<arg> ...]. Subcommands are:",
+            "WHOAMI    Return the current connection's user name.",
+            "USERS     List the user names (requirepass is the 'default' user; others come from the `user` setting).",
+        };
+        rc_resp_w_array(&c->w, sizeof help / sizeof help[0]);
+        for (size_t i = 0; i < sizeof help / sizeof help[0]; i++) rc_resp_w_simple(&c->w, help[i]);
+    } else {
+        rc_resp_w_errorf(&c->w, "ERR unknown subcommand or wrong number of arguments for '%.64s'. "
+                                "Try ACL HELP.", sub);
+    }
+}
+
 void rc__r_cmd_select(rc__call *c) {
     int64_t db;
     if (!rc__r_parse_i64(c->argv[1], c->argvlen[1], &db)) {
@@ -176,17 +223,22 @@ void rc__r_client_info(rc_resp *d, rc__client *cl, rc_buf *out) {
     rc_buf_printf(out,
                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 "
                   "sub=%zu psub=%zu ssub=0 multi=%d qbuf=%zu obl=0 oll=0 omem=%zu resp=%d "
-                  "lib-name=%s lib-ver=%s cmd=%s\n",
+                  "lib-name=%s lib-ver=%s cmd=%s user=%s\n",
                   (unsigned long long)cl->id, cl->addr, cl->laddr, cl->fd, cl->name ? cl->name : "",
                   (long long)((now - cl->ctime_ms) / 1000), (long long)((now - cl->last_ms) / 1000),
                   cl->nsubs ? "P" : (cl->in_multi ? "x" : "N"), nch, npat,
                   cl->in_multi ? (int)cl->nmq : -1, rc_resp_parser_pending(cl->parser),
                   cl->out.len - cl->out_off, atomic_load(&cl->proto),
-                  cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->last_cmd);
+                  cl->lib_name ? cl->lib_name : "", cl->lib_ver ? cl->lib_ver : "", cl->last_cmd,
+                  cl->user[0] ? cl->user : "default");
 }
 
 static void client_kill(rc__call *c) {
     rc_resp *d = c->door;
+    if (c->cl->role == RC_AUTH_RO) { /* closing others' connections is not reading */
+        rc_resp_w_error(&c->w, "NOPERM this user has no permissions to run the 'client|kill' command");
+        return;
+    }
     /* CLIENT KILL addr | CLIENT KILL ID id | ADDR addr | LADDR addr | USER u | SKIPME yes/no */
     if (c->argc == 3) {
         for (rc__client *o = d->all; o; o = o->next) {
@@ -344,6 +396,8 @@ void rc__r_cmd_reset(rc__call *c) {
     cl->ce_json = 0;
     rc__r_client_set_proto(cl, 2);
     c->w.proto = 2;
+    cl->role = RC_AUTH_NONE; /* back to the default user */
+    cl->user[0] = '\0';
     if (has_password(c->door) && cl->authed) {
         cl->authed = 0;
         rc_resp_limits l;

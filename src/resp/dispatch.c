@@ -349,6 +349,29 @@ static int arity_ok(const rc__cmd *k, size_t argc) {
     return k->arity > 0 ? argc == (size_t)k->arity : argc >= (size_t)(-k->arity);
 }
 
+/* Commands a read-only user may not run: the table's writes and admin
+ * commands, and FLUSHDB/FLUSHALL, which append delete events from the
+ * loop's read path and so carry no write flag. EXEC is not one: what it runs
+ * was checked as it was queued. */
+static int needs_rw(const rc__cmd *k) {
+    if (k->flags & RC_CF_TXCTL) return 0;
+    return (k->flags & (RC_CF_WRITE | RC_CF_ADMIN)) || k->fn == rc__r_cmd_flushdb;
+}
+
+/* Authentication and role, the same inside and outside MULTI. 1: may run;
+ * 0: the refusal was written. */
+static int allowed(rc__client *cl, const rc__cmd *k, rc_resp_w *w) {
+    if (!cl->authed && !(k->flags & RC_CF_NOAUTH)) {
+        rc_resp_w_error(w, "NOAUTH Authentication required.");
+        return 0;
+    }
+    if (cl->role == RC_AUTH_RO && needs_rw(k)) {
+        rc_resp_w_errorf(w, "NOPERM this user has no permissions to run the '%s' command", k->name);
+        return 0;
+    }
+    return 1;
+}
+
 static void queue_cmd(rc__client *cl, const rc__cmd *k, const rc_resp_cmd *cmd) {
     if (cl->nmq == cl->cap_mq) {
         size_t cap = cl->cap_mq ? cl->cap_mq * 2 : 8;
@@ -382,10 +405,7 @@ static void run(rc__client *cl, const rc__cmd *k, rc_resp_cmd *cmd) {
         rc_resp_w_errorf(&w, "ERR wrong number of arguments for '%s' command", k->name);
         return;
     }
-    if (!cl->authed && !(k->flags & RC_CF_NOAUTH)) {
-        rc_resp_w_error(&w, "NOAUTH Authentication required.");
-        return;
-    }
+    if (!allowed(cl, k, &w)) return;
     if (w.proto == 2 && cl->nsubs > 0 && !(k->flags & RC_CF_PUBSUB)) {
         rc_resp_w_errorf(&w, "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
                              "PING / QUIT / RESET are allowed in this context", k->name);
@@ -407,8 +427,7 @@ void rc__r_dispatch(rc__client *cl, rc_resp_cmd *cmd) {
         } else if (!arity_ok(k, cmd->argc)) {
             rc_resp_w_errorf(&w, "ERR wrong number of arguments for '%s' command", k->name);
             cl->multi_dirty = 1;
-        } else if (!cl->authed && !(k->flags & RC_CF_NOAUTH)) {
-            rc_resp_w_error(&w, "NOAUTH Authentication required.");
+        } else if (!allowed(cl, k, &w)) {
             cl->multi_dirty = 1;
         } else if (k->flags & (RC_CF_NOMULTI | RC_CF_LOOPONLY)) {
             rc_resp_w_errorf(&w, "ERR Command '%s' is not allowed inside a transaction", k->name);

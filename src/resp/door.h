@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "redcar/api.h"
+#include "redcar/auth.h"
 #include "redcar/buf.h"
 #include "redcar/config.h"
 #include "redcar/hub.h"
@@ -109,6 +110,11 @@ struct rc__client {
     rc_resp_cmd hold;
     atomic_int proto;
     int authed;
+    /* Who AUTH/HELLO said (auth.c): role RC_AUTH_RO refuses writes; with
+     * authed set and role RC_AUTH_NONE no credential is configured (full
+     * access). user "" is the default user. */
+    int role;
+    char user[RC_AUTH_NAME_MAX + 1];
     int closing;           /* close after out is flushed (QUIT, protocol error) */
     int dead;              /* closed; freed when pending reaches 0 */
     unsigned ev_mask;      /* current epoll interest */

@@ -183,12 +183,8 @@ void rc__r_client_authed(rc__client *cl) {
 
 void rc__r_client_set_proto(rc__client *cl, int proto) { atomic_store(&cl->proto, proto); }
 
-static int requirepass_set(rc_resp *d) {
-    if (!d->cfg) return 0;
-    char pw[8];
-    rc_config_str(d->cfg, "requirepass", pw, sizeof pw);
-    return pw[0] != '\0';
-}
+/* Any credential (requirepass or a user): new clients must AUTH. */
+static int requirepass_set(rc_resp *d) { return d->cfg && rc_auth_required(d->cfg); }
 
 static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -542,6 +538,7 @@ void rc__r_flush_inbox(rc__client *cl) {
 
 static void *expiry_main(void *arg) {
     rc_resp *d = arg;
+    pthread_setname_np(pthread_self(), "rc-resp-expiry"); /* for top -H / perf */
     while (!atomic_load(&d->stop)) {
         rc_err err;
         rc_err_clear(&err);
@@ -565,6 +562,7 @@ static int any_pending(rc_resp *d) {
 
 static void *loop_main(void *arg) {
     rc_resp *d = arg;
+    pthread_setname_np(pthread_self(), "rc-resp");
     struct epoll_event evs[256];
     int64_t stop_deadline = 0;
     for (;;) {
@@ -618,6 +616,7 @@ static int raise_nofile(void) {
     return (int)(rl.rlim_cur > 1000000000 ? 1000000000 : rl.rlim_cur);
 }
 
+/* Returns the listening socket, or -1 with err set. */
 static int listen_on(const char *host, int port, int *bound, rc_err *err) {
     struct addrinfo hints = {0}, *res = NULL;
     char ps[16];
@@ -626,7 +625,10 @@ static int listen_on(const char *host, int port, int *bound, rc_err *err) {
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     snprintf(ps, sizeof ps, "%d", port);
     int rc = getaddrinfo(host && *host ? host : "127.0.0.1", ps, &hints, &res);
-    if (rc != 0) return rc_err_set(err, RC_INVALID, "resp: cannot resolve %s: %s", host, gai_strerror(rc));
+    if (rc != 0) {
+        rc_err_set(err, RC_INVALID, "resp: cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
     int fd = -1;
     for (struct addrinfo *a = res; a; a = a->ai_next) {
         fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -637,9 +639,12 @@ static int listen_on(const char *host, int port, int *bound, rc_err *err) {
         close(fd);
         fd = -1;
     }
+    int saved = errno;
     freeaddrinfo(res);
-    if (fd < 0)
-        return rc_err_set(err, RC_IO, "resp: cannot listen on %s:%d: %s", host, port, strerror(errno));
+    if (fd < 0) {
+        rc_err_set(err, RC_IO, "resp: cannot listen on %s:%d: %s", host, port, strerror(saved));
+        return -1;
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     getsockname(fd, (struct sockaddr *)&ss, &sl);

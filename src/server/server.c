@@ -9,8 +9,10 @@
 #include <strings.h>
 
 #include "http/http.h"
+#include "redcar/auth.h"
 #include "redcar/hub.h"
 #include "redcar/log.h"
+#include "redcar/push.h"
 #include "redcar/store.h"
 #include "resp/resp.h"
 #include "server/server.h"
@@ -37,17 +39,25 @@ int rc_server_is_loopback(const char *host) {
     return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
-/* Like Redis's protected mode: a public bind without any credential is
- * almost always a mistake, so it needs an explicit `protected-mode no`. */
-static int check_protected(rc_config *cfg, const char *host, const char *door) {
-    char pass[256];
+/* Like Redis's protected mode: a public bind without any credential (a
+ * requirepass or a user) is almost always a mistake, so it needs an
+ * explicit `protected-mode no`. The refusal goes to stderr too: whoever
+ * started the process must see why it stopped, whatever the log target. */
+static int check_protected(rc_config *cfg, const char *host, const char *door, const char *logfile) {
     if (rc_server_is_loopback(host) || !rc_config_int(cfg, "protected-mode")) return 0;
-    if (rc_config_str(cfg, "requirepass", pass, sizeof pass)[0]) return 0;
-    RC_ERROR("server",
-             "refusing to bind %s to %s without credentials: set requirepass, bind to loopback, "
-             "or set protected-mode no",
-             door, host);
+    if (rc_auth_required(cfg)) return 0;
+    static const char why[] = "without credentials: set requirepass or add a user (--user NAME:ROLE:PASSWORD), "
+                              "bind to loopback, or set protected-mode no";
+    RC_ERROR("server", "refusing to bind %s to %s %s", door, host, why);
+    if (strcmp(logfile, "stderr") && strcmp(logfile, "stdout"))
+        fprintf(stderr, "redcar: refusing to bind %s to %s %s\n", door, host, why);
     return -1;
+}
+
+static void record_bound(rc_config *cfg, const char *name, const char *host, int port) {
+    char addr[300];
+    snprintf(addr, sizeof addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
+    rc_config_set(cfg, name, addr, 0, NULL);
 }
 
 int rc_server_run(rc_config *cfg) {
@@ -70,7 +80,7 @@ int rc_server_run(rc_config *cfg) {
         RC_ERROR("server", "bad listen address");
         return 1;
     }
-    if (check_protected(cfg, hhost, "http") || check_protected(cfg, rhost, "resp")) return 1;
+    if (check_protected(cfg, hhost, "http", logfile) || check_protected(cfg, rhost, "resp", logfile)) return 1;
 
     /* Block the stop signals before any thread starts so that every thread
      * inherits the mask and only sigwait() below sees them. */
@@ -93,6 +103,7 @@ int rc_server_run(rc_config *cfg) {
     rc_hub *hub = NULL;
     rc_http *http = NULL;
     rc_resp *resp = NULL;
+    rc_push *push = NULL;
     rc_err err;
     rc_err_clear(&err);
     if (rc_store_open(&st, &so, &err) != RC_OK) {
@@ -108,6 +119,13 @@ int rc_server_run(rc_config *cfg) {
     rc_store_stats stats;
     if (rc_store_stats_get(st, &stats) == RC_OK) rc_hub_set_head(hub, stats.head_seq);
 
+    /* Webhooks: after the store and the hub they read from, before the
+     * doors, so stored subscriptions resume before new events arrive. */
+    if (rc_push_start(&push, st, hub, NULL, &err) != RC_OK) {
+        RC_ERROR("push", "cannot start webhook delivery: %s", rc_err_msg(&err));
+        goto done;
+    }
+
     rc_http_opts ho = {hhost, hport, cfg};
     if (rc_http_start(&http, &ho, st, hub, &err) != RC_OK) {
         RC_ERROR("http", "cannot listen on %s: %s", haddr, rc_err_msg(&err));
@@ -120,6 +138,10 @@ int rc_server_run(rc_config *cfg) {
         goto done;
     }
     RC_INFO("resp", "listening on %s:%d", rhost, rc_resp_port(resp));
+    /* With port 0 the settings would keep saying 0: record the ports actually
+     * bound, so /info, INFO and CONFIG GET tell clients where to connect. */
+    record_bound(cfg, "http", hhost, rc_http_port(http));
+    record_bound(cfg, "resp", rhost, rc_resp_port(resp));
     RC_INFO("server", "redcar %s ready (data directory %s, fsync %s)", RC_VERSION, dir, fsync);
 
     int sig = 0;
@@ -130,6 +152,9 @@ done:
     /* Doors first: they finish in-flight appends while the store still runs. */
     rc_resp_stop(resp);
     rc_http_stop(http);
+    /* Webhooks next, while the store still runs: an attempt in flight is
+     * aborted and its event stays pending for the next start. */
+    rc_push_stop(push);
     rc_store_close(st);
     rc_hub_free(hub);
     if (code == 0) RC_INFO("server", "stopped cleanly");

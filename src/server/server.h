@@ -3,9 +3,10 @@
  * The server process: start-up and shut-down order around the store, the
  * hub and the two doors. main.c only parses arguments and calls this.
  *
- * Start-up: log -> store (lock, migrate) -> hub (commit hook) -> HTTP -> RESP.
+ * Start-up: log -> store (lock, migrate) -> hub (commit hook) -> push
+ * (webhook delivery) -> HTTP -> RESP.
  * Shut-down (SIGINT/SIGTERM): doors stop accepting and finish in-flight
- * appends -> store drains its queue and closes -> hub.
+ * appends -> push stops delivering -> store drains its queue and closes -> hub.
  */
 #ifndef REDCAR_SERVER_H
 #define REDCAR_SERVER_H

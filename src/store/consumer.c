@@ -230,7 +230,10 @@ static sqlite3 *wconn(rc_store *st) { return st->wdb; }
     X(DELETE, "DELETE FROM consumers WHERE name=?1")                                              \
     X(DELETE_PENDING, "DELETE FROM consumer_pending WHERE consumer=?1")                           \
     X(FIRST_AT, "SELECT min(seq) FROM events WHERE time_ms>=?1")                                  \
-    X(DUE, "SELECT seq,deliveries FROM consumer_pending WHERE consumer=?1 AND due_ms<=?2 "        \
+    /* by the due index: ordering by seq through the primary key would read   \
+     * every pending row of a long pending list on each fetch */               \
+    X(DUE, "SELECT seq,deliveries FROM consumer_pending INDEXED BY consumer_pending_due "        \
+           "WHERE consumer=?1 AND due_ms<=?2 "                                                    \
            "ORDER BY seq LIMIT ?3")                                                               \
     X(IDLE, "SELECT seq,deliveries FROM consumer_pending WHERE consumer=?1 AND last_ms<=?2 "      \
             "ORDER BY seq LIMIT ?3")                                                              \
@@ -243,10 +246,23 @@ static sqlite3 *wconn(rc_store *st) { return st->wdb; }
     X(PEND_DEL, "DELETE FROM consumer_pending WHERE consumer=?1 AND seq=?2")                      \
     X(PEND_DEL_UPTO, "DELETE FROM consumer_pending WHERE consumer=?1 AND seq<=?2")                \
     X(NACK, "UPDATE consumer_pending SET due_ms=?3 WHERE consumer=?1 AND seq=?2")                 \
-    X(MIN_PEND, "SELECT min(seq),min(due_ms) FROM consumer_pending WHERE consumer=?1")            \
+    /* two subqueries: SQLite answers a lone min() from an index (O(log n));  \
+     * min(a),min(b) in one SELECT would scan every pending row */             \
+    X(MIN_PEND, "SELECT (SELECT min(seq) FROM consumer_pending WHERE consumer=?1),"              \
+                "(SELECT min(due_ms) FROM consumer_pending WHERE consumer=?1)")                  \
     X(UPDATE, "UPDATE consumers SET read_seq=max(read_seq,?2),delivered=delivered+?3,"            \
               "redelivered=redelivered+?4,acked=acked+?5,dead=dead+?6 WHERE name=?1")            \
-    X(SET_ACK, "UPDATE consumers SET ack_seq=max(ack_seq,?2) WHERE name=?1")
+    X(SET_ACK, "UPDATE consumers SET ack_seq=max(ack_seq,?2) WHERE name=?1")                  \
+    X(PEND_ONE, "SELECT deliveries,last_ms FROM consumer_pending WHERE consumer=?1 AND seq=?2")  \
+    X(PEND_AFTER, "SELECT seq,deliveries,last_ms FROM consumer_pending WHERE consumer=?1 AND "   \
+                  "seq>?2 ORDER BY seq LIMIT ?3")                                                 \
+    X(CLAIM_SET, "UPDATE consumer_pending SET member=?3,deliveries=?4,last_ms=?5,due_ms=?6 "     \
+                 "WHERE consumer=?1 AND seq=?2")                                                  \
+    X(PEND_LIST, "SELECT seq,member,deliveries,last_ms,due_ms FROM consumer_pending WHERE "      \
+                 "consumer=?1 AND seq>?2 AND (?4 IS NULL OR member=?4) ORDER BY seq LIMIT ?3")    \
+    X(SEEK, "UPDATE consumers SET read_seq=?2,ack_seq=min(ack_seq,?2) WHERE name=?1")            \
+    X(SEEK_FWD, "UPDATE consumers SET read_seq=max(read_seq,?2) WHERE name=?1")                  \
+    X(DROP_MEMBER, "DELETE FROM consumer_pending WHERE consumer=?1 AND member=?2")
 
 enum {
 #define WQ_ENUM(name, sql) WQ_##name,
@@ -438,39 +454,48 @@ done:
     return rc;
 }
 
-int rc_consumer_create(rc_store *st, const rc_consumer_opts *o, rc_consumer_fn fn, void *arg,
-                       rc_err *err) {
+/* Validate o and fill c (and canon, the filter's canonical JSON, which
+ * c->filter points into) for create_fn. */
+static int create_prepare(rc_store *st, const rc_consumer_opts *o, rc_consumer_opts *oo,
+                          create_ctx *c, rc_buf *canon, rc_err *err) {
     if (!st || !o) return rc_err_set(err, RC_INVALID, "consumer: no store or options");
-    rc_consumer_opts oo = *o;
-    if (oo.mode == 0) oo.mode = RC_CONSUMER_CURSOR;
+    *oo = *o;
+    if (oo->mode == 0) oo->mode = RC_CONSUMER_CURSOR;
     int rc;
-    if ((rc = check_name("name", oo.name, err))) return rc;
-    if (!rc_consumer_mode_name(oo.mode))
+    if ((rc = check_name("name", oo->name, err))) return rc;
+    if (!rc_consumer_mode_name(oo->mode))
         return rc_err_set(err, RC_INVALID, "mode: must be cursor or group");
-    create_ctx c = {.st = st, .o = &oo};
-    if ((rc = rc__start_parse(oo.start, &c.start_kind, &c.start_val, err))) return rc;
-    int group = oo.mode == RC_CONSUMER_GROUP;
-    c.ack_wait_ms = oo.ack_wait_ms < 0 ? (group ? GROUP_ACK_WAIT_MS : 0) : oo.ack_wait_ms;
-    c.max_deliver = oo.max_deliver < 0 ? (group ? GROUP_MAX_DELIVER : 0) : oo.max_deliver;
-    if (c.ack_wait_ms > MAX_WAIT_MS)
+    memset(c, 0, sizeof *c);
+    c->st = st;
+    c->o = oo;
+    if ((rc = rc__start_parse(oo->start, &c->start_kind, &c->start_val, err))) return rc;
+    int group = oo->mode == RC_CONSUMER_GROUP;
+    c->ack_wait_ms = oo->ack_wait_ms < 0 ? (group ? GROUP_ACK_WAIT_MS : 0) : oo->ack_wait_ms;
+    c->max_deliver = oo->max_deliver < 0 ? (group ? GROUP_MAX_DELIVER : 0) : oo->max_deliver;
+    if (c->ack_wait_ms > MAX_WAIT_MS)
         return rc_err_set(err, RC_INVALID, "ack_wait_ms: must be from 0 to %" PRId64, MAX_WAIT_MS);
-    if (group && c.ack_wait_ms == 0)
+    if (group && c->ack_wait_ms == 0)
         return rc_err_set(err, RC_INVALID,
                           "ack_wait_ms: a group needs a lease longer than 0 ms (every fetch "
                           "would take back what the others hold)");
-    if (c.max_deliver > MAX_DELIVER_LIMIT)
+    if (c->max_deliver > MAX_DELIVER_LIMIT)
         return rc_err_set(err, RC_INVALID, "max_deliver: must be from 0 (no limit) to %d",
                           MAX_DELIVER_LIMIT);
     rc__cfilter f;
-    rc_buf canon = RC_BUF_INIT;
-    const char *fj = oo.filter_json;
-    if ((rc = rc__cfilter_parse(fj, fj ? strlen(fj) : 0, &f, &canon, err))) {
-        rc_buf_free(&canon);
-        return rc;
-    }
+    const char *fj = oo->filter_json;
+    if ((rc = rc__cfilter_parse(fj, fj ? strlen(fj) : 0, &f, canon, err))) return rc;
     rc__cfilter_free(&f);
-    c.filter = canon.p;
-    rc = rc_store_txn(st, create_fn, &c, err);
+    c->filter = canon->p;
+    return RC_OK;
+}
+
+int rc_consumer_create(rc_store *st, const rc_consumer_opts *o, rc_consumer_fn fn, void *arg,
+                       rc_err *err) {
+    rc_consumer_opts oo;
+    create_ctx c;
+    rc_buf canon = RC_BUF_INIT;
+    int rc = create_prepare(st, o, &oo, &c, &canon, err);
+    if (rc == RC_OK) rc = rc_store_txn(st, create_fn, &c, err);
     rc_buf_free(&canon);
     if (rc == RC_OK && fn) rc = rc_consumer_get(st, oo.name, fn, arg, err);
     return rc;
@@ -967,6 +992,346 @@ int rc_consumer_nack(rc_store *st, const char *name, const char *member, const u
         return rc_err_set(err, RC_INVALID, "delay_ms: must be from 0 to %" PRId64, MAX_WAIT_MS);
     ack_ctx c = {.st = st, .name = name, .seqs = seqs, .n = n, .nack = 1, .delay_ms = delay_ms};
     return ack_common(st, &c, member, done, err);
+}
+
+/* ---- the same operations inside a caller's transaction ------------------------------ */
+
+int rc_consumer_txn_create(rc_store *st, rc_txn *tx, const rc_consumer_opts *o, rc_err *err) {
+    rc_consumer_opts oo;
+    create_ctx c;
+    rc_buf canon = RC_BUF_INIT;
+    int rc = create_prepare(st, o, &oo, &c, &canon, err);
+    if (rc == RC_OK) rc = create_fn(tx, &c, err);
+    rc_buf_free(&canon);
+    return rc;
+}
+
+int rc_consumer_txn_delete(rc_store *st, rc_txn *tx, const char *name, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    name_ctx c = {st, name};
+    return delete_fn(tx, &c, err);
+}
+
+int rc_consumer_txn_position(rc_store *st, rc_txn *tx, const char *name, uint64_t *read_seq,
+                             rc_err *err) {
+    (void)tx;
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    wq q = {.st = st};
+    crow cr = {0};
+    rc = load(&q, name, &cr, err);
+    if (rc == RC_OK && read_seq) *read_seq = cr.read_seq;
+    wq_done(&q);
+    free(cr.filter);
+    return rc;
+}
+
+int rc_consumer_txn_fetch(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                          size_t limit, rc_consumer_batch *out, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (member && (rc = check_name("member", member, err))) return rc;
+    if (limit < 1 || limit > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "limit: must be from 1 to %d", RC_CONSUMER_FETCH_MAX);
+    fetch_ctx c = {.st = st, .name = name, .member = member, .limit = limit, .out = out};
+    return fetch_fn(tx, &c, err);
+}
+
+int rc_consumer_txn_ack(rc_store *st, rc_txn *tx, const char *name, const uint64_t *seqs,
+                        size_t n, size_t *done, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (n > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "seqs: at most %d at once", RC_CONSUMER_FETCH_MAX);
+    if (done) *done = 0;
+    if (n == 0) return RC_OK;
+    ack_ctx c = {.st = st, .name = name, .seqs = seqs, .n = n};
+    for (size_t i = 0; i < n; i++)
+        if (seqs[i] == 0 || seqs[i] > (uint64_t)INT64_MAX)
+            return rc_err_set(err, RC_INVALID, "seqs[%zu]: must be a positive sequence number", i);
+    rc = ack_fn(tx, &c, err);
+    if (rc == RC_OK && done) *done = c.done;
+    return rc;
+}
+
+int rc_consumer_txn_seek(rc_store *st, rc_txn *tx, const char *name, uint64_t read_seq,
+                         int forward_only, rc_err *err) {
+    (void)tx;
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (read_seq > (uint64_t)INT64_MAX)
+        return rc_err_set(err, RC_INVALID, "position: out of range");
+    wq q = {.st = st};
+    crow cr = {0};
+    if ((rc = load(&q, name, &cr, err))) goto done;
+    sqlite3_stmt *s = wq_get(&q, forward_only ? WQ_SEEK_FWD : WQ_SEEK, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)read_seq);
+    if ((rc = wq_exec(&q, s, err, "consumer: moving the read position"))) goto done;
+    rc = settle(&q, name, NULL, err);
+done:
+    wq_done(&q);
+    free(cr.filter);
+    return rc;
+}
+
+int rc_consumer_txn_drop_member(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                                size_t *dropped, rc_err *err) {
+    (void)tx;
+    int rc = check_name("name", name, err);
+    if (rc || (rc = check_name("member", member, err))) return rc;
+    wq q = {.st = st};
+    crow cr = {0};
+    if ((rc = load(&q, name, &cr, err))) goto done;
+    sqlite3_stmt *s = wq_get(&q, WQ_DROP_MEMBER, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, member, -1, SQLITE_STATIC);
+    if ((rc = wq_exec(&q, s, err, "consumer: dropping a member"))) goto done;
+    size_t n = (size_t)sqlite3_changes(wconn(st));
+    if (dropped) *dropped = n;
+    /* The dropped events count as finished, like an ack. */
+    if ((rc = counters(&q, name, 0, 0, 0, (int64_t)n, 0, err))) goto done;
+    rc = settle(&q, name, NULL, err);
+done:
+    wq_done(&q);
+    free(cr.filter);
+    return rc;
+}
+
+int rc_consumer_txn_pending(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                            uint64_t after, size_t limit, rc_consumer_pending_fn fn, void *arg,
+                            rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (member && (rc = check_name("member", member, err))) return rc;
+    wq q = {.st = st};
+    crow cr = {0};
+    if ((rc = load(&q, name, &cr, err))) goto done;
+    sqlite3_stmt *s = wq_get(&q, WQ_PEND_LIST, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)(after > (uint64_t)INT64_MAX ? INT64_MAX : after));
+    sqlite3_bind_int64(s, 3, limit ? (sqlite3_int64)limit : -1);
+    if (member) sqlite3_bind_text(s, 4, member, -1, SQLITE_STATIC);
+    int64_t now = rc_txn_now_ms(tx);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        rc_consumer_pending p;
+        p.seq = (uint64_t)sqlite3_column_int64(s, 0);
+        p.member = (const char *)sqlite3_column_text(s, 1);
+        p.deliveries = (uint32_t)sqlite3_column_int64(s, 2);
+        p.last_ms = sqlite3_column_int64(s, 3);
+        p.due_ms = sqlite3_column_int64(s, 4);
+        p.idle_ms = now > p.last_ms ? now - p.last_ms : 0;
+        if (fn(&p, arg)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE) rc = rc__sqlite_err(wconn(st), r, err, "consumer: reading pending");
+done:
+    wq_done(&q);
+    free(cr.filter);
+    return rc;
+}
+
+/* Lease one pending event (already known to be pending, idle enough) to
+ * the member and add it to the batch. */
+static int claim_one(wq *q, const char *name, const char *member, const crow *cr,
+                     const rc_consumer_claim_opts *o, uint64_t seq, int64_t deliveries,
+                     int64_t now, rc_consumer_batch *out, rc_err *err) {
+    int64_t d = o->set_deliveries >= 0 ? o->set_deliveries
+                                       : deliveries + (o->no_count ? 0 : 1);
+    int64_t last = now;
+    if (o->set_last_ms >= 0) last = o->set_last_ms;
+    sqlite3_stmt *s = wq_get(q, WQ_PAYLOAD, err);
+    if (!s) return err->code;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)seq);
+    int r = sqlite3_step(s);
+    int rc = RC_OK;
+    if (r == SQLITE_ROW) {
+        if (batch_add(out, seq, (uint32_t)d, sqlite3_column_text(s, 0),
+                      (size_t)sqlite3_column_bytes(s, 0)))
+            rc = rc_err_set(err, RC_NOMEM, "out of memory");
+    } else if (r == SQLITE_DONE) {
+        /* Retention removed it: claim it as an empty entry (len 0) so the
+         * caller can tell it is gone. */
+        if (batch_add(out, seq, (uint32_t)d, "", 0)) rc = rc_err_set(err, RC_NOMEM, "out of memory");
+    } else {
+        rc = rc__sqlite_err(wconn(q->st), r, err, "consumer: reading an event");
+    }
+    sqlite3_reset(s);
+    if (rc) return rc;
+    if (!(s = wq_get(q, WQ_CLAIM_SET, err))) return err->code;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)seq);
+    sqlite3_bind_text(s, 3, member, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, d);
+    sqlite3_bind_int64(s, 5, last);
+    sqlite3_bind_int64(s, 6, now + cr->ack_wait_ms);
+    return wq_exec(q, s, err, "consumer: claiming");
+}
+
+int rc_consumer_txn_claim(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                          const rc_consumer_claim_opts *o, rc_consumer_batch *out,
+                          uint64_t *next, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc || (rc = check_name("member", member, err))) return rc;
+    if (o->min_idle_ms < 0 || o->min_idle_ms > MAX_WAIT_MS)
+        return rc_err_set(err, RC_INVALID, "min_idle_ms: must be from 0 to %" PRId64, MAX_WAIT_MS);
+    if (!o->seqs && (o->count < 1 || o->count > RC_CONSUMER_FETCH_MAX))
+        return rc_err_set(err, RC_INVALID, "count: must be from 1 to %d", RC_CONSUMER_FETCH_MAX);
+    if (o->seqs && o->n_seqs > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "seqs: at most %d at once", RC_CONSUMER_FETCH_MAX);
+    out->n = 0;
+    out->dead = 0;
+    rc_buf_reset(&out->json);
+    if (next) *next = 0;
+    wq q = {.st = st};
+    crow cr = {0};
+    if ((rc = load(&q, name, &cr, err))) goto done;
+    int64_t now = rc_txn_now_ms(tx), claimed = 0;
+    if (o->seqs) {
+        for (size_t i = 0; i < o->n_seqs && rc == RC_OK; i++) {
+            sqlite3_stmt *s = wq_get(&q, WQ_PEND_ONE, err);
+            if (!s) {
+                rc = err->code;
+                break;
+            }
+            sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)(o->seqs[i] > (uint64_t)INT64_MAX ? 0 : o->seqs[i]));
+            int r = sqlite3_step(s);
+            int64_t deliveries = r == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+            int64_t last = r == SQLITE_ROW ? sqlite3_column_int64(s, 1) : 0;
+            sqlite3_reset(s);
+            if (r != SQLITE_ROW && r != SQLITE_DONE) {
+                rc = rc__sqlite_err(wconn(st), r, err, "consumer: reading pending");
+                break;
+            }
+            if (r == SQLITE_DONE || now - last < o->min_idle_ms) continue;
+            rc = claim_one(&q, name, member, &cr, o, o->seqs[i], deliveries, now, out, err);
+            claimed++;
+        }
+    } else {
+        /* Scan the pending list from `after`, examining at most scan_max
+         * entries; *next = the first seq not examined (0: the end). */
+        size_t budget = o->scan_max ? o->scan_max : (size_t)-1;
+        uint64_t pos = o->after;
+        struct { uint64_t seq; int64_t deliveries, last; } row[256];
+        while (rc == RC_OK && budget > 0 && out->n < o->count) {
+            sqlite3_stmt *s = wq_get(&q, WQ_PEND_AFTER, err);
+            if (!s) {
+                rc = err->code;
+                break;
+            }
+            size_t want = budget < 256 ? budget : 256, n = 0;
+            sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)(pos > (uint64_t)INT64_MAX ? INT64_MAX : pos));
+            sqlite3_bind_int64(s, 3, (sqlite3_int64)want);
+            int r;
+            while ((r = sqlite3_step(s)) == SQLITE_ROW && n < want) {
+                row[n].seq = (uint64_t)sqlite3_column_int64(s, 0);
+                row[n].deliveries = sqlite3_column_int64(s, 1);
+                row[n].last = sqlite3_column_int64(s, 2);
+                n++;
+            }
+            sqlite3_reset(s);
+            if (r != SQLITE_ROW && r != SQLITE_DONE) {
+                rc = rc__sqlite_err(wconn(st), r, err, "consumer: reading pending");
+                break;
+            }
+            if (n == 0) {
+                pos = 0;
+                break;
+            }
+            size_t i = 0;
+            for (; i < n && rc == RC_OK && out->n < o->count; i++) {
+                budget--;
+                pos = row[i].seq;
+                if (now - row[i].last < o->min_idle_ms) continue;
+                rc = claim_one(&q, name, member, &cr, o, row[i].seq, row[i].deliveries, now, out,
+                               err);
+                claimed++;
+            }
+            if (n < want && i == n) { /* ran off the end of the list */
+                pos = 0;
+                break;
+            }
+        }
+        if (rc == RC_OK && next && pos) {
+            /* The next cursor: the first pending seq after the last examined. */
+            sqlite3_stmt *s = wq_get(&q, WQ_PEND_AFTER, err);
+            if (!s) {
+                rc = err->code;
+            } else {
+                sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(s, 2, (sqlite3_int64)pos);
+                sqlite3_bind_int64(s, 3, 1);
+                if (sqlite3_step(s) == SQLITE_ROW) *next = (uint64_t)sqlite3_column_int64(s, 0);
+                sqlite3_reset(s);
+            }
+        }
+    }
+    if (rc == RC_OK && !o->no_count)
+        rc = counters(&q, name, 0, claimed, claimed, 0, 0, err);
+    out->head_seq = rc_txn_last_seq(tx);
+    out->read_seq = cr.read_seq;
+done:
+    wq_done(&q);
+    free(cr.filter);
+    return rc;
+}
+
+int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *qy, rc_stored_fn fn,
+                         void *arg, rc_err *err) {
+    (void)tx;
+    if (!qy || !fn || qy->subject_prefix || qy->since_ms || qy->until_ms)
+        return rc_err_set(err, RC_INVALID, "txn scan: only seq, type, source and subject bounds");
+    char sql[512];
+    rc__scan_sql(qy, sql, sizeof sql);
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(wconn(st), sql, -1, &s, NULL);
+    if (r != SQLITE_OK) return rc__sqlite_err(wconn(st), r, err, "txn scan: preparing");
+    uint64_t lo = qy->from;
+    if (qy->after && qy->after + 1 > lo) lo = qy->after + 1;
+    if (lo) sqlite3_bind_int64(s, 1, (sqlite3_int64)lo);
+    if (qy->to) sqlite3_bind_int64(s, 2, (sqlite3_int64)qy->to);
+    if (qy->type) sqlite3_bind_text(s, 3, qy->type, -1, SQLITE_STATIC);
+    if (qy->source) sqlite3_bind_text(s, 4, qy->source, -1, SQLITE_STATIC);
+    if (qy->subject) sqlite3_bind_text(s, 5, qy->subject, -1, SQLITE_STATIC);
+    if (qy->limit)
+        sqlite3_bind_int64(s, 10, qy->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)qy->limit);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        rc_stored row;
+        row.seq = (uint64_t)sqlite3_column_int64(s, 0);
+        row.json = (const char *)sqlite3_column_text(s, 1);
+        row.json_len = (size_t)sqlite3_column_bytes(s, 1);
+        row.type = (const char *)sqlite3_column_text(s, 2);
+        row.source = (const char *)sqlite3_column_text(s, 3);
+        row.id = (const char *)sqlite3_column_text(s, 4);
+        row.subject = (const char *)sqlite3_column_text(s, 5);
+        row.time_ms = sqlite3_column_int64(s, 6);
+        if (fn(&row, arg)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    int rc = r == SQLITE_DONE ? RC_OK : rc__sqlite_err(wconn(st), r, err, "txn scan");
+    sqlite3_finalize(s);
+    return rc;
 }
 
 /* ---- reads -------------------------------------------------------------------------- */

@@ -139,11 +139,34 @@ int rc__kv_ext_int(const rc_event *ev, const char *name, int64_t def, int64_t *o
 typedef int (*kv_op_fn)(rc_store *st, const rc_event *ev, const char *key, uint64_t seq,
                         rc_err *err);
 
+/* A put over a live string (SET of an existing key, INCR): one UPDATE in
+ * place instead of a read and a delete + insert of the row. */
+static int put_over_string(rc_store *st, const rc_event *ev, const char *key, uint64_t seq,
+                           int64_t expire, int *done, rc_err *err) {
+    sqlite3_stmt *s = st->ws[WS_KV_SETSTR];
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, ev->data ? (const void *)ev->data : "", (int)ev->data_len, SQLITE_STATIC);
+    if (ev->datacontenttype) sqlite3_bind_text(s, 3, ev->datacontenttype, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 3);
+    sqlite3_bind_int64(s, 4, (int64_t)ev->data_len);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)seq);
+    sqlite3_bind_int64(s, 6, expire);
+    sqlite3_bind_int(s, 7, rc__kv_ext_bool(ev, "keepttl"));
+    sqlite3_bind_int64(s, 8, st->now_ms);
+    int rc = step_done(st, s, err, "updating KV view");
+    *done = rc == RC_OK && sqlite3_changes(st->wdb) == 1;
+    return rc;
+}
+
 static int op_put(rc_store *st, const rc_event *ev, const char *key, uint64_t seq, rc_err *err) {
     kvrow row = {0, 0, 0, 0, 0, 0};
     int64_t expire;
-    int rc;
-    if ((rc = rc__kv_expires(ev, &expire, err)) || (rc = load(st, key, &row, err))) return rc;
+    int rc, done = 0;
+    if ((rc = rc__kv_expires(ev, &expire, err)) ||
+        (rc = put_over_string(st, ev, key, seq, expire, &done, err)) || done)
+        return rc;
+    /* absent, expired, or of another kind */
+    if ((rc = load(st, key, &row, err))) return rc;
     if (row.exists && rc__kv_ext_bool(ev, "keepttl")) expire = row.expire_ms;
     if (row.exists && row.kind != RC_KV_STRING &&
         ((rc = by_key(st, WS_HASH_CLEAR, key, err)) || (rc = by_key(st, WS_LIST_CLEAR, key, err))))

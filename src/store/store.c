@@ -37,6 +37,8 @@ static const char schema_v2_sql[] = {
 
 const char *rc__store_schema_v2(void) { return schema_v2_sql; }
 
+const char *rc__store_schema_v3(void); /* src/store/pushsub.c */
+
 /* Forward migrations: entry i brings user_version i to i+1. v1 is the
  * initial schema (schemas/store.sql), v2 the consumer tables
  * (schemas/store_v2.sql). Append, never edit. */
@@ -47,6 +49,7 @@ static const struct {
 } migrations[] = {
     {1, rc__store_schema, "initial schema"},
     {2, rc__store_schema_v2, "durable consumers"},
+    {3, rc__store_schema_v3, "push subscriptions"}, /* schemas/store_v3.sql, src/store/pushsub.c */
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -273,7 +276,15 @@ static int open_writer(rc_store *st, rc_err *err) {
     return RC_OK;
 }
 
+/* SQLite's memory statistics take a global mutex around every allocation
+ * (a savepoint's journal allocates per KB): the store reads none of them.
+ * sqlite3_config only works before SQLite initialises; later it refuses
+ * harmlessly. */
+static pthread_once_t sqlite_once = PTHREAD_ONCE_INIT;
+static void sqlite_config(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 int rc_store_open(rc_store **out, const rc_store_opts *opts, rc_err *err) {
+    pthread_once(&sqlite_once, sqlite_config);
     rc_store_opts def;
     rc_store_opts_default(&def);
     *out = NULL;

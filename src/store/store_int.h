@@ -25,8 +25,11 @@
 #define RC_KV_PREFIX_END "io.redcar.kv/"
 
 /* Tuning of the write connection (the benchmark applies the same to its
- * plain SQLite baseline). */
-#define RC__WRITER_PRAGMAS "PRAGMA cache_size=-65536"
+ * plain SQLite baseline). temp_store=MEMORY keeps the savepoint journal
+ * (original pages of everything a savepoint changes) in memory: spilled
+ * to a temporary file past 64 KiB it cost a pwrite per page and request
+ * (measured: a third of the writer's time on RESP SETs). */
+#define RC__WRITER_PRAGMAS "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY"
 
 /* The write connection's statements: name, SQL. Prepared once at open. */
 #define RC_WSTMT_MAP(X)                                                                       \
@@ -45,6 +48,10 @@
               "FROM kv WHERE key=?1")                                                         \
     X(KV_PUT, "INSERT OR REPLACE INTO kv(key,kind,value,ctype,size,create_seq,mod_seq,"       \
               "version,expire_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)")                        \
+    /* a put over a live string (kind 1 = RC_KV_STRING): kvapply.c */                        \
+    X(KV_SETSTR, "UPDATE kv SET value=?2,ctype=?3,size=?4,mod_seq=?5,version=version+1,"       \
+                 "expire_ms=CASE WHEN ?7 THEN expire_ms ELSE ?6 END "                         \
+                 "WHERE key=?1 AND kind=1 AND (expire_ms=0 OR expire_ms>?8)")                 \
     X(KV_DEL, "DELETE FROM kv WHERE key=?1")                                                  \
     X(KV_TOUCH, "UPDATE kv SET size=?2,mod_seq=?3,version=version+1 WHERE key=?1")            \
     X(KV_EXPIRE, "UPDATE kv SET expire_ms=?2,mod_seq=?3,version=version+1 WHERE key=?1")      \
@@ -87,6 +94,7 @@ typedef struct rc__req {
     char *expect_subject;
     rc_txn_fn fn;
     void *fn_arg;
+    int sp_open;             /* (writer) the request's savepoint is open */
     rc_append_done done;
     void *arg;
     rc_append_item *items;
@@ -146,7 +154,26 @@ struct rc_store {
     int wal_kicked;           /* (writer) wal_frames when the helper was last asked */
     _Atomic uint64_t ckpt_bg, ckpt_writer; /* passes run by the helper / the writer */
 
-    _Atomic uint64_t pub_head; /* head as of the last commit, for readers */
+    /* durability (writer.c), with fsync always: the write connection runs
+     * synchronous=NORMAL and a sync thread fdatasyncs the WAL, so that the
+     * writer runs the next group while the disk flushes the last one. A
+     * committed group waits in wait_h..wait_t, unanswered and not yet fanned
+     * out, until a sync that began after its commit returned. */
+    int wal_fd;               /* (sync) the WAL, for fdatasync; -1 = no sync thread */
+    pthread_t sync_thread;
+    int sync_started;
+    pthread_mutex_t smu;
+    pthread_cond_t scv;
+    uint64_t sync_want;       /* (smu) latest committed group to make durable */
+    int sync_stop;            /* (smu) */
+    uint64_t synced;          /* (q) latest group a sync covered */
+    int sync_errno;           /* (q) a failed sync: data of later groups may be lost */
+    struct rc__group *wait_h, *wait_t; /* (writer) committed, waiting for the sync */
+    size_t n_waiting;         /* (writer) requests in those groups */
+    uint64_t gen;             /* (writer) groups committed */
+    int broken;               /* (writer) a sync failed: every write fails */
+
+    _Atomic uint64_t pub_head; /* head as of the last durable commit, for readers */
     _Atomic uint64_t commits, appended;
 
     /* read pool */

@@ -21,11 +21,14 @@
  * back, so seqs stay gapless. A request is acknowledged only after COMMIT
  * returned (durable per the synchronous setting).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "redcar/log.h"
 #include "store/store_int.h"
@@ -439,30 +442,37 @@ static int run_txn(rc_store *st, rc__req *r) {
     return rc;
 }
 
+/* A request on its own needs a savepoint when it could fail half-way:
+ * several events, a check before them, a KV event (insert, then apply).
+ * A transaction opens its savepoint itself, at its first append. */
 static int need_savepoint(const rc__req *r) {
-    return r->fn || r->n > 1 || r->expect_seq != RC_EXPECT_ANY ||
+    return r->n > 1 || r->expect_seq != RC_EXPECT_ANY ||
            (r->n == 1 && rc__is_kv_type(r->evs[0]->type));
 }
 
+/* Run one request, in a savepoint of its own when it needs one, so that a
+ * failure undoes exactly this request. */
 static void run_request(rc_store *st, rc__req *r) {
     uint64_t saved_head = st->head;
     size_t saved_fresh = st->n_fresh;
-    int sp = need_savepoint(r);
+    int sp = !r->fn && need_savepoint(r);
     int rc;
     rc_err_clear(&r->err);
+    r->sp_open = 0;
     if (sp && (rc = wstep(st, WS_SAVE)) != SQLITE_OK) {
         r->status = rc__sqlite_err(st->wdb, rc, &r->err, "starting request");
         return;
     }
+    r->sp_open = sp;
     rc = r->fn ? run_txn(st, r) : run_append(st, r);
-    if (rc == RC_OK && sp) {
+    if (rc == RC_OK && r->sp_open) {
         int s = wstep(st, WS_RELEASE);
         if (s != SQLITE_OK) rc = rc__sqlite_err(st->wdb, s, &r->err, "finishing request");
     }
     if (rc != RC_OK) {
-        /* A single-statement request needs no savepoint: SQLite already
-         * undid the failed statement. */
-        if (sp && !sqlite3_get_autocommit(st->wdb)) {
+        /* Without a savepoint the request wrote nothing that stayed:
+         * a single statement that fails is undone by SQLite itself. */
+        if (r->sp_open && !sqlite3_get_autocommit(st->wdb)) {
             wstep(st, WS_UNDO);
             wstep(st, WS_RELEASE);
         }
@@ -473,8 +483,98 @@ static void run_request(rc_store *st, rc__req *r) {
             r->err.code = rc;
         }
     }
+    r->sp_open = 0;
     r->status = rc;
 }
+
+/* A run of plain appends [from, to) without a savepoint per request: they
+ * are data, not code, so they can run again. Optimistically all of them
+ * go in one step, inside one savepoint (none when the run opens the group:
+ * then the group's own transaction is the undo); SQLite journals each page
+ * once per savepoint, not once per request. If one fails, the run is undone
+ * and played again request by request, each in its own savepoint, which
+ * yields exactly the per-request outcome. Returns the request that aborted
+ * the whole transaction, if one did. */
+static rc__req *run_batch(rc_store *st, rc__req *from, rc__req *to, int opens_group) {
+    if (from->next == to && !need_savepoint(from)) { /* nothing to batch */
+        run_request(st, from);
+        return sqlite3_get_autocommit(st->wdb) ? from : NULL;
+    }
+    uint64_t saved_head = st->head;
+    size_t saved_fresh = st->n_fresh;
+    int rc = RC_OK;
+    rc__req *r;
+    if (!opens_group && (rc = wstep(st, WS_SAVE)) != SQLITE_OK) {
+        rc_err_clear(&from->err);
+        from->status = rc__sqlite_err(st->wdb, rc, &from->err, "starting request");
+        return sqlite3_get_autocommit(st->wdb) ? from : NULL;
+    }
+    for (r = from; r != to; r = r->next) {
+        rc_err_clear(&r->err);
+        if ((rc = run_append(st, r)) != RC_OK) break;
+        r->status = RC_OK;
+    }
+    if (rc == RC_OK) {
+        if (opens_group) return NULL;
+        int s = wstep(st, WS_RELEASE);
+        if (s == SQLITE_OK) return NULL;
+        rc = rc__sqlite_err(st->wdb, s, &from->err, "finishing request");
+        r = from;
+    }
+    if (sqlite3_get_autocommit(st->wdb)) { /* SQLite rolled everything back */
+        r->status = rc;
+        return r;
+    }
+    /* Undo the run, then play it again one request at a time. */
+    RC_DEBUG("store", "batch of appends failed (%s): replaying it request by request",
+             rc_err_msg(&r->err));
+    int s;
+    if (opens_group) {
+        s = wstep(st, WS_ROLLBACK);
+        if (s == SQLITE_OK) s = wstep(st, WS_BEGIN);
+    } else {
+        s = wstep(st, WS_UNDO);
+        if (s == SQLITE_OK) s = wstep(st, WS_RELEASE);
+    }
+    st->head = saved_head;
+    st->n_fresh = saved_fresh;
+    if (s != SQLITE_OK) {
+        rc_err_clear(&from->err);
+        from->status = rc__sqlite_err(st->wdb, s, &from->err, "undoing a batch of appends");
+        if (!sqlite3_get_autocommit(st->wdb)) wstep(st, WS_ROLLBACK);
+        return from;
+    }
+    for (r = from; r != to; r = r->next) {
+        run_request(st, r);
+        if (sqlite3_get_autocommit(st->wdb)) return r;
+    }
+    return NULL;
+}
+
+/* Completions of a finished group, in submission order; frees it. */
+static void complete_all(rc__req *list) {
+    while (list) {
+        rc__req *r = list;
+        list = r->next;
+        if (r->done) {
+            if (r->status == RC_OK) r->done(r->arg, RC_OK, NULL, r->items, r->n_items);
+            else r->done(r->arg, r->status, &r->err, NULL, 0);
+        }
+        req_free(r);
+    }
+}
+
+/* Every request of the group that had succeeded gets the group's failure. */
+static void fail_all(rc__req *list, int status, const rc_err *err) {
+    for (rc__req *r = list; r; r = r->next)
+        if (r->status == RC_OK) {
+            r->status = status;
+            r->err = *err;
+        }
+}
+
+static int wait_sync(rc_store *st, rc__req *list);
+static void finish_synced(rc_store *st, uint64_t synced, int sync_errno);
 
 static void run_group(rc_store *st, rc__req *list) {
     uint64_t saved = st->head;
@@ -483,17 +583,28 @@ static void run_group(rc_store *st, rc__req *list) {
     rc_err_clear(&gerr);
     st->now_ms = rc__now_ms();
     st->n_fresh = 0;
-    int rc = wstep(st, WS_BEGIN);
-    if (rc != SQLITE_OK) {
+    int rc = SQLITE_OK;
+    if (st->broken) {
+        gstatus = rc_err_set(&gerr, RC_IO, "store: an fsync of the log failed earlier; restart "
+                                           "the server to recover what is on disk");
+    } else if ((rc = wstep(st, WS_BEGIN)) != SQLITE_OK) {
         gstatus = rc__sqlite_err(st->wdb, rc, &gerr, "starting group commit");
     } else {
-        for (rc__req *r = list; r; r = r->next) {
-            run_request(st, r);
-            if (sqlite3_get_autocommit(st->wdb)) {
+        for (rc__req *r = list, *next; r; r = next) {
+            rc__req *aborted;
+            if (r->fn) {
+                next = r->next;
+                run_request(st, r);
+                aborted = sqlite3_get_autocommit(st->wdb) ? r : NULL;
+            } else {
+                for (next = r->next; next && !next->fn; next = next->next) continue;
+                aborted = run_batch(st, r, next, r == list);
+            }
+            if (aborted) {
                 /* SQLite rolled the whole transaction back (I/O error,
                  * disk full): nothing of this group survives. */
-                gstatus = r->status ? r->status : RC_IO;
-                gerr = r->err;
+                gstatus = aborted->status ? aborted->status : RC_IO;
+                gerr = aborted->err;
                 if (!gerr.msg[0]) rc_err_set(&gerr, gstatus, "group commit aborted");
                 break;
             }
@@ -507,28 +618,180 @@ static void run_group(rc_store *st, rc__req *list) {
     if (gstatus != RC_OK) {
         st->head = saved;
         st->n_fresh = 0;
-        for (rc__req *r = list; r; r = r->next)
-            if (r->status == RC_OK) {
-                r->status = gstatus;
-                r->err = gerr;
-            }
+        fail_all(list, gstatus, &gerr);
         RC_WARN("store", "group commit failed: %s", rc_err_msg(&gerr));
     } else {
-        atomic_store(&st->pub_head, st->head);
         atomic_fetch_add(&st->commits, 1);
         atomic_fetch_add(&st->appended, st->n_fresh);
-        if (st->hook && st->n_fresh) st->hook(st->hook_arg, st->fresh, st->n_fresh);
-    }
-    while (list) {
-        rc__req *r = list;
-        list = r->next;
-        if (r->done) {
-            if (r->status == RC_OK) r->done(r->arg, RC_OK, NULL, r->items, r->n_items);
-            else r->done(r->arg, r->status, &r->err, NULL, 0);
+        int e = 0;
+        if (st->sync_started) {
+            if (wait_sync(st, list) == RC_OK) return;
+            /* No memory to park the group: sync here. That covers the
+             * groups still waiting too; they are answered first, in order. */
+            while (fdatasync(st->wal_fd) != 0 && (e = errno) == EINTR) e = 0;
+            if (e) st->broken = 1;
+            finish_synced(st, st->gen, e);
         }
-        req_free(r);
+        if (e) {
+            rc_err_set(&gerr, RC_IO, "store: fsync of the log failed (%s): the write may be lost",
+                       strerror(e));
+            fail_all(list, RC_IO, &gerr);
+        } else {
+            /* durable: synchronous=FULL synced in COMMIT, or synced above */
+            atomic_store(&st->pub_head, st->head);
+            if (st->hook && st->n_fresh) st->hook(st->hook_arg, st->fresh, st->n_fresh);
+        }
     }
+    complete_all(list);
     st->n_fresh = 0;
+}
+
+/* ---- durability: the sync thread ---------------------------------------- */
+
+/* A committed group waiting for the sync (fsync always). */
+typedef struct rc__group {
+    struct rc__group *next;
+    rc__req *list;
+    rc_event **fresh;         /* the group's new events, for the commit hook */
+    size_t n_fresh, n_reqs;
+    uint64_t gen, head;
+} rc__group;
+
+/* Park the committed group until a sync covers it, and ask for one. */
+static int wait_sync(rc_store *st, rc__req *list) {
+    rc__group *g = calloc(1, sizeof *g);
+    if (!g) return RC_NOMEM; /* (then answered now, after a sync of our own) */
+    g->list = list;
+    g->fresh = st->fresh;
+    g->n_fresh = st->n_fresh;
+    g->head = st->head;
+    g->gen = ++st->gen;
+    for (rc__req *r = list; r; r = r->next) g->n_reqs++;
+    st->fresh = NULL; /* the next group gets a new array */
+    st->n_fresh = st->cap_fresh = 0;
+    if (st->wait_t) st->wait_t->next = g;
+    else st->wait_h = g;
+    st->wait_t = g;
+    st->n_waiting += g->n_reqs;
+    pthread_mutex_lock(&st->smu);
+    st->sync_want = g->gen;
+    pthread_cond_signal(&st->scv);
+    pthread_mutex_unlock(&st->smu);
+    return RC_OK;
+}
+
+/* Writer: answer and fan out the waiting groups up to `synced` (or fail
+ * them all if the sync failed: their data may not be on disk). */
+static void finish_synced(rc_store *st, uint64_t synced, int sync_errno) {
+    while (st->wait_h && st->wait_h->gen <= synced) {
+        rc__group *g = st->wait_h;
+        st->wait_h = g->next;
+        if (!st->wait_h) st->wait_t = NULL;
+        st->n_waiting -= g->n_reqs;
+        if (sync_errno) {
+            rc_err e;
+            rc_err_set(&e, RC_IO, "store: fsync of the log failed (%s): the write may be lost",
+                       strerror(sync_errno));
+            fail_all(g->list, RC_IO, &e);
+        } else {
+            atomic_store(&st->pub_head, g->head);
+            if (st->hook && g->n_fresh) st->hook(st->hook_arg, g->fresh, g->n_fresh);
+        }
+        complete_all(g->list);
+        free(g->fresh);
+        free(g);
+    }
+}
+
+/* fdatasync of the WAL file covers every frame written before it began:
+ * all groups committed up to sync_want. */
+static void *sync_main(void *arg) {
+    rc_store *st = arg;
+    pthread_setname_np(pthread_self(), "rc-sync");
+    uint64_t done = 0;
+    pthread_mutex_lock(&st->smu);
+    for (;;) {
+        while (st->sync_want == done && !st->sync_stop) pthread_cond_wait(&st->scv, &st->smu);
+        if (st->sync_want == done) break; /* stopping, nothing left */
+        uint64_t want = st->sync_want;
+        pthread_mutex_unlock(&st->smu);
+        int e = 0;
+        while (fdatasync(st->wal_fd) != 0) {
+            if (errno == EINTR) continue;
+            e = errno;
+            break;
+        }
+        if (e) RC_ERROR("store", "fsync of %s-wal failed: %s", st->db_path, strerror(e));
+        pthread_mutex_lock(&st->qmu);
+        st->synced = want;
+        if (e && !st->sync_errno) st->sync_errno = e;
+        pthread_cond_signal(&st->qcv);
+        pthread_mutex_unlock(&st->qmu);
+        pthread_mutex_lock(&st->smu);
+        done = want;
+    }
+    pthread_mutex_unlock(&st->smu);
+    return NULL;
+}
+
+/* With fsync always: let the sync thread flush the WAL (synchronous=NORMAL
+ * on the write connection writes without syncing). On any failure stay
+ * with synchronous=FULL, where COMMIT itself syncs (slower, never wrong). */
+static void sync_start(rc_store *st) {
+    st->wal_fd = -1;
+    if (st->opts.fsync != RC_FSYNC_ALWAYS) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s-wal", st->db_path);
+    /* The WAL exists (open_writer wrote in WAL mode) and stays while the
+     * write connection is open: SQLite deletes it only when the last
+     * connection closes. Its directory entry must be durable too. */
+    st->wal_fd = open(path, O_RDWR | O_CLOEXEC);
+    int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->wal_fd < 0 || dfd < 0 || fsync(dfd) != 0 || fdatasync(st->wal_fd) != 0) goto fail;
+    close(dfd);
+    dfd = -1;
+    pthread_mutex_init(&st->smu, NULL);
+    pthread_cond_init(&st->scv, NULL);
+    st->sync_want = st->synced = st->gen = 0;
+    st->sync_stop = st->sync_errno = 0;
+    if (pthread_create(&st->sync_thread, NULL, sync_main, st) != 0) {
+        pthread_mutex_destroy(&st->smu);
+        pthread_cond_destroy(&st->scv);
+        goto fail;
+    }
+    if (sqlite3_exec(st->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        pthread_mutex_lock(&st->smu);
+        st->sync_stop = 1;
+        pthread_cond_signal(&st->scv);
+        pthread_mutex_unlock(&st->smu);
+        pthread_join(st->sync_thread, NULL);
+        pthread_mutex_destroy(&st->smu);
+        pthread_cond_destroy(&st->scv);
+        goto fail;
+    }
+    st->sync_started = 1;
+    return;
+fail:
+    RC_WARN("store", "no sync thread (%s): COMMIT syncs the log itself", strerror(errno));
+    if (dfd >= 0) close(dfd);
+    if (st->wal_fd >= 0) close(st->wal_fd);
+    st->wal_fd = -1;
+}
+
+/* After the writer finished (nothing waits for a sync any more). */
+static void sync_stop(rc_store *st) {
+    if (!st->sync_started) return;
+    pthread_mutex_lock(&st->smu);
+    st->sync_stop = 1;
+    pthread_cond_signal(&st->scv);
+    pthread_mutex_unlock(&st->smu);
+    pthread_join(st->sync_thread, NULL);
+    pthread_mutex_destroy(&st->smu);
+    pthread_cond_destroy(&st->scv);
+    sqlite3_exec(st->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    close(st->wal_fd);
+    st->wal_fd = -1;
+    st->sync_started = 0;
 }
 
 /* ---- checkpoints -------------------------------------------------------- */
@@ -543,6 +806,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
 
 static void *ckpt_main(void *arg) {
     rc_store *st = arg;
+    pthread_setname_np(pthread_self(), "rc-checkpoint"); /* for top -H / perf */
     pthread_mutex_lock(&st->cmu);
     for (;;) {
         while (!st->ckpt_want && !st->ckpt_stop) pthread_cond_wait(&st->ccv, &st->cmu);
@@ -631,40 +895,67 @@ static void ckpt_stop(rc_store *st) {
 
 /* ---- the writer loop ---------------------------------------------------- */
 
+/* Most requests waiting for a sync; past it the writer waits too, so
+ * memory stays bounded however slow the disk is. */
+#define WAIT_CAP QUEUE_CAP
+
 static void *writer_main(void *arg) {
     rc_store *st = arg;
+    pthread_setname_np(pthread_self(), "rc-writer");
+    uint64_t finished = 0; /* groups answered after their sync */
     for (;;) {
         pthread_mutex_lock(&st->qmu);
-        while (!st->qhead && !st->stopping) pthread_cond_wait(&st->qcv, &st->qmu);
-        if (!st->qhead) {
-            pthread_mutex_unlock(&st->qmu);
-            break;
+        int take;
+        for (;;) {
+            take = st->qhead && st->n_waiting < WAIT_CAP;
+            if (take || st->synced != finished) break;
+            if (st->stopping && !st->qhead && !st->wait_h) break;
+            pthread_cond_wait(&st->qcv, &st->qmu);
         }
-        rc__req *list = st->qhead, *last;
-        size_t k;
-        if (st->qlen <= st->opts.max_group) {
-            /* the usual case: take everything without walking the list */
-            k = st->qlen;
-            st->qhead = st->qtail = NULL;
-        } else {
-            last = list;
-            for (k = 1; k < st->opts.max_group; k++) last = last->next;
-            st->qhead = last->next;
-            last->next = NULL;
+        uint64_t synced = st->synced;
+        int sync_errno = st->sync_errno;
+        rc__req *list = NULL, *last;
+        size_t k = 0;
+        if (take) {
+            list = st->qhead;
+            if (st->qlen <= st->opts.max_group) {
+                /* the usual case: take everything without walking the list */
+                k = st->qlen;
+                st->qhead = st->qtail = NULL;
+            } else {
+                last = list;
+                for (k = 1; k < st->opts.max_group; k++) last = last->next;
+                st->qhead = last->next;
+                last->next = NULL;
+            }
+            int was_full = st->qlen >= QUEUE_CAP;
+            st->qlen -= k;
+            if (was_full) pthread_cond_broadcast(&st->qspace);
         }
-        int was_full = st->qlen >= QUEUE_CAP;
-        st->qlen -= k;
-        if (was_full) pthread_cond_broadcast(&st->qspace);
         pthread_mutex_unlock(&st->qmu);
-        run_group(st, list);
-        after_group(st);
+        if (synced != finished) {
+            if (sync_errno) st->broken = 1;
+            finish_synced(st, synced, sync_errno);
+            finished = synced;
+        }
+        if (list) {
+            run_group(st, list);
+            after_group(st);
+        } else if (synced == finished && st->stopping && !st->wait_h) {
+            pthread_mutex_lock(&st->qmu);
+            int done = !st->qhead;
+            pthread_mutex_unlock(&st->qmu);
+            if (done) break;
+        }
     }
     return NULL;
 }
 
 int rc__writer_start(rc_store *st, rc_err *err) {
     ckpt_start(st);
+    sync_start(st);
     if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
+        sync_stop(st);
         ckpt_stop(st);
         return rc_err_set(err, RC_NOMEM, "store: cannot start the writer thread");
     }
@@ -682,6 +973,7 @@ void rc__writer_stop(rc_store *st) {
         pthread_join(st->thread, NULL);
         st->thread_started = 0;
     }
+    sync_stop(st);
     ckpt_stop(st);
 }
 
@@ -729,16 +1021,21 @@ int rc_txn_append(rc_txn *tx, rc_event *ev, rc_append_item *item, rc_err *err) {
     }
     uint64_t saved_head = st->head;
     size_t saved_fresh = st->n_fresh;
+    /* The request's savepoint opens at its first append: until then the
+     * function has only read, so rolling back to it undoes exactly this
+     * append. Later appends nest a savepoint of their own. */
+    int nested = r->sp_open;
     int s = wstep(st, WS_SAVE);
     if (s != SQLITE_OK) return rc__sqlite_err(st->wdb, s, err, "txn append");
+    r->sp_open = 1;
     rc_append_item it = {0, 0};
     rc = store_event(st, ev, st->scratch.p, st->scratch.len, tms, &it, err);
-    if (rc == RC_OK && (s = wstep(st, WS_RELEASE)) != SQLITE_OK)
+    if (rc == RC_OK && nested && (s = wstep(st, WS_RELEASE)) != SQLITE_OK)
         rc = rc__sqlite_err(st->wdb, s, err, "txn append");
     if (rc != RC_OK) {
         if (!sqlite3_get_autocommit(st->wdb)) {
             wstep(st, WS_UNDO);
-            wstep(st, WS_RELEASE);
+            if (nested) wstep(st, WS_RELEASE);
         }
         st->head = saved_head;
         st->n_fresh = saved_fresh;

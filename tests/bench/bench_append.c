@@ -6,7 +6,7 @@
  * same encoded payloads) in transactions of 1,000 rows.
  *
  *   bench_append [-n events] [-p producers] [-w window] [-s always|normal|both]
- *                [-o plain|lib|all] [-r repeats] [-d dir]
+ *                [-o plain|lib|all] [-r repeats] [-d dir] [-k kind]
  *
  * The plain program is measured twice: with payloads encoded beforehand
  * (pure SQLite insert speed, the strict baseline) and with the events built
@@ -14,7 +14,17 @@
  * library's producers do this work too). The ratio printed is against the
  * strict baseline. Variants run interleaved, best of -r repeats; CPU time
  * per event (all threads) is printed too, as it is robust to other load.
+ *
+ * -k picks what the library run appends (the plain runs always insert the
+ * plain events, the figure the KV paths are held against):
+ *   events      plain events (default)
+ *   put         io.redcar.kv.put of one key (a RESP SET without -r)
+ *   put-random  io.redcar.kv.put of keys out of 100,000 (SET -r 100000)
+ *   incr        a transaction per event reading one key and putting it
+ *               back incremented (a RESP INCR)
+ * For the KV kinds the writer thread's own CPU per event is printed too.
  */
+#include <dirent.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -36,12 +46,16 @@ static size_t window = 8192;
 static const char *base = NULL;
 static const char *only = "all"; /* plain | lib | all */
 static int repeats = 1;
+typedef enum { K_EVENTS, K_PUT, K_PUT_RANDOM, K_INCR } kind_t;
+static kind_t kind = K_EVENTS;
+static const char *const kind_names[] = {"events", "put", "put-random", "incr"};
 
 /* Wall-clock throughput and CPU seconds of the whole process (all
  * threads), so a loaded machine can be told apart from a slow store. */
 typedef struct result {
     double evs;      /* events per second */
     double cpu_us;   /* CPU microseconds per event */
+    double writer_us; /* of which the store's writer thread */
 } result;
 
 static double cpu_s(void) {
@@ -83,6 +97,58 @@ static rc_event *make_event(size_t i) {
         exit(1);
     }
     return ev;
+}
+
+/* A RESP-like KV put: what rc_api_kv_put_event builds for SET key value. */
+static rc_event *make_put(size_t i, const char *key, const char *val, size_t vlen) {
+    rc_event *ev = rc_event_new();
+    char id[32];
+    snprintf(id, sizeof id, "kv-%zu", i);
+    if (!ev || rc_event_set(ev, "specversion", "1.0") || rc_event_set(ev, "id", id) ||
+        rc_event_set(ev, "source", "redcar://resp") || rc_event_set(ev, "type", "io.redcar.kv.put") ||
+        rc_event_set(ev, "subject", key) || rc_event_set(ev, "time", "2026-11-21T05:00:00.000Z") ||
+        rc_event_set_data(ev, "text/plain; charset=utf-8", val, vlen, RC_DATA_TEXT)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    return ev;
+}
+
+static rc_event *make_kv(size_t i) {
+    char key[32];
+    if (kind == K_PUT_RANDOM) snprintf(key, sizeof key, "key:%012zu", (i * 2654435761u) % 100000);
+    else snprintf(key, sizeof key, "key:__rand_int__");
+    return make_put(i, key, "xxx", 3);
+}
+
+/* The writer thread's CPU seconds (Linux: the thread names itself). */
+static double writer_cpu_s(void) {
+    DIR *d = opendir("/proc/self/task");
+    double s = 0;
+    long tick = sysconf(_SC_CLK_TCK);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], comm[64] = "", stat[1024];
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (!fgets(comm, sizeof comm, f)) comm[0] = '\0';
+        fclose(f);
+        if (strncmp(comm, "rc-writer", 9) != 0) continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        if (!(f = fopen(path, "r"))) continue;
+        size_t n = fread(stat, 1, sizeof stat - 1, f);
+        fclose(f);
+        stat[n] = '\0';
+        /* fields 14, 15 (utime, stime) after the ")" that ends comm */
+        char *p = strrchr(stat, ')');
+        unsigned long long ut = 0, st = 0;
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+            s += (double)(ut + st) / (double)tick;
+    }
+    if (d) closedir(d);
+    return s;
 }
 
 /* ---- plain SQLite ------------------------------------------------------- */
@@ -173,7 +239,7 @@ static result plain(rc_fsync_mode mode, int encode_in_loop) {
     rc_buf_free(&all);
     free(off);
     nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events};
+    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events, 0};
 }
 
 /* ---- the library -------------------------------------------------------- */
@@ -200,10 +266,46 @@ static void done(void *arg, int status, const rc_err *err, const rc_append_item 
     pthread_mutex_unlock(&p->mu);
 }
 
+/* INCR of one key, as the RESP door's step does it. */
+static int incr_fn(rc_txn *tx, void *arg, rc_err *err) {
+    size_t i = (size_t)(uintptr_t)arg;
+    rc_kv_entry e;
+    long long cur = 0;
+    int rc = rc_txn_kv_get(tx, "counter", &e, err);
+    if (rc == RC_OK) {
+        char num[32];
+        size_t n = e.value_len < sizeof num - 1 ? e.value_len : sizeof num - 1;
+        memcpy(num, e.value, n);
+        num[n] = '\0';
+        cur = strtoll(num, NULL, 10);
+    } else if (rc != RC_NOT_FOUND) {
+        return rc;
+    }
+    char val[32];
+    int vl = snprintf(val, sizeof val, "%lld", cur + 1);
+    return rc_txn_append(tx, make_put(i, "counter", val, (size_t)vl), NULL, err);
+}
+
 static void *produce(void *arg) {
     producer *p = arg;
     for (size_t i = p->first; i < p->first + p->count; i++) {
-        rc_event *ev = make_event(i);
+        if (kind == K_INCR) {
+            pthread_mutex_lock(&p->mu);
+            while (p->inflight >= window) pthread_cond_wait(&p->cv, &p->mu);
+            p->inflight++;
+            pthread_mutex_unlock(&p->mu);
+            rc_err err;
+            int rc;
+            while ((rc = rc_store_txn_async(p->st, incr_fn, (void *)(uintptr_t)i, done, p, &err)) ==
+                   RC_BUSY)
+                usleep(100);
+            if (rc != RC_OK) {
+                fprintf(stderr, "submit: %s\n", rc_err_msg(&err));
+                exit(1);
+            }
+            continue;
+        }
+        rc_event *ev = kind == K_EVENTS ? make_event(i) : make_kv(i);
         pthread_mutex_lock(&p->mu);
         while (p->inflight >= window) pthread_cond_wait(&p->cv, &p->mu);
         p->inflight++;
@@ -214,7 +316,7 @@ static void *produce(void *arg) {
             /* queue full: cannot happen with the window below the cap, but
              * be correct anyway (the event was consumed: rebuild it) */
             usleep(100);
-            ev = make_event(i);
+            ev = kind == K_EVENTS ? make_event(i) : make_kv(i);
         }
         if (rc != RC_OK) {
             fprintf(stderr, "submit: %s\n", rc_err_msg(&err));
@@ -256,6 +358,7 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
     double dt = now_s() - t0, dc = cpu_s() - c0;
     size_t failed = 0;
     for (int i = 0; i < n_producers; i++) failed += ps[i].failed;
+    double wc = writer_cpu_s();
     rc_store_stats s;
     rc_store_stats_get(st, &s);
     *commits = s.commits;
@@ -268,12 +371,13 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
     free(ps);
     free(th);
     nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events};
+    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events, wc * 1e6 / (double)n_events};
 }
 
 static void best(result *b, result r) {
     if (r.evs > b->evs) b->evs = r.evs;
     if (b->cpu_us == 0 || r.cpu_us < b->cpu_us) b->cpu_us = r.cpu_us;
+    if (b->writer_us == 0 || r.writer_us < b->writer_us) b->writer_us = r.writer_us;
 }
 
 /* Variants interleaved, best of `repeats` each: other load on the machine
@@ -281,7 +385,7 @@ static void best(result *b, result r) {
 static void run(rc_fsync_mode mode) {
     const char *name = mode == RC_FSYNC_NORMAL ? "normal" : "always";
     int do_plain = strcmp(only, "lib") != 0, do_lib = strcmp(only, "plain") != 0;
-    result ps = {0, 0}, pa = {0, 0}, lib = {0, 0};
+    result ps = {0, 0, 0}, pa = {0, 0, 0}, lib = {0, 0, 0};
     uint64_t commits = 0;
     for (int r = 0; r < repeats; r++) {
         if (do_plain) best(&ps, plain(mode, 0));
@@ -295,10 +399,10 @@ static void run(rc_fsync_mode mode) {
                name, pa.evs, pa.cpu_us);
     }
     if (do_lib)
-        printf("fsync=%-6s redcar store, %d producers x window %zu: %9.0f ev/s  %6.2f cpu-us/ev  "
-               "(%llu group commits, %.0f ev/commit)\n",
-               name, n_producers, window, lib.evs, lib.cpu_us, (unsigned long long)commits,
-               (double)n_events / (double)(commits ? commits : 1));
+        printf("fsync=%-6s redcar store (%s), %d producers x window %zu: %9.0f ev/s  %6.2f cpu-us/ev "
+               "(writer %.2f)  (%llu group commits, %.0f ev/commit)\n",
+               name, kind_names[kind], n_producers, window, lib.evs, lib.cpu_us, lib.writer_us,
+               (unsigned long long)commits, (double)n_events / (double)(commits ? commits : 1));
     if (do_plain && do_lib)
         printf("fsync=%-6s RATIO store/plain(pre-encoded) = %.2f   (store/plain(encode in loop) = %.2f)\n",
                name, lib.evs / ps.evs, lib.evs / pa.evs);
@@ -308,7 +412,7 @@ static void run(rc_fsync_mode mode) {
 int main(int argc, char **argv) {
     const char *sync = "both";
     int c;
-    while ((c = getopt(argc, argv, "n:p:w:s:d:o:r:")) != -1) {
+    while ((c = getopt(argc, argv, "n:p:w:s:d:o:r:k:")) != -1) {
         switch (c) {
         case 'n': n_events = strtoull(optarg, NULL, 10); break;
         case 'p': n_producers = atoi(optarg); break;
@@ -317,9 +421,19 @@ int main(int argc, char **argv) {
         case 'd': base = optarg; break;
         case 'o': only = optarg; break;
         case 'r': repeats = atoi(optarg); break;
+        case 'k': {
+            size_t k = 0;
+            while (k < sizeof kind_names / sizeof kind_names[0] && strcmp(optarg, kind_names[k]) != 0) k++;
+            if (k == sizeof kind_names / sizeof kind_names[0]) {
+                fprintf(stderr, "-k: one of events, put, put-random, incr\n");
+                return 2;
+            }
+            kind = (kind_t)k;
+            break;
+        }
         default:
             fprintf(stderr, "usage: %s [-n events] [-p producers] [-w window] "
-                            "[-s always|normal|both] [-o plain|lib|all] [-r repeats] [-d dir]\n", argv[0]);
+                            "[-s always|normal|both] [-o plain|lib|all] [-r repeats] [-d dir] [-k kind]\n", argv[0]);
             return 2;
         }
     }

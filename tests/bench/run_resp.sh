@@ -7,7 +7,9 @@
 #
 # Usage: tests/bench/run_resp.sh [REDCAR_BIN]
 # Env:   SECONDS_PER_TEST (default 10) sizes -n to about that long per run;
-#        CLIENTS (default 50); TESTS (default "set get incr publish").
+#        CLIENTS (default 50); TESTS (default "set get incr publish");
+#        KEYSPACE (default 100000): redis-benchmark -r, random keys out of
+#        that many; 0 = redis-benchmark's one fixed key ("key:__rand_int__").
 set -euo pipefail
 
 BIN=${1:-${REDCAR_BIN:-$(dirname "$0")/../../build/redcar}}
@@ -17,6 +19,9 @@ command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null ||
 SECS=${SECONDS_PER_TEST:-10}
 CLIENTS=${CLIENTS:-50}
 TESTS=${TESTS:-"set get incr publish"}
+KEYSPACE=${KEYSPACE:-100000}
+RANDOM_KEYS=()
+[ "$KEYSPACE" != 0 ] && RANDOM_KEYS=(-r "$KEYSPACE")
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 TMP=$(mktemp -d /tmp/redcar-bench-XXXXXX)
@@ -48,7 +53,7 @@ done
 rps() {
     local load=(-t "$2")
     [ "$2" = publish ] && load=(PUBLISH bench:channel hello)
-    { redis-benchmark -p "$1" -P "$3" -c "$CLIENTS" -n "$4" -r 100000 -q "${load[@]}" 2>/dev/null || true; } |
+    { redis-benchmark -p "$1" -P "$3" -c "$CLIENTS" -n "$4" "${RANDOM_KEYS[@]}" -q "${load[@]}" 2>/dev/null || true; } |
         tr '\r' '\n' | grep -i 'requests per second' | tail -1 |
         sed -E 's/.*: *([0-9.]+) requests per second.*/\1/' || true
 }
@@ -67,14 +72,15 @@ redis-cli -p "$RD_PORT" subscribe bench:channel >/dev/null 2>&1 &
 SUB2=$!
 trap 'kill $SUB1 $SUB2 2>/dev/null; cleanup' EXIT
 
+echo "keys: ${KEYSPACE/#0/one fixed key} (redis-benchmark ${RANDOM_KEYS[*]:-without -r}), $CLIENTS clients, fsync always on both"
 printf '%-10s %-4s %14s %14s %8s\n' test P redcar_rps redis_rps ratio
 for pipe in 1 16; do
     for t in $TESTS; do
         n=$(size_n "$t" "$pipe")
         # seed keys for GET so that it reads real values on both servers
         if [ "$t" = get ]; then
-            redis-benchmark -p "$RC_PORT" -t set -c "$CLIENTS" -n 100000 -r 100000 -P 16 -q >/dev/null 2>&1
-            redis-benchmark -p "$RD_PORT" -t set -c "$CLIENTS" -n 100000 -r 100000 -P 16 -q >/dev/null 2>&1
+            redis-benchmark -p "$RC_PORT" -t set -c "$CLIENTS" -n 100000 "${RANDOM_KEYS[@]}" -P 16 -q >/dev/null 2>&1
+            redis-benchmark -p "$RD_PORT" -t set -c "$CLIENTS" -n 100000 "${RANDOM_KEYS[@]}" -P 16 -q >/dev/null 2>&1
         fi
         a=$(rps "$RC_PORT" "$t" "$pipe" "$n")
         b=$(rps "$RD_PORT" "$t" "$pipe" "$n")

@@ -1,0 +1,428 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Redis Streams over the event log, driven by the Python `redis` client and
+redis-cli against the real server: XADD's CloudEvent mapping and its read-back,
+entries from the HTTP door, XRANGE/XREVRANGE/XLEN/XREAD (BLOCK, $), consumer
+groups (XGROUP, XREADGROUP > and history, XACK, XPENDING, XCLAIM, XAUTOCLAIM,
+XINFO), XDEL/XTRIM tombstones, blocked clients that disconnect or are killed,
+and a few reply shapes side by side with a real redis-server."""
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from resp_server import Conn, Server, ensure_system_python, free_port  # noqa: E402
+
+ensure_system_python()
+import redis  # noqa: E402
+
+failures = 0
+
+
+def check(name, got, want):
+    global failures
+    if got != want:
+        failures += 1
+        print(f"FAIL {name}: got {got!r} want {want!r}")
+    else:
+        print(f"ok   {name}")
+
+
+def raises(name, fn, text):
+    global failures
+    try:
+        fn()
+    except redis.ResponseError as e:
+        if text in str(e):
+            print(f"ok   {name}")
+            return
+        failures += 1
+        print(f"FAIL {name}: error {e!s} lacks {text!r}")
+        return
+    failures += 1
+    print(f"FAIL {name}: no error")
+
+
+def seq(eid):
+    return int(eid.split("-")[0])
+
+
+def fields(entry):
+    return entry[1]
+
+
+def mapping(r):
+    # XADD: fields -> attributes / data members; read back the same way
+    a = r.xadd("m", {"temp": "21.5", "unit": "C"})
+    check("xadd id is <seq>-0", a.endswith("-0") and seq(a) > 0, True)
+    e = r.xrange("m", a, a)[0]
+    f = fields(e)
+    check("read back data fields", (f["temp"], f["unit"]), ("21.5", "C"))
+    check("default type", f["type"], "io.redcar.stream.entry")
+    check("default source", f["source"], "redcar://resp")
+    check("json data", f["datacontenttype"], "application/json")
+    check("has id and time", bool(f["id"]) and f["time"].endswith("Z"), True)
+    b = r.xadd("m", {"type": "com.example.reading", "source": "/sensors/1", "id": "r-1",
+                     "ce_region": "eu", "level": "3"})
+    f = fields(r.xrange("m", b, b)[0])
+    check("attributes from fields", (f["type"], f["source"], f["id"], f["ce_region"], f["level"]),
+          ("com.example.reading", "/sensors/1", "r-1", "eu", "3"))
+    check("idempotent (source,id)",
+          r.xadd("m", {"type": "com.example.reading", "source": "/sensors/1", "id": "r-1",
+                       "level": "3"}), b)
+    c = r.xadd("m", {"data": "plain text"})
+    f = fields(r.xrange("m", c, c)[0])
+    check("single data field", (f["data"], f["datacontenttype"]), ("plain text", "text/plain"))
+    rb = redis.Redis(port=r.connection_pool.connection_kwargs["port"])
+    d = rb.xadd("m", {b"bin": b"\xff\x00\xfe"})
+    f = rb.xrange("m", d, d)[0][1]
+    check("non-UTF-8 value round-trips", f[b"bin"], b"\xff\x00\xfe")
+    raises("explicit id refused", lambda: r.xadd("m", {"a": "b"}, id="123-0"), "use * as the ID")
+    raises("subject is the key", lambda: r.xadd("m", {"subject": "x"}), "stream key is the subject")
+    raises("bad extension name", lambda: r.xadd("m", {"ce_Bad": "x"}), "extension attribute")
+    raises("bad time", lambda: r.xadd("m", {"time": "yesterday"}), "invalid CloudEvent")
+    raises("duplicate field", lambda: r.execute_command("XADD", "m", "*", "a", "1", "a", "2"),
+           "given twice")
+    raises("odd field count", lambda: r.execute_command("XADD", "m", "*", "a"), "wrong number")
+    check("xlen", r.xlen("m"), 4)
+    check("xrevrange count", rb.xrevrange("m", count=1)[0][0], d)
+    check("xrange exclusive start", [x[0] for x in r.xrange("m", "(" + a, c)], [b, c])
+    check("xrevrange exclusive", [x[0] for x in r.xrevrange("m", "(" + d.decode(), a)], [c, b, a])
+    check("xrange count", [x[0] for x in r.xrange("m", "-", "+", count=2)], [a, b])
+    raises("bad range id", lambda: r.xrange("m", "abc", "+"), "Invalid stream ID")
+    check("xlen missing", r.xlen("nope"), 0)
+    check("xrange missing", r.xrange("nope"), [])
+
+
+def cross_door(r, http_port):
+    ev = {"specversion": "1.0", "id": "h-1", "source": "/http", "type": "com.example.http",
+          "subject": "orders", "datacontenttype": "application/json",
+          "data": {"sku": "A-1", "qty": 2, "tags": ["x"]}}
+    req = urllib.request.Request(f"http://127.0.0.1:{http_port}/events", data=json.dumps(ev).encode(),
+                                 headers={"Content-Type": "application/cloudevents+json"},
+                                 method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        check("http append", resp.status in (200, 201), True)
+    e = r.xrange("orders")
+    check("http event is an entry", len(e), 1)
+    f = fields(e[0])
+    check("json members as fields", (f["sku"], f["qty"], f["tags"], f["source"]),
+          ("A-1", "2", '["x"]', "/http"))
+    r.set("orders", "a value")  # a KV event has the same subject: an entry too
+    check("kv event is an entry", fields(r.xrange("orders")[-1])["type"], "io.redcar.kv.put")
+
+
+def xread(r, port):
+    r.xadd("a", {"n": "1"})
+    r.xadd("b", {"n": "2"})
+    res = r.xread({"a": 0, "b": 0})
+    check("xread two streams", [k for k, _ in res], ["a", "b"])
+    check("xread count", len(r.xread({"a": 0}, count=1)[0][1]), 1)
+    check("xread $ is empty", r.xread({"a": "$"}), [])
+
+    def later(key, delay=0.3):
+        time.sleep(delay)
+        redis.Redis(port=port).xadd(key, {"late": "yes"})
+
+    threading.Thread(target=later, args=("a",)).start()
+    t = time.time()
+    res = r.xread({"a": "$", "b": "$"}, block=5000)
+    took = time.time() - t
+    check("xread block wakes on xadd", res[0][0], "a")
+    check("xread block waited for it", 0.2 < took < 3, True)
+    t = time.time()
+    check("xread block times out", r.xread({"a": "$"}, block=200), [])
+    check("timeout ~200ms", 0.15 < time.time() - t < 2, True)
+    raises("xread >", lambda: r.xread({"a": ">"}), "XREADGROUP")
+    raises("negative block", lambda: r.execute_command("XREAD", "BLOCK", "-1", "STREAMS", "a", "$"),
+           "negative")
+    raises("unbalanced", lambda: r.execute_command("XREAD", "STREAMS", "a", "b", "0"),
+           "Unbalanced")
+    # a tombstone on the stream does not wake a blocked reader with nothing
+    threading.Thread(target=lambda: (time.sleep(0.2), redis.Redis(port=port).xdel("a", "1-0"))).start()
+    check("xdel does not wake", r.xread({"a": "$"}, block=600), [])
+
+
+def groups(r, port):
+    ids = [r.xadd("g", {"i": str(i)}) for i in range(5)]
+    check("create 0", r.xgroup_create("g", "grp", "0"), True)
+    raises("busygroup", lambda: r.xgroup_create("g", "grp", "0"), "BUSYGROUP")
+    raises("create on missing key", lambda: r.xgroup_create("missing", "grp", "$"), "MKSTREAM")
+    check("create mkstream", r.xgroup_create("missing", "grp", "$", mkstream=True), True)
+    raises("nogroup", lambda: r.xreadgroup("nosuch", "c", {"g": ">"}), "NOGROUP")
+    res = r.xreadgroup("grp", "alice", {"g": ">"}, count=2)
+    check("readgroup > count 2", [e[0] for e in res[0][1]], ids[:2])
+    res = r.xreadgroup("grp", "bob", {"g": ">"})
+    check("readgroup > rest", [e[0] for e in res[0][1]], ids[2:])
+    check("readgroup > nothing new", r.xreadgroup("grp", "bob", {"g": ">"}), [])
+    hist = r.xreadgroup("grp", "alice", {"g": "0"})
+    check("history", [e[0] for e in hist[0][1]], ids[:2])
+    p = r.xpending("g", "grp")
+    check("pending summary", (p["pending"], p["min"], p["max"]), (5, ids[0], ids[4]))
+    check("pending per consumer", sorted((c["name"], c["pending"]) for c in p["consumers"]),
+          [("alice", 2), ("bob", 3)])
+    ext = r.xpending_range("g", "grp", "-", "+", 10, consumername="bob")
+    check("pending extended", [(x["message_id"], x["consumer"], x["times_delivered"]) for x in ext],
+          [(i, "bob", 1) for i in ids[2:]])
+    check("pending idle filter", r.xpending_range("g", "grp", "-", "+", 10, idle=60000), [])
+    check("xack", r.xack("g", "grp", ids[0], ids[0], "999999-0"), 1)
+    check("xack again", r.xack("g", "grp", ids[0]), 0)
+    check("xack missing group", r.xack("g", "nosuch", ids[1]), 0)
+    check("history after ack", [e[0] for e in r.xreadgroup("grp", "alice", {"g": "0"})[0][1]],
+          [ids[1]])
+    time.sleep(0.05)
+    cl = r.xclaim("g", "grp", "carol", 10, [ids[1], ids[2]])
+    check("xclaim", [e[0] for e in cl], [ids[1], ids[2]])
+    check("xclaim not idle", r.xclaim("g", "grp", "dave", 60000, [ids[1]]), [])
+    check("xclaim justid", r.xclaim("g", "grp", "dave", 0, [ids[1]], justid=True), [ids[1]])
+    ext = r.xpending_range("g", "grp", ids[1], ids[1], 1)
+    check("justid keeps delivery count", (ext[0]["consumer"], ext[0]["times_delivered"]),
+          ("dave", 2))
+    r.xclaim("g", "grp", "erin", 0, [ids[3]], retrycount=7, idle=5000)
+    ext = r.xpending_range("g", "grp", ids[3], ids[3], 1)
+    check("retrycount/idle", (ext[0]["times_delivered"], ext[0]["time_since_delivered"] >= 5000),
+          (7, True))
+    check("xdel pending entry", r.xdel("g", ids[4]), 1)
+    time.sleep(0.02)
+    nxt, claimed, deleted = r.xautoclaim("g", "grp", "frank", 10, "0-0", count=10)
+    check("xautoclaim claims", [e[0] for e in claimed], [ids[1], ids[2], ids[3]])
+    check("xautoclaim deleted", deleted, [ids[4]])
+    check("xautoclaim cursor end", nxt, "0-0")
+    raw = Conn(port)
+    raw.cmd("XAUTOCLAIM", "g", "grp", "gina", "0", "0-0", "COUNT", "1", "JUSTID")
+    nxt, claimed, _ = raw.read()
+    check("xautoclaim count+cursor", (claimed, nxt), ([ids[1].encode()], ids[2].encode()))
+    raises("force refused", lambda: r.xclaim("g", "grp", "x", 0, [ids[1]], force=True), "FORCE")
+    info = r.xinfo_stream("g")
+    check("xinfo stream", (info["length"], info["groups"], info["first-entry"][0],
+                           info["last-entry"][0], info["max-deleted-entry-id"]),
+          (4, 1, ids[0], ids[3], ids[4]))
+    gi = r.xinfo_groups("g")[0]
+    check("xinfo groups", (gi["name"], gi["pending"], gi["last-delivered-id"], gi["lag"]),
+          ("grp", 3, ids[4], 0))
+    names = {c["name"]: c["pending"] for c in r.xinfo_consumers("g", "grp")}
+    check("xinfo consumers", (names.get("frank"), names.get("gina"), names.get("alice")), (2, 1, 0))
+    check("createconsumer", r.xgroup_createconsumer("g", "grp", "zed"), 1)
+    check("createconsumer again", r.xgroup_createconsumer("g", "grp", "zed"), 0)
+    check("delconsumer returns pending", r.xgroup_delconsumer("g", "grp", "gina"), 1)
+    check("pending after delconsumer", r.xpending("g", "grp")["pending"], 2)
+    r.xgroup_setid("g", "grp", "0")
+    res = r.xreadgroup("grp", "hal", {"g": ">"})
+    check("setid 0 re-reads (deleted hidden)", [e[0] for e in res[0][1]], ids[:4])
+    r.xgroup_setid("g", "grp", "$")
+    check("setid $", r.xreadgroup("grp", "hal", {"g": ">"}), [])
+    n = r.xadd("g", {"i": "new"})
+    res = r.xreadgroup("grp", "ivy", {"g": ">"}, noack=True)
+    check("noack delivers", [e[0] for e in res[0][1]], [n])
+    check("noack leaves nothing pending",
+          [x["message_id"] for x in r.xpending_range("g", "grp", n, n, 1)], [])
+    # blocking
+    r.xgroup_create("gb", "grp", "$", mkstream=True)
+
+    def later():
+        time.sleep(0.3)
+        redis.Redis(port=port).xadd("gb", {"k": "v"})
+
+    threading.Thread(target=later).start()
+    t = time.time()
+    res = r.xreadgroup("grp", "c1", {"gb": ">"}, block=5000)
+    check("xreadgroup block wakes", (len(res[0][1]), 0.2 < time.time() - t < 3), (1, True))
+    t = time.time()
+    check("xreadgroup block timeout", r.xreadgroup("grp", "c1", {"gb": ">"}, block=250), [])
+    check("timeout ~250ms", 0.2 < time.time() - t < 2, True)
+    # two blocked consumers of one group: one entry goes to one of them
+    out = []
+
+    def reader(name):
+        c = redis.Redis(port=port, decode_responses=True)
+        out.append((name, c.xreadgroup("grp", name, {"gb": ">"}, count=1, block=1500)))
+
+    ts = [threading.Thread(target=reader, args=(n,)) for n in ("w1", "w2")]
+    for t_ in ts:
+        t_.start()
+    time.sleep(0.2)
+    r.xadd("gb", {"k": "once"})
+    for t_ in ts:
+        t_.join()
+    got = [o for o in out if o[1]]
+    check("one of two blocked members gets it", len(got), 1)
+    check("destroy", r.xgroup_destroy("g", "grp"), True)
+    check("destroy again", r.xgroup_destroy("g", "grp"), False)
+    raises("xpending nogroup", lambda: r.xpending("g", "grp"), "NOGROUP")
+    # EXEC: XADD and XREADGROUP run inside the transaction
+    r.xgroup_create("tx", "grp", "$", mkstream=True)
+    p = r.pipeline(transaction=True)
+    p.xadd("tx", {"a": "1"})
+    p.xreadgroup("grp", "c", {"tx": ">"}, block=1000)
+    a, res = p.execute()
+    check("multi xadd + xreadgroup", res[0][1][0][0], a)
+
+
+def trims(r):
+    ids = [r.xadd("t", {"i": str(i)}) for i in range(6)]
+    check("xdel two (one twice)", r.xdel("t", ids[1], ids[1], ids[3]), 2)
+    check("xdel gone", r.xdel("t", ids[1]), 0)
+    check("xrange hides deleted", [e[0] for e in r.xrange("t")], [ids[0], ids[2], ids[4], ids[5]])
+    check("xlen after xdel", r.xlen("t"), 4)
+    check("xtrim maxlen", r.xtrim("t", maxlen=2), 2)
+    check("after maxlen", [e[0] for e in r.xrange("t")], [ids[4], ids[5]])
+    check("xtrim minid", r.xtrim("t", minid=ids[5]), 1)
+    check("xtrim approx", r.xtrim("t", maxlen=5, approximate=True), 0)
+    a = r.xadd("t", {"i": "x"}, maxlen=1)
+    check("xadd maxlen", [e[0] for e in r.xrange("t")], [a])
+    check("xadd nomkstream", r.xadd("never", {"a": "b"}, nomkstream=True), None)
+    check("xrevrange after trims", [e[0] for e in r.xrevrange("t")], [a])
+    raises("xtrim limit without ~", lambda: r.execute_command("XTRIM", "t", "MAXLEN", "1",
+                                                                 "LIMIT", "5"), "LIMIT")
+
+
+def blocked_clients(port, srv):
+    # a client that disconnects while blocked: its slot is released (the
+    # server keeps working and shuts down promptly)
+    c = Conn(port)
+    c.cmd("XREAD", "BLOCK", "0", "STREAMS", "quiet", "$")
+    time.sleep(0.2)
+    c.s.close()
+    k = Conn(port)
+    k.cmd("CLIENT", "ID")
+    kid = k.read()
+    k.cmd("XREADGROUP", "GROUP", "nosuch", "c", "BLOCK", "0", "STREAMS", "quiet", ">")
+    check("blocked nogroup answers at once", k.read()[0] == "err", True)
+    k.cmd("XREAD", "BLOCK", "0", "STREAMS", "quiet", "$")
+    time.sleep(0.2)
+    r = redis.Redis(port=port, decode_responses=True)
+    check("client kill of a blocked client", r.client_kill_filter(_id=kid), 1)
+    time.sleep(1.5)  # probes notice within a second
+    clients = [x for x in r.client_list() if x.get("cmd") == "xread"]
+    check("no blocked xread left", clients, [])
+    # a blocked client does not hold up the others
+    r.xadd("busy", {"a": "1"})
+    check("others keep working", r.xlen("busy"), 1)
+    # pipelined read after a blocked read waits for it
+    p = Conn(port)
+    p.cmd("XREAD", "BLOCK", "300", "STREAMS", "quiet", "$")
+    p.cmd("PING")
+    check("blocked reply first", p.read(), None)
+    check("then the next command", p.read(), "PONG")
+
+
+def cli(port):
+    def run(*args):
+        return subprocess.run(["redis-cli", "-p", str(port)] + list(args), capture_output=True,
+                              text=True, timeout=10).stdout.strip().splitlines()
+
+    eid = run("XADD", "cli", "*", "k", "v")[0]
+    check("redis-cli xadd", eid.endswith("-0"), True)
+    out = run("XRANGE", "cli", "-", "+")
+    check("redis-cli xrange", out[0] == eid and out[-2:] == ["k", "v"], True)
+    check("redis-cli xgroup", run("XGROUP", "CREATE", "cli", "g", "0"), ["OK"])
+    out = run("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", "cli", ">")
+    check("redis-cli xreadgroup", out[:2], ["cli", eid])
+    check("redis-cli xpending", run("XPENDING", "cli", "g")[:3], ["1", eid, eid])
+    check("redis-cli xack", run("XACK", "cli", "g", eid), ["1"])
+    out = run("XAUTOCLAIM", "cli", "g", "c2", "0", "0-0")
+    check("redis-cli xautoclaim", out, ["0-0"])
+    check("redis-cli xinfo", run("XINFO", "GROUPS", "cli")[:2], ["name", "g"])
+    check("redis-cli command info", run("COMMAND", "INFO", "xreadgroup")[0], "xreadgroup")
+
+
+def compare_with_redis(port):
+    """The same script against redis-server and Redcar: shapes and errors."""
+    if not shutil.which("redis-server"):
+        print("skip side-by-side: no redis-server")
+        return
+    rport = free_port()
+    d = os.path.join("/tmp", f"redcar-streams-cmp-{os.getpid()}")
+    os.makedirs(d, exist_ok=True)
+    proc = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", d],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", rport), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+        def script(cport):
+            c = redis.Redis(port=cport, decode_responses=True)
+            out = []
+            e1 = c.xadd("cmp", {"f": "1"})
+            e2 = c.xadd("cmp", {"f": "2"})
+            out.append(c.xgroup_create("cmp", "g", "0"))
+            r = c.xreadgroup("g", "a", {"cmp": ">"})
+            out.append([len(x[1]) for x in r])
+            p = c.xpending("cmp", "g")
+            out.append((p["pending"], p["min"] == e1, p["max"] == e2, p["consumers"]))
+            out.append(c.xpending("cmp", "nosuch") if False else None)
+            out.append(c.xack("cmp", "g", e1))
+            nxt, cl, dl = c.xautoclaim("cmp", "g", "b", 0, "0-0")
+            out.append((nxt, [x[0] == e2 for x in cl], dl))
+            out.append(c.xreadgroup("g", "a", {"cmp": ">"}))
+            out.append([len(x[1]) for x in c.xreadgroup("g", "b", {"cmp": "0"})])
+            out.append(c.xread({"cmp": "$"}))
+            out.append(sorted(c.xinfo_groups("cmp")[0].keys()))
+            # Redis 7.2 added "inactive"; older servers lack it
+            out.append(sorted(set(c.xinfo_consumers("cmp", "g")[0].keys()) - {"inactive"}))
+            for fn in (lambda: c.xgroup_create("cmp", "g", "0"),
+                       lambda: c.xreadgroup("zz", "a", {"cmp": ">"}),
+                       lambda: c.xgroup_create("nokey", "g", "0"),
+                       lambda: c.xrange("cmp", "x", "+"),
+                       lambda: c.xpending("cmp", "zz")):
+                try:
+                    fn()
+                    out.append("no error")
+                except redis.ResponseError as e:
+                    out.append(str(e).split()[0])
+            out.append(c.xpending("cmp", "g")["pending"])
+            return out
+
+        want = script(rport)
+        got = script(port)
+        for i, (g, w) in enumerate(zip(got, want)):
+            check(f"same as redis-server #{i}", g, w)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    hp = free_port()
+    with Server("-a", f"127.0.0.1:{hp}") as srv:
+        r = redis.Redis(port=srv.port, decode_responses=True)
+        mapping(r)
+        cross_door(r, hp)
+        xread(r, srv.port)
+        groups(r, srv.port)
+        trims(r)
+        blocked_clients(srv.port, srv)
+        cli(srv.port)
+        compare_with_redis(srv.port)
+        r.xadd("r3", {"a": "1"})
+        c3 = Conn(srv.port)
+        c3.cmd("HELLO", "3")
+        c3.read()
+        c3.cmd("XREAD", "STREAMS", "r3", "0")
+        m = c3.read()
+        check("resp3 xread is a map", isinstance(m, dict) and list(m.keys()), ["r3"])
+        # a blocked client must not delay shutdown
+        c = Conn(srv.port)
+        c.cmd("XREAD", "BLOCK", "0", "STREAMS", "quiet", "$")
+        time.sleep(0.1)
+        t = time.time()
+    check("stop with a blocked client is prompt", time.time() - t < 3, True)
+    if failures:
+        print(f"{failures} check(s) failed")
+        sys.exit(1)
+    print("all stream checks passed")
+
+
+if __name__ == "__main__":
+    main()
