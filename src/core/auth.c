@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/config_int.h"
 #include "redcar/auth.h"
 
 /* ---- SHA-256 (FIPS 180-4) ---------------------------------------------------------- */
@@ -272,13 +273,7 @@ done:
 
 /* ---- checks ---------------------------------------------------------------------------- */
 
-int rc_auth_required(rc_config *cfg) {
-    char a[2], b[2];
-    if (!cfg) return 0;
-    rc_config_get(cfg, "requirepass", a, sizeof a);
-    rc_config_get(cfg, "user", b, sizeof b);
-    return a[0] != '\0' || b[0] != '\0';
-}
+int rc_auth_required(rc_config *cfg) { return cfg && rc__config_credentials(cfg); }
 
 /* Compare a candidate digest with a stored one, padded to a fixed width so
  * the time does not depend on the stored value either. */

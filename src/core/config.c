@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "redcar/auth.h"
 #include "redcar/config.h"
+#include "core/config_int.h"
 
 /* T_SECRET: a password, stored only as "#<sha256 hex>" (see redcar/auth.h).
  * T_USERS: a list; each value given adds or replaces users (auth.h has the
@@ -81,13 +83,26 @@ struct rc_config {
     pthread_mutex_t lock;
     char *val[NROWS];  /* canonical text */
     int64_t num[NROWS];/* parsed number for numeric types */
+    /* Any T_SECRET or T_USERS row non-empty: the doors ask on every request,
+     * so it is kept up to date here instead of being looked up each time. */
+    atomic_int credentials;
 };
 
 static int find(const char *name) {
     for (size_t i = 0; i < NROWS; i++)
-        if (!strcasecmp(rows[i].name, name)) return (int)i;
+        if ((rows[i].name[0] | 32) == (name[0] | 32) && !strcasecmp(rows[i].name, name)) return (int)i;
     return -1;
 }
+
+/* Under cfg->lock, after a credential row changed. */
+static void credentials_update(rc_config *cfg) {
+    int any = 0;
+    for (size_t i = 0; i < NROWS; i++)
+        if ((rows[i].type == T_SECRET || rows[i].type == T_USERS) && cfg->val[i] && cfg->val[i][0]) any = 1;
+    atomic_store(&cfg->credentials, any);
+}
+
+int rc__config_credentials(rc_config *cfg) { return atomic_load(&cfg->credentials); }
 
 /* Parse "16mb", "30s", "yes"... into a number; RC_OK or RC_INVALID. */
 static int parse_num(const cfg_row *r, const char *v, int64_t *out, rc_err *err) {
@@ -168,6 +183,7 @@ static int set_row(rc_config *cfg, int i, const char *v, rc_err *err) {
         if (rc == RC_OK) {
             free(cfg->val[i]);
             cfg->val[i] = merged;
+            credentials_update(cfg);
         }
         pthread_mutex_unlock(&cfg->lock);
         return rc;
@@ -185,6 +201,7 @@ static int set_row(rc_config *cfg, int i, const char *v, rc_err *err) {
     free(cfg->val[i]);
     cfg->val[i] = copy;
     cfg->num[i] = num;
+    if (r->type == T_SECRET) credentials_update(cfg);
     pthread_mutex_unlock(&cfg->lock);
     return RC_OK;
 }
@@ -193,6 +210,7 @@ rc_config *rc_config_new(void) {
     rc_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return NULL;
     pthread_mutex_init(&cfg->lock, NULL);
+    atomic_init(&cfg->credentials, 0);
     for (size_t i = 0; i < NROWS; i++) {
         rc_err err;
         if (set_row(cfg, (int)i, rows[i].def, &err)) {
