@@ -5,10 +5,26 @@
  *
  * Producers prepare a request on their own thread (strip `seq`, parse
  * `time`, encode the JSON payload) so that the writer only binds and steps.
- * The writer takes every waiting request (up to max_group), runs them in one
- * BEGIN IMMEDIATE..COMMIT, each inside a SAVEPOINT when it could fail
- * half-way, then calls the commit hook with the new events in seq order and
- * the completions.
+ * The writer takes every waiting request (up to max_group) and runs them in
+ * one BEGIN IMMEDIATE..COMMIT. Consecutive plain appends run as one batch
+ * without a SAVEPOINT each (a savepoint journals a copy of every page it
+ * touches: measured, that was most of a KV write's cost); if one of them
+ * fails the batch is undone and replayed one request per savepoint. A
+ * transaction opens its savepoint at its first append.
+ *
+ * Durability (fsync always): the write connection runs synchronous=NORMAL,
+ * so COMMIT writes the WAL without syncing it, and a sync thread
+ * fdatasyncs the WAL; the writer meanwhile runs the next group. A committed
+ * group is parked, unanswered, until a sync that began after its COMMIT
+ * returned; then the writer calls the commit hook with its events in seq
+ * order and the completions. One sync covers every group committed before
+ * it, so groups that pile up behind a slow disk share one flush. Readers
+ * of the database may see a commit up to one flush before it is durable
+ * (as Redis readers see a write before its AOF fsync); answers, fan-out and
+ * stats.head_seq never do. If a sync fails, the parked requests fail with
+ * RC_IO and every later write too (the kernel may have dropped the pages):
+ * what is on disk is recovered by a restart. Without the sync thread
+ * (fsync normal, or it could not start) COMMIT is the durability point.
  *
  * Checkpoints run on a helper thread with its own connection (PASSIVE: it
  * never blocks the writer), kicked every CKPT_STEP frames; the writer only
@@ -18,8 +34,8 @@
  *
  * Invariants: st->head is the seq of the last event written in the open
  * transaction; it is restored whenever a request or the whole group rolls
- * back, so seqs stay gapless. A request is acknowledged only after COMMIT
- * returned (durable per the synchronous setting).
+ * back, so seqs stay gapless. A request is acknowledged only after its
+ * commit is durable per the fsync setting.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -745,6 +761,7 @@ static void sync_start(rc_store *st) {
     /* The WAL exists (open_writer wrote in WAL mode) and stays while the
      * write connection is open: SQLite deletes it only when the last
      * connection closes. Its directory entry must be durable too. */
+    const char *why = "cannot open and sync the WAL and its directory";
     st->wal_fd = open(path, O_RDWR | O_CLOEXEC);
     int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->wal_fd < 0 || dfd < 0 || fsync(dfd) != 0 || fdatasync(st->wal_fd) != 0) goto fail;
@@ -754,11 +771,13 @@ static void sync_start(rc_store *st) {
     pthread_cond_init(&st->scv, NULL);
     st->sync_want = st->synced = st->gen = 0;
     st->sync_stop = st->sync_errno = 0;
+    why = "cannot start a thread";
     if (pthread_create(&st->sync_thread, NULL, sync_main, st) != 0) {
         pthread_mutex_destroy(&st->smu);
         pthread_cond_destroy(&st->scv);
         goto fail;
     }
+    why = "cannot set synchronous=NORMAL";
     if (sqlite3_exec(st->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
         pthread_mutex_lock(&st->smu);
         st->sync_stop = 1;
@@ -772,7 +791,7 @@ static void sync_start(rc_store *st) {
     st->sync_started = 1;
     return;
 fail:
-    RC_WARN("store", "no sync thread (%s): COMMIT syncs the log itself", strerror(errno));
+    RC_WARN("store", "no sync thread (%s): COMMIT syncs the log itself", why);
     if (dfd >= 0) close(dfd);
     if (st->wal_fd >= 0) close(st->wal_fd);
     st->wal_fd = -1;
