@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "redcar/consumer.h"
 #include "redcar/push.h"
 #include "redcar/pushsub.h"
@@ -138,19 +139,7 @@ END_TEST
 
 /* ---- documents against a store ------------------------------------------------------- */
 
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void setup(void) {
-    strcpy(dir, "/tmp/rc-push-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+RC_TEST_TMPDIR("rc-push-test")
 
 static rc_store *open_store(void) {
     rc_store_opts o;

@@ -16,22 +16,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "redcar/log.h"
 #include "redcar/store.h"
 
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void setup(void) {
-    strcpy(dir, "/tmp/rc-store-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+RC_TEST_TMPDIR("rc-store-test")
 
 static rc_event *mkev(const char *source, const char *id, const char *type, const char *subject) {
     rc_event *ev = rc_event_new();

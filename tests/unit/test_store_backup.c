@@ -16,23 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "redcar/backup.h"
 #include "redcar/log.h"
 #include "redcar/store.h"
 
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void setup(void) {
-    strcpy(dir, "/tmp/rc-backup-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+RC_TEST_TMPDIR("rc-backup-test")
 
 static rc_store *open_at(const char *sub) {
     char path[256];

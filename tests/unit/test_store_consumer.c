@@ -15,23 +15,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tmpdir.h"
 #include "redcar/consumer.h"
 #include "redcar/log.h"
 #include "redcar/store.h"
 
-static char dir[64];
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f) {
-    (void)sb, (void)flag, (void)f;
-    return remove(p);
-}
-
-static void setup(void) {
-    strcpy(dir, "/tmp/rc-cons-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) { nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+RC_TEST_TMPDIR("rc-cons-test")
 
 static rc_store *open_store(void) {
     rc_store_opts o;
