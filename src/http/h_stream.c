@@ -45,6 +45,7 @@ struct rc_sse {
     size_t npend, cappend;
     int replaying, lost, overflow;
     uint64_t last_sent;   /* replay cursor */
+    uint64_t live_floor;  /* (mu) live events at or below it were replayed */
     size_t page_rows;
     size_t max_queue;
     int heartbeat_due;
@@ -97,6 +98,10 @@ static void sse_deliver(void *arg, const rc_delivery *d) {
     int wake = 0;
     pthread_mutex_lock(&s->mu);
     if (s->overflow || (s->replaying && s->lost)) goto out;
+    /* A reader may see a commit before its fan-out (the store answers and
+     * fans out only after the flush), so the replay can already have sent
+     * an event that the hub delivers after the switch to live. */
+    if (ev->seq <= s->live_floor) goto out;
     if (s->replaying) {
         if (s->npend == s->cappend) {
             size_t cap = s->cappend ? s->cappend * 2 : 64;
@@ -168,6 +173,7 @@ static void switch_to_live(rc_sse *s) {
     else rc_buf_consume(&s->live, s->pend[i].start);
     s->npend = 0;
     s->replaying = 0;
+    s->live_floor = s->last_sent;
 }
 
 /* A replay page came back short: the replay reached the head. */
