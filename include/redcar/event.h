@@ -95,6 +95,12 @@ int rc_event_set_ext_bool(rc_event *ev, const char *name, int v);
 int rc_event_set_ext_int(rc_event *ev, const char *name, int64_t v);
 int rc_event_set_ext_string(rc_event *ev, const char *name, rc_ext_type type, const char *v);
 const rc_ext *rc_event_ext(const rc_event *ev, const char *name);
+/* Context attributes kept in fields (id, source, specversion, type,
+ * datacontenttype, dataschema, subject, time): the index of a name (-1 for
+ * any other name, i.e. an extension), and the value at an index (NULL when
+ * absent). Lets hot paths (filters) resolve a name once, not per event. */
+int rc_event_attr_index(const char *name);
+const char *rc_event_attr_at(const rc_event *ev, int index);
 int rc_event_remove_ext(rc_event *ev, const char *name); /* RC_OK or RC_NOT_FOUND */
 
 /* Set data bytes (copied). form RC_DATA_NONE means "choose": JSON when the

@@ -44,6 +44,12 @@ static int field_index(const char *name) {
     return -1;
 }
 
+int rc_event_attr_index(const char *name) { return field_index(name); }
+
+const char *rc_event_attr_at(const rc_event *ev, int index) {
+    return index >= 0 && (size_t)index < NFIELDS ? *field_cptr(ev, (size_t)index) : NULL;
+}
+
 static char *dup_str(const char *s) {
     if (!s) return NULL;
     size_t n = strlen(s) + 1;

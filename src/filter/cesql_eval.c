@@ -23,29 +23,10 @@
 
 #include "filter/cesql_int.h"
 
-static const struct {
-    const char *name;
-    size_t off;
-} context_attrs[] = {
-    {"id", offsetof(rc_event, id)},
-    {"source", offsetof(rc_event, source)},
-    {"specversion", offsetof(rc_event, specversion)},
-    {"type", offsetof(rc_event, type)},
-    {"datacontenttype", offsetof(rc_event, datacontenttype)},
-    {"dataschema", offsetof(rc_event, dataschema)},
-    {"subject", offsetof(rc_event, subject)},
-    {"time", offsetof(rc_event, time)},
-};
+/* Context attributes resolve through the event module's own table. */
+int rc__cesql_context_index(const char *name) { return rc_event_attr_index(name); }
 
-int rc__cesql_context_index(const char *name) {
-    for (size_t i = 0; i < sizeof context_attrs / sizeof context_attrs[0]; i++)
-        if (!strcmp(context_attrs[i].name, name)) return (int)i;
-    return -1;
-}
-
-static const char *context_value(const rc_event *ev, int field) {
-    return *(char *const *)((const char *)ev + context_attrs[field].off);
-}
+static const char *context_value(const rc_event *ev, int field) { return rc_event_attr_at(ev, field); }
 
 const char *rc_cesql_error_name(int e) {
     static const char *const names[] = {
