@@ -188,3 +188,35 @@ class Conn:
 
     def close(self):
         self.s.close()
+
+
+# ---- the checks the redis-py based tests share ---------------------------------------
+_failed = [0]
+
+
+def check(name, got, want):
+    if got != want:
+        _failed[0] += 1
+        print(f"FAIL {name}: got {got!r} want {want!r}")
+    else:
+        print(f"ok   {name}")
+
+
+def raises(name, fn, text):
+    """fn must raise redis.ResponseError whose text contains `text`."""
+    import redis
+    try:
+        fn()
+    except redis.ResponseError as e:
+        if text in str(e):
+            print(f"ok   {name}")
+            return
+        _failed[0] += 1
+        print(f"FAIL {name}: error {e!s} lacks {text!r}")
+        return
+    _failed[0] += 1
+    print(f"FAIL {name}: no error")
+
+
+def failed():
+    return _failed[0]

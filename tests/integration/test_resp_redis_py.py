@@ -8,36 +8,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resp_server import Server, ensure_system_python  # noqa: E402
+from resp_server import Server, check, ensure_system_python, failed, raises  # noqa: E402
 
 ensure_system_python()
 import redis  # noqa: E402
 
-failures = 0
-
-
-def check(name, got, want):
-    global failures
-    if got != want:
-        failures += 1
-        print(f"FAIL {name}: got {got!r} want {want!r}")
-    else:
-        print(f"ok   {name}")
-
-
-def raises(name, fn, text):
-    global failures
-    try:
-        fn()
-    except redis.ResponseError as e:
-        if text in str(e):
-            print(f"ok   {name}")
-            return
-        failures += 1
-        print(f"FAIL {name}: error {e!s} lacks {text!r}")
-        return
-    failures += 1
-    print(f"FAIL {name}: no error")
 
 
 with Server() as srv:
@@ -247,4 +222,4 @@ with Server() as srv:
     c.close()
     r.close()
 
-sys.exit(1 if failures else 0)
+sys.exit(1 if failed() else 0)

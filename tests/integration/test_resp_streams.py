@@ -16,36 +16,11 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from resp_server import Conn, Server, ensure_system_python, free_port  # noqa: E402
+from resp_server import Conn, Server, check, ensure_system_python, failed, free_port, raises  # noqa: E402
 
 ensure_system_python()
 import redis  # noqa: E402
 
-failures = 0
-
-
-def check(name, got, want):
-    global failures
-    if got != want:
-        failures += 1
-        print(f"FAIL {name}: got {got!r} want {want!r}")
-    else:
-        print(f"ok   {name}")
-
-
-def raises(name, fn, text):
-    global failures
-    try:
-        fn()
-    except redis.ResponseError as e:
-        if text in str(e):
-            print(f"ok   {name}")
-            return
-        failures += 1
-        print(f"FAIL {name}: error {e!s} lacks {text!r}")
-        return
-    failures += 1
-    print(f"FAIL {name}: no error")
 
 
 def seq(eid):
@@ -418,8 +393,8 @@ def main():
         time.sleep(0.1)
         t = time.time()
     check("stop with a blocked client is prompt", time.time() - t < 3, True)
-    if failures:
-        print(f"{failures} check(s) failed")
+    if failed():
+        print(f"{failed()} check(s) failed")
         sys.exit(1)
     print("all stream checks passed")
 
