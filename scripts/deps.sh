@@ -5,7 +5,10 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev check libsubunit-dev
-      curl redis-server redis-tools python3 python3-redis wrk netcat-openbsd procps)
+      curl redis-server redis-tools python3 python3-redis wrk netcat-openbsd procps
+      libgnutls28-dev gnutls-bin
+      nats-server libnats-dev
+      chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,7 +22,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The distribution's redis-server must not hold port 6379 for itself.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-  systemctl stop redis-server || true
-fi
+# The distribution's redis-server and nats-server must not hold their ports for themselves.
+for svc in redis-server nats-server; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
