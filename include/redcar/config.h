@@ -12,7 +12,7 @@
  *   http-max-body 16mb, http-timeout 30s, http-threads 4, sse-heartbeat 15s,
  *   proto-max-bulk-len 512mb, proto-max-multibulk 1048576, client-query-buffer-limit 1gb,
  *   client-output-buffer-limit-pubsub 32mb, notify-keyspace-events "",
- *   max-batch 10000, max-event-size 1mb
+ *   max-batch 10000, max-event-size 1mb, slowlog-log-slower-than 10000 (µs), slowlog-max-len 128
  *
  * Thread-safe: getters and setters take the handle's lock, so a door may read
  * a setting on every use and see CONFIG SET changes at once.
@@ -42,6 +42,9 @@ void rc_config_free(rc_config *cfg);
 int rc_config_set(rc_config *cfg, const char *name, const char *value, int runtime, rc_err *err);
 /* Current value formatted as text. RC_OK or RC_NOT_FOUND. */
 int rc_config_get(rc_config *cfg, const char *name, char *out, size_t outlen);
+/* Changes with every successful rc_config_set(): cheap (one atomic load),
+ * for code that caches settings on a hot path and re-reads them when it moves. */
+uint64_t rc_config_generation(rc_config *cfg);
 /* Typed reads of known names; abort()s on an unknown name (a programming error). */
 int64_t rc_config_int(rc_config *cfg, const char *name);   /* ints, sizes (bytes), durations (ms), bools */
 /* A malloc'd copy of a setting's text, whatever its length (the `user`

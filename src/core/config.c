@@ -76,6 +76,9 @@ static const cfg_row rows[] = {
      "keyspace notification classes, as Redis (e.g. KEA)"},
     {"max-batch", T_INT, "10000", 1, 1000000, NULL, 0, "max-batch", 0, "most events in one batch"},
     {"max-event-size", T_SIZE, "1mb", 64, 1 * GB, NULL, 0, "max-event-size", 0, "largest encoded event"},
+    {"slowlog-log-slower-than", T_INT, "10000", -1, 1LL << 40, NULL, 0, "slowlog-log-slower-than", 0,
+     "log commands and HTTP requests slower than this many microseconds (-1 off, 0 everything)"},
+    {"slowlog-max-len", T_INT, "128", 0, 1000000, NULL, 0, "slowlog-max-len", 0, "most entries kept in the slow log"},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 
@@ -86,6 +89,9 @@ struct rc_config {
     /* Any T_SECRET or T_USERS row non-empty: the doors ask on every request,
      * so it is kept up to date here instead of being looked up each time. */
     atomic_int credentials;
+    /* Bumped by every successful set: a reader caching a setting on a hot
+     * path compares it instead of taking the lock each time. */
+    atomic_uint_fast64_t generation;
 };
 
 static int find(const char *name) {
@@ -115,7 +121,7 @@ static int parse_num(const cfg_row *r, const char *v, int64_t *out, rc_err *err)
     errno = 0;
     char *end;
     long long n = strtoll(v, &end, 10);
-    if (end == v || errno || n < 0)
+    if (end == v || errno || (n < 0 && r->min >= 0))
         return rc_err_set(err, RC_INVALID, "%s: expected a non-negative number, got '%s'", r->name, v);
     int64_t mul = 1;
     if (r->type == T_SIZE) {
@@ -203,14 +209,18 @@ static int set_row(rc_config *cfg, int i, const char *v, rc_err *err) {
     cfg->num[i] = num;
     if (r->type == T_SECRET) credentials_update(cfg);
     pthread_mutex_unlock(&cfg->lock);
+    atomic_fetch_add(&cfg->generation, 1);
     return RC_OK;
 }
+
+uint64_t rc_config_generation(rc_config *cfg) { return atomic_load(&cfg->generation); }
 
 rc_config *rc_config_new(void) {
     rc_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg) return NULL;
     pthread_mutex_init(&cfg->lock, NULL);
     atomic_init(&cfg->credentials, 0);
+    atomic_init(&cfg->generation, 0);
     for (size_t i = 0; i < NROWS; i++) {
         rc_err err;
         if (set_row(cfg, (int)i, rows[i].def, &err)) {

@@ -14,9 +14,11 @@
 
 #include "http/h_backup.h"
 #include "http/h_consumers.h"
+#include "http/h_slowlog.h"
 #include "http/h_subscriptions.h"
 #include "http/http_internal.h"
 #include "redcar/auth.h"
+#include "redcar/slowlog.h"
 
 const rc_http_route rc__http_routes[] = {
     {"POST",   "/events",               rc__h_events_post,   RC_ROUTE_BODY},
@@ -32,6 +34,8 @@ const rc_http_route rc__http_routes[] = {
     {"GET",    "/info",                 rc__h_info,          0},
     {"GET",    "/metrics",              rc__h_metrics,       0},
     {"GET",    "/backup",               rc__h_backup,        0},
+    {"GET",    "/slowlog",              rc__h_slowlog_get,   0},
+    {"DELETE", "/slowlog",              rc__h_slowlog_reset, 0},
     {"POST",   "/cursors",              rc__h_cursors_create, RC_ROUTE_BODY},
     {"GET",    "/cursors",              rc__h_cursors_list,  0},
     {"GET",    "/cursors/{name}",       rc__h_cursor_get,    0},
@@ -164,6 +168,19 @@ int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
         rc__http_res_problem(res, RC_SHUTDOWN, NULL);
         return idx;
     }
+    /* Timed for the slow log around the handler only: a deferred answer
+     * (an append waiting for durability) is not the handler's time. */
+    rc_slowlog *sl = rc_slowlog_process();
+    if (req->env->cfg) rc_slowlog_sync(sl, req->env->cfg);
+    if (!rc_slowlog_enabled(sl)) {
+        r->handler(req, res);
+        return idx;
+    }
+    int64_t t0 = rc_slowlog_clock_us();
     r->handler(req, res);
+    const char *argv[2] = {req->method, req->path};
+    size_t argvlen[2] = {strlen(req->method), strlen(req->path)};
+    rc_slowlog_record(sl, RC_SLOWLOG_HTTP, rc_slowlog_clock_us() - t0, 2, argv, argvlen, NULL,
+                      rc__http_req_header(req, "User-Agent"));
     return idx;
 }
