@@ -17,7 +17,7 @@
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                 0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
 #define NB (sizeof bounds / sizeof bounds[0])
-#define NROUTES_MAX 32
+#define NROUTES_MAX 64 /* rows of the route table counted apart; more share "unmatched" */
 #define NCODES 600
 
 typedef struct route_hist {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "http/h_backup.h"
+#include "http/h_console.h"
 #include "http/h_consumers.h"
 #include "http/h_slowlog.h"
 #include "http/h_subscriptions.h"
@@ -50,6 +51,10 @@ const rc_http_route rc__http_routes[] = {
     {"GET",    "/subscriptions",        rc__h_subscriptions_list, 0},
     {"GET",    "/subscriptions/{id}",   rc__h_subscription_get, 0},
     {"DELETE", "/subscriptions/{id}",   rc__h_subscription_delete, 0},
+    {"GET",    "/",                     rc__h_console_redirect, 0},
+    {"GET",    "/console",              rc__h_console_redirect, 0},
+    {"GET",    "/console/",             rc__h_console_index, 0},
+    {"GET",    "/console/{asset}",      rc__h_console_asset, 0},
 };
 const size_t rc__http_nroutes = sizeof rc__http_routes / sizeof rc__http_routes[0];
 
@@ -117,8 +122,10 @@ int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
      * before routing so that a 404 or 405 does not reveal which paths
      * exist. A read-only token may not change anything: 403 on POST, PUT,
      * PATCH and DELETE. Missing and wrong tokens get the same answer. */
-    int is_health = !strcmp(req->path, "/health") &&
-                    (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"));
+    int is_get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+    /* ... and the web console's static files, which hold no data: the page
+     * must load to ask for the token it then sends to the API. */
+    int is_health = is_get && (!strcmp(req->path, "/health") || rc__http_console_path(req->path));
     rc_auth_role role = RC_AUTH_RW;
     if (!is_health && rc_auth_required(req->env->cfg) &&
         rc_auth_check_bearer(req->env->cfg, rc__http_req_header(req, "Authorization"), &role, NULL,
