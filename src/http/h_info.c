@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "http/http_internal.h"
+#include "redcar/procstats.h"
 
 void rc__h_health(const rc_http_req *req, rc_http_res *res) {
     rc_store_stats s;
@@ -35,7 +36,7 @@ void rc__h_info(const rc_http_req *req, rc_http_res *res) {
     rc_config_str(env->cfg, "resp", resp, sizeof resp);
     rc_buf b = RC_BUF_INIT;
     rc_buf_puts(&b, "{\"version\":\"" RC_VERSION "\"");
-    rc_buf_printf(&b, ",\"uptime_s\":%" PRId64, (rc__http_now_ms() - env->started_ms) / 1000);
+    rc_buf_printf(&b, ",\"uptime_s\":%" PRId64, rc_procstats_uptime_ms() / 1000);
     rc_buf_printf(&b, ",\"seq\":%" PRIu64 ",\"events\":%" PRIu64 ",\"keys\":%" PRIu64, s.head_seq,
                   s.events, s.keys);
     rc_buf_printf(&b, ",\"subscribers\":%zu", rc_hub_subscribers(env->hub));

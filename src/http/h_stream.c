@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "http/http_internal.h"
+#include "redcar/procstats.h"
 
 #define REPLAY_PAGE 1000
 
@@ -250,6 +251,7 @@ static void sse_free(rc_http_stream *base) {
     else if (env->sse_head == s) env->sse_head = s->next;
     if (s->next) s->next->prev = s->prev;
     env->sse_count--;
+    rc_procstats_add(RC_PROC_SSE_CLIENTS, -1);
     pthread_mutex_unlock(&env->sse_mu);
     if (s->sub) rc_hub_unsubscribe(env->hub, s->sub); /* no delivery after this */
     rc_buf_free(&s->live);
@@ -331,6 +333,7 @@ void rc__h_events_stream(const rc_http_req *req, rc_http_res *res) {
     if (env->sse_head) env->sse_head->prev = s;
     env->sse_head = s;
     env->sse_count++;
+    rc_procstats_add(RC_PROC_SSE_CLIENTS, 1);
     pthread_mutex_unlock(&env->sse_mu);
     /* Subscribe before replaying (see the file header). */
     rc_sub_opts so;

@@ -13,6 +13,7 @@
 
 #include "http/h_consumers.h"
 #include "http/http_internal.h"
+#include "redcar/procstats.h"
 
 static const double bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                 0.05,   0.1,   0.25,   0.5,   1,    2.5, 5, 10};
@@ -132,5 +133,18 @@ void rc__http_metrics_write(rc_http_metrics *m, rc_http_env *env, rc_buf *out) {
     rc_buf_printf(out, "redcar_store_commits_total %" PRIu64 "\n", s.commits);
     rc_buf_puts(out, "# HELP redcar_events Events stored.\n# TYPE redcar_events gauge\n");
     rc_buf_printf(out, "redcar_events %" PRIu64 "\n", s.events);
+    /* The figures below are the ones RESP INFO also shows, from the same
+     * sources (tests/integration/test_metrics_info.py holds them equal). */
+    rc_buf_puts(out, "# HELP redcar_keys Keys in the KV view (not expired).\n# TYPE redcar_keys gauge\n");
+    rc_buf_printf(out, "redcar_keys %" PRIu64 "\n", s.keys);
+    rc_buf_puts(out, "# HELP redcar_uptime_seconds Seconds since the process started.\n"
+                     "# TYPE redcar_uptime_seconds gauge\n");
+    rc_buf_printf(out, "redcar_uptime_seconds %" PRId64 "\n", rc_procstats_uptime_ms() / 1000);
+    rc_buf_puts(out, "# HELP redcar_connected_clients Clients connected, by door (resp: connections; "
+                     "sse: event streams).\n# TYPE redcar_connected_clients gauge\n");
+    rc_buf_printf(out, "redcar_connected_clients{door=\"resp\"} %" PRIu64 "\n",
+                  rc_procstats_get(RC_PROC_RESP_CLIENTS));
+    rc_buf_printf(out, "redcar_connected_clients{door=\"sse\"} %" PRIu64 "\n",
+                  rc_procstats_get(RC_PROC_SSE_CLIENTS));
     rc__http_consumer_metrics(env, out);
 }

@@ -12,7 +12,9 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "redcar/consumer.h"
 #include "redcar/log.h"
+#include "redcar/procstats.h"
 #include "resp/door.h"
 
 /* ---- INFO ------------------------------------------------------------------- */
@@ -25,10 +27,25 @@ static int want(const char *sections, const char *name) {
     return rc__r_streq(sections, name);
 }
 
+static int consumer_line(const rc_consumer_info *ci, void *arg) {
+    rc_buf_printf(arg, "consumer_%s:mode=%s,lag=%llu,pending=%llu,delivered=%llu,redelivered=%llu,"
+                       "acked=%llu,dead_lettered=%llu\r\n",
+                  ci->name, rc_consumer_mode_name(ci->mode), (unsigned long long)ci->lag,
+                  (unsigned long long)ci->pending, (unsigned long long)ci->delivered,
+                  (unsigned long long)ci->redelivered, (unsigned long long)ci->acked,
+                  (unsigned long long)ci->dead);
+    return 0;
+}
+
 void rc__r_cmd_info(rc__call *c) {
     rc_resp *d = c->door;
     rc_buf b = RC_BUF_INIT;
     int64_t now = rc__r_now_ms();
+    /* Figures that /metrics and /info also show come from the same places
+     * (procstats, the store's stats, the hub), so the doors agree. */
+    int64_t uptime_ms = rc_procstats_uptime_ms();
+    rc_store_stats s = {0};
+    rc_store_stats_get(d->st, &s);
     int any = 0;
     for (size_t a = (c->argc > 1 ? 1 : 0); a < (c->argc > 1 ? c->argc : 1); a++) {
         const char *sec = c->argc > 1 ? c->argv[a] : NULL;
@@ -40,18 +57,21 @@ void rc__r_cmd_info(rc__call *c) {
                               "tcp_port:%d\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
                               "server_time_usec:%lld\r\n\r\n",
                           RC_VERSION, u.sysname, u.release, u.machine, (int)getpid(), d->port,
-                          (long long)((now - d->start_ms) / 1000),
-                          (long long)((now - d->start_ms) / 86400000), (long long)now * 1000);
+                          (long long)(uptime_ms / 1000), (long long)(uptime_ms / 86400000),
+                          (long long)now * 1000);
             any = 1;
         }
         if (want(sec, "clients")) {
             size_t subs = 0;
             for (rc__client *o = d->all; o; o = o->next)
                 if (o->nsubs) subs++;
-            rc_buf_printf(&b, "# Clients\r\nconnected_clients:%zu\r\nmaxclients:%lld\r\n"
-                              "blocked_clients:0\r\npubsub_clients:%zu\r\n\r\n",
-                          d->nclients, d->cfg ? (long long)rc_config_int(d->cfg, "maxclients") : 10000LL,
-                          subs);
+            rc_buf_printf(&b, "# Clients\r\nconnected_clients:%llu\r\nmaxclients:%lld\r\n"
+                              "blocked_clients:0\r\npubsub_clients:%zu\r\nsse_clients:%llu\r\n"
+                              "hub_subscribers:%zu\r\n\r\n",
+                          (unsigned long long)rc_procstats_get(RC_PROC_RESP_CLIENTS),
+                          d->cfg ? (long long)rc_config_int(d->cfg, "maxclients") : 10000LL, subs,
+                          (unsigned long long)rc_procstats_get(RC_PROC_SSE_CLIENTS),
+                          rc_hub_subscribers(d->hub));
             any = 1;
         }
         if (want(sec, "memory")) {
@@ -63,18 +83,18 @@ void rc__r_cmd_info(rc__call *c) {
             any = 1;
         }
         if (want(sec, "persistence")) {
-            rc_store_stats s = {0};
-            rc_store_stats_get(d->st, &s);
             rc_buf_printf(&b, "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
                               "durability:every write is committed to the event log before it is "
                               "answered\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
                               "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
                               "aof_enabled:1\r\naof_rewrite_in_progress:0\r\n"
                               "aof_last_write_status:ok\r\nlog_head_seq:%llu\r\nlog_first_seq:%llu\r\n"
-                              "log_events:%llu\r\nlog_bytes:%llu\r\nlog_commits:%llu\r\n\r\n",
+                              "log_events:%llu\r\nlog_bytes:%llu\r\nlog_commits:%llu\r\n"
+                              "log_appended:%llu\r\n\r\n",
                           (long long)(now / 1000), (unsigned long long)s.head_seq,
                           (unsigned long long)s.first_seq, (unsigned long long)s.events,
-                          (unsigned long long)s.bytes, (unsigned long long)s.commits);
+                          (unsigned long long)s.bytes, (unsigned long long)s.commits,
+                          (unsigned long long)s.appended);
             any = 1;
         }
         if (want(sec, "stats")) {
@@ -98,12 +118,17 @@ void rc__r_cmd_info(rc__call *c) {
             any = 1;
         }
         if (want(sec, "keyspace")) {
-            rc_kv_query q = {0};
-            uint64_t keys = 0;
-            rc_err err;
-            rc_store_kv_count(d->st, &q, &keys, &err);
             rc_buf_puts(&b, "# Keyspace\r\n");
-            if (keys) rc_buf_printf(&b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)keys);
+            if (s.keys)
+                rc_buf_printf(&b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)s.keys);
+            rc_buf_puts(&b, "\r\n");
+            any = 1;
+        }
+        if (want(sec, "consumers")) {
+            /* As /metrics' redcar_consumer_*{consumer=NAME}. */
+            rc_buf_puts(&b, "# Consumers\r\n");
+            rc_err err;
+            rc_consumer_list(d->st, consumer_line, &b, &err);
             rc_buf_puts(&b, "\r\n");
             any = 1;
         }

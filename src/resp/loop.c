@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "redcar/log.h"
+#include "redcar/procstats.h"
 #include "resp/door.h"
 
 #define TAG_LISTEN ((uint64_t)-1)
@@ -274,6 +275,7 @@ static void accept_all(rc_resp *d) {
         if (d->all) d->all->prev = cl;
         d->all = cl;
         d->nclients++;
+        rc_procstats_add(RC_PROC_RESP_CLIENTS, 1);
     }
 }
 
@@ -315,6 +317,7 @@ static void client_close(rc__client *cl, const char *why) {
     else d->all = cl->next;
     if (cl->next) cl->next->prev = cl->prev;
     d->nclients--;
+    rc_procstats_add(RC_PROC_RESP_CLIENTS, -1);
     cl->dead = 1;
     cl->held = 0;
     cl->prev = NULL;
