@@ -223,6 +223,13 @@ try {
   await p2.waitForSelector("#token-dialog[open]");
   ok("with requirepass the console asks for a token");
   await shot(p2, "token");
+  // Cancelled, the dialog stays closed although polling keeps getting 401s;
+  // the Token button brings it back.
+  await p2.click("#token-cancel");
+  await p2.waitForTimeout(2500);
+  check("a cancelled token dialog does not come back by itself", !(await p2.$("#token-dialog[open]")));
+  await p2.click("#token-open");
+  await p2.waitForSelector("#token-dialog[open]");
   await p2.fill("#token-input", "s3cret");
   await p2.click('#token-form button[type="submit"]');
   await p2.waitForSelector('#status[data-state="live"]');

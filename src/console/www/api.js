@@ -10,9 +10,10 @@ export function setToken(t) {
 
 export class AuthError extends Error {}
 
-// A 401 anywhere means "ask for a token"; the page listens for this.
-function authNeeded() {
-  window.dispatchEvent(new CustomEvent("redcar:auth"));
+// A 401 means "ask for a token"; the page listens for this. An answer to a
+// request sent with an older token says nothing about the current one.
+function authNeeded(sent) {
+  if (sent === token()) window.dispatchEvent(new CustomEvent("redcar:auth"));
 }
 
 export async function request(path, { method = "GET", headers = {}, body, signal } = {}) {
@@ -21,7 +22,7 @@ export async function request(path, { method = "GET", headers = {}, body, signal
   if (t) h.set("Authorization", "Bearer " + t);
   const r = await fetch(path, { method, headers: h, body, signal, cache: "no-store" });
   if (r.status === 401) {
-    authNeeded();
+    authNeeded(t);
     throw new AuthError("authentication required");
   }
   return r;
@@ -51,11 +52,13 @@ export async function getText(path, opts) {
 
 // Server-Sent Events read with fetch(): EventSource cannot send an
 // Authorization header, and the server takes the token only there.
-// Calls onMessage({id, event, data}) per message; resolves when the server
-// ends the stream, rejects on errors (and on abort through signal).
-export async function stream(path, onMessage, signal) {
+// Calls onOpen() once the server accepted the stream, then
+// onMessage({id, event, data}) per message; resolves when the server ends
+// the stream, rejects on errors (and on abort through signal).
+export async function stream(path, onMessage, signal, onOpen = () => {}) {
   const r = await request(path, { headers: { Accept: "text/event-stream" }, signal });
   if (!r.ok) throw new Error(await problem(r));
+  onOpen();
   const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   let msg = { data: [] };

@@ -26,25 +26,35 @@ function route() {
   r.view.enter(params);
 }
 
+// The token the user last dismissed the dialog for: polling keeps getting
+// 401s, and the dialog should not come back every second.
+let dismissed = null;
+
 function tokenDialog() {
   const d = $("#token-dialog");
   $("#token-input").value = token();
-  if (!d.open) d.showModal();
+  if (!d.open) {
+    d.returnValue = "";
+    d.showModal();
+  }
 }
 
 function init() {
   $("#token-open").addEventListener("click", tokenDialog);
   $("#token-cancel").addEventListener("click", () => $("#token-dialog").close());
+  $("#token-dialog").addEventListener("close", () => {
+    if ($("#token-dialog").returnValue !== "set") dismissed = token();
+  });
   $("#token-form").addEventListener("submit", (e) => {
     e.preventDefault();
     setToken($("#token-input").value.trim());
-    $("#token-dialog").close();
+    $("#token-dialog").close("set");
     tail.restart(true);
     if (current) current.view.enter(location.hash.replace(/^#\/?/, "").split("/").slice(1));
   });
   window.addEventListener("redcar:auth", () => {
     setStatus("auth", "token needed");
-    tokenDialog();
+    if (dismissed !== token()) tokenDialog();
   });
   for (const v of [tail, event, kv, key, cursors, charts]) v.init();
   window.addEventListener("hashchange", route);

@@ -62,8 +62,7 @@ export const tail = {
       }
       q.set("after", String(this.last));
       $("#tail-info").textContent = `Following the log${desc ? " where " + desc : ""}; newest first.`;
-      setStatus("live", "live");
-      await stream("/events/stream?" + q, (m) => this.add(m), ctl.signal);
+      await stream("/events/stream?" + q, (m) => this.add(m), ctl.signal, () => setStatus("live", "live"));
       throw new Error("stream ended");
     } catch (e) {
       if (ctl.signal.aborted) return;
