@@ -125,9 +125,9 @@ int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
     int is_get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
     /* ... and the web console's static files, which hold no data: the page
      * must load to ask for the token it then sends to the API. */
-    int is_health = is_get && (!strcmp(req->path, "/health") || rc__http_console_path(req->path));
+    int is_public = is_get && (!strcmp(req->path, "/health") || rc__http_console_path(req->path));
     rc_auth_role role = RC_AUTH_RW;
-    if (!is_health && rc_auth_required(req->env->cfg) &&
+    if (!is_public && rc_auth_required(req->env->cfg) &&
         rc_auth_check_bearer(req->env->cfg, rc__http_req_header(req, "Authorization"), &role, NULL,
                              0) != RC_OK) {
         rc__http_res_problem(res, RC_NOAUTH,
