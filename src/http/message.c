@@ -417,7 +417,6 @@ int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cf
     env->st = st;
     env->hub = hub;
     env->cfg = cfg;
-    env->started_ms = rc__http_now_ms();
     atomic_init(&env->stopping, 0);
     atomic_init(&env->inflight, 0);
     pthread_mutex_init(&env->sse_mu, NULL);
