@@ -152,6 +152,56 @@ int rc_consumer_ack(rc_store *st, const char *name, const char *member, const ui
 int rc_consumer_nack(rc_store *st, const char *name, const char *member, const uint64_t *seqs,
                      size_t n, int64_t delay_ms, size_t *done, rc_err *err);
 
+/* ---- the read path: no pending list -------------------------------------
+ * A cursor whose ack_wait_ms and max_deliver are both 0 (the cursor
+ * defaults) needs no per-event record: a fetch hands out "the events after
+ * the ack position" and an ack moves that position. The read path serves
+ * such a fetch from a pooled read connection, handing each event to a
+ * callback straight from the read statement, and records it with one
+ * asynchronous update (read_seq, counters, and the ack position over
+ * events the filter skipped before the first one handed out), so a replay
+ * writes no row per event and never waits for the writer. The SSE stream
+ * of a cursor reads the same way from a position of its own (see
+ * h_consumers.c): only what the client confirms moves the cursor.
+ * Only durable events are read (the head as of the last durable commit). */
+
+/* One event read. json is its stored JSON without seq, borrowed for the
+ * callback. deliveries is 1, or 2 when an earlier read or fetch already
+ * handed it out (the read path keeps no exact count). */
+typedef struct rc_consumer_row {
+    uint64_t seq;
+    uint32_t deliveries;
+    const char *json;
+    size_t len;
+} rc_consumer_row;
+typedef int (*rc_consumer_row_fn)(const rc_consumer_row *r, void *arg); /* non-zero stops */
+
+typedef struct rc_consumer_read_opts {
+    uint64_t after;           /* events > after; 0 = after the consumer's ack position */
+    size_t limit;             /* 1..RC_CONSUMER_FETCH_MAX events handed to fn */
+    int fetch;                /* only for a consumer without a pending list (else res->plain
+                               * is 0 and nothing is read): the caller falls back to
+                               * rc_consumer_fetch */
+    int note;                 /* record the read (read_seq, delivered, redelivered; for a
+                               * fetch from the ack position also the skipped events) */
+} rc_consumer_read_opts;
+
+typedef struct rc_consumer_read_res {
+    int mode;                 /* the consumer's mode */
+    int plain;                /* a cursor with ack_wait_ms 0 and max_deliver 0 */
+    size_t n;                 /* events handed to fn */
+    uint64_t head_seq;        /* durable head when read */
+    uint64_t ack_seq;         /* the consumer's ack position when read */
+    uint64_t read_seq;        /* max(the consumer's read_seq, last) */
+    uint64_t last;            /* every event <= last was examined: read on with after = last */
+} rc_consumer_read_res;
+
+/* RC_NOT_FOUND; RC_TRIMMED when the position is below the earliest stored
+ * event (err names it). fn returning non-zero stops the read early (the
+ * event it refused is not counted and last stays below it). */
+int rc_consumer_read(rc_store *st, const char *name, const rc_consumer_read_opts *o,
+                     rc_consumer_row_fn fn, void *arg, rc_consumer_read_res *res, rc_err *err);
+
 /* ---- pending list ------------------------------------------------------- */
 
 typedef struct rc_consumer_pending {

@@ -5,6 +5,11 @@
  * an SSE stream bound to a consumer, plus their /metrics lines. The door
  * translates; the store decides (leases, redelivery, dead letters).
  *
+ * Fetch: a cursor without a pending list (ack_wait_ms 0, max_deliver 0:
+ * the defaults) is served by the store's read path, its events formatted
+ * straight from the read statement into the answer; other consumers lease
+ * on the writer (rc_consumer_fetch).
+ *
  * Long poll: GET /cursors/{name}/events?wait_ms=T first fetches on the
  * HTTP thread; when nothing is due, the answer is deferred and a helper
  * thread waits on the hub (new events) and on the earliest lease expiry,
@@ -13,15 +18,19 @@
  * answer) when the door stops. A consumer's SSE stream counts as in flight
  * too, so that the door's stop waits for it to end.
  *
- * SSE (GET /cursors/{name}/stream): a helper thread per stream fetches a
- * batch, queues it, and fetches the next only after the connection took
- * the whole batch (stop-and-wait, so a cursor's unacknowledged events are
- * never queued twice). Cursor mode acknowledges a batch implicitly once
- * its bytes were handed to the connection (a reconnect resumes after it;
- * bytes lost in flight when the connection drops are not resent unless the
- * client acknowledges explicitly instead, see the OpenAPI file). Group mode
- * never acknowledges for the client: events stay leased to the stream's
- * member until POST /cursors/{name}/ack, and come back after ack_wait_ms.
+ * SSE (GET /cursors/{name}/stream): a helper thread per stream reads a
+ * batch, queues it, and reads the next only after the connection took the
+ * whole batch (stop-and-wait: one batch in memory per slow client). Nothing
+ * is acknowledged for the client: handing bytes to a connection proves
+ * nothing (the client may be gone while the connection is suspended).
+ *  - cursor: the stream reads in seq order from a position of its own,
+ *    starting at the cursor's ack position, and never moves the cursor's
+ *    ack position itself (only read_seq, as bookkeeping). The client confirms with Last-Event-ID on reconnect
+ *    (everything up to it is acknowledged before the stream resumes) or
+ *    with POST /cursors/{name}/ack; a reconnect without either resends
+ *    from the ack position (at least once).
+ *  - group: the stream fetches for its member (leases); events stay leased
+ *    until POST /cursors/{name}/ack and come back after ack_wait_ms.
  *
  * Trust boundary: query parameters and bodies come from clients; the
  * store's consumer module validates names, members and bodies.
@@ -157,23 +166,99 @@ static void put_msg(rc_buf *b, const rc_consumer_batch *bt, const rc_consumer_ms
     }
 }
 
-static void answer_batch(rc_http_res *res, const rc_consumer_batch *bt, int ndjson) {
-    rc_buf b = RC_BUF_INIT;
-    rc_buf_reserve(&b, bt->json.len + bt->n * 48 + 64);
-    if (!ndjson) rc_buf_puts(&b, "{\"events\":[");
+static void put_batch(rc_buf *b, const rc_consumer_batch *bt, int ndjson) {
+    rc_buf_reserve(b, bt->json.len + bt->n * 48 + 64);
     for (size_t i = 0; i < bt->n; i++) {
-        if (i && !ndjson) rc_buf_putc(&b, ',');
-        put_msg(&b, bt, &bt->msgs[i]);
-        if (ndjson) rc_buf_putc(&b, '\n');
+        if (i && !ndjson) rc_buf_putc(b, ',');
+        put_msg(b, bt, &bt->msgs[i]);
+        if (ndjson) rc_buf_putc(b, '\n');
     }
+}
+
+/* The answer to a fetch or claim whose events are already in res->body
+ * (after the JSON opening when !ndjson). */
+static void answer_events(rc_http_res *res, uint64_t head_seq, uint64_t read_seq, int ndjson) {
     if (!ndjson)
-        rc_buf_printf(&b, "],\"head_seq\":%" PRIu64 ",\"read_seq\":%" PRIu64 "}", bt->head_seq,
-                      bt->read_seq);
+        rc_buf_printf(&res->body, "],\"head_seq\":%" PRIu64 ",\"read_seq\":%" PRIu64 "}",
+                      head_seq, read_seq);
     char h[24];
-    snprintf(h, sizeof h, "%" PRIu64, bt->head_seq);
+    snprintf(h, sizeof h, "%" PRIu64, head_seq);
+    res->status = 200;
+    rc__http_res_header(res, "Content-Type", ndjson ? "application/x-ndjson" : "application/json");
     rc__http_res_header(res, "Redcar-Head-Seq", h);
-    rc__http_res_send(res, 200, ndjson ? "application/x-ndjson" : "application/json", b.p, b.len);
-    rc_buf_free(&b);
+}
+
+static void answer_batch(rc_http_res *res, const rc_consumer_batch *bt, int ndjson) {
+    rc_buf_reset(&res->body);
+    if (!ndjson) rc_buf_puts(&res->body, "{\"events\":[");
+    put_batch(&res->body, bt, ndjson);
+    answer_events(res, bt->head_seq, bt->read_seq, ndjson);
+}
+
+/* The read path (consumer.h): rows formatted straight from the store's
+ * read statement into the answer, no batch in between. */
+typedef struct row_acc {
+    rc_buf *b;
+    int ndjson;
+    size_t n;
+} row_acc;
+
+static int put_row(const rc_consumer_row *r, void *arg) {
+    row_acc *a = arg;
+    if (a->n++ && !a->ndjson) rc_buf_putc(a->b, ',');
+    size_t start = a->b->len;
+    rc__http_put_stored(a->b, r->json, r->len, r->seq);
+    if (a->b->len > start && a->b->p[a->b->len - 1] == '}') {
+        a->b->len--;
+        rc_buf_puts(a->b, ",\"deliverycount\":");
+        rc_buf_put_u64(a->b, r->deliveries);
+        rc_buf_putc(a->b, '}');
+    }
+    if (a->ndjson) rc_buf_putc(a->b, '\n');
+    return 0;
+}
+
+/* What one fetch found, for the long poll. */
+typedef struct fetch_out {
+    size_t n;
+    uint64_t head_seq, read_seq;
+    int64_t next_due_ms;
+} fetch_out;
+
+/* One fetch into res->body (events only, after the JSON opening unless
+ * ndjson): the read path for a consumer without a pending list, else a
+ * leasing fetch on the writer. */
+static int fetch_body(rc_http_env *env, const char *name, const char *member, size_t limit,
+                      int ndjson, rc_http_res *res, fetch_out *fo, rc_err *err) {
+    rc_buf *b = &res->body;
+    rc_buf_reset(b);
+    if (!ndjson) rc_buf_puts(b, "{\"events\":[");
+    size_t mark = b->len;
+    memset(fo, 0, sizeof *fo);
+    row_acc a = {b, ndjson, 0};
+    rc_consumer_read_opts o = {.limit = limit, .fetch = 1, .note = 1};
+    rc_consumer_read_res r;
+    int rc = rc_consumer_read(env->st, name, &o, put_row, &a, &r, err);
+    if (rc != RC_OK) return rc;
+    if (r.plain) {
+        fo->n = r.n;
+        fo->head_seq = r.head_seq;
+        fo->read_seq = r.read_seq;
+        return RC_OK;
+    }
+    b->len = mark;
+    rc_consumer_batch bt;
+    rc_consumer_batch_init(&bt);
+    rc = rc_consumer_fetch(env->st, name, member, limit, &bt, err);
+    if (rc == RC_OK) {
+        put_batch(b, &bt, ndjson);
+        fo->n = bt.n;
+        fo->head_seq = bt.head_seq;
+        fo->read_seq = bt.read_seq;
+        fo->next_due_ms = bt.next_due_ms;
+    }
+    rc_consumer_batch_free(&bt);
+    return rc;
 }
 
 typedef struct long_poll {
@@ -183,7 +268,7 @@ typedef struct long_poll {
     size_t limit;
     int ndjson;
     int64_t deadline;
-    rc_consumer_batch bt;
+    fetch_out fo;
 } long_poll;
 
 static void *long_poll_main(void *arg) {
@@ -192,25 +277,24 @@ static void *long_poll_main(void *arg) {
     rc_err err;
     rc_err_clear(&err);
     int rc = RC_OK;
-    uint64_t head = lp->bt.head_seq;
+    uint64_t head = lp->fo.head_seq;
     for (;;) {
         int64_t now = rc__http_now_ms();
         if (atomic_load(&env->stopping) || now >= lp->deadline) break;
         int64_t slice = lp->deadline - now;
         if (slice > WAIT_SLICE_MS) slice = WAIT_SLICE_MS;
-        int64_t due = lp->bt.next_due_ms;
+        int64_t due = lp->fo.next_due_ms;
         if (due && due - now < slice) slice = due > now ? due - now : 0;
         uint64_t h = slice > 0 ? rc_hub_wait(env->hub, head, (int)slice) : head;
         now = rc__http_now_ms();
         if (h <= head && !(due && now >= due)) continue;
-        rc = rc_consumer_fetch(env->st, lp->name, lp->member, lp->limit, &lp->bt, &err);
-        if (rc != RC_OK || lp->bt.n) break;
-        head = lp->bt.head_seq > h ? lp->bt.head_seq : h;
+        rc = fetch_body(env, lp->name, lp->member, lp->limit, lp->ndjson, lp->res, &lp->fo, &err);
+        if (rc != RC_OK || lp->fo.n) break;
+        head = lp->fo.head_seq > h ? lp->fo.head_seq : h;
     }
-    if (rc != RC_OK) problem(lp->res, &err, rc);
-    else answer_batch(lp->res, &lp->bt, lp->ndjson);
     rc_http_res *res = lp->res;
-    rc_consumer_batch_free(&lp->bt);
+    if (rc != RC_OK) problem(res, &err, rc);
+    else answer_events(res, lp->fo.head_seq, lp->fo.read_seq, lp->ndjson);
     free(lp->name);
     free(lp->member);
     free(lp);
@@ -231,13 +315,11 @@ void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
     }
     const char *member = rc__http_req_query(req, "member");
     int ndjson = rc__http_accepts(rc__http_req_header(req, "Accept"), "application/x-ndjson");
-    rc_consumer_batch bt;
-    rc_consumer_batch_init(&bt);
-    rc = rc_consumer_fetch(req->env->st, req->params[0], member, (size_t)limit, &bt, &err);
-    if (rc != RC_OK || bt.n || wait == 0) {
+    fetch_out fo;
+    rc = fetch_body(req->env, req->params[0], member, (size_t)limit, ndjson, res, &fo, &err);
+    if (rc != RC_OK || fo.n || wait == 0) {
         if (rc != RC_OK) problem(res, &err, rc);
-        else answer_batch(res, &bt, ndjson);
-        rc_consumer_batch_free(&bt);
+        else answer_events(res, fo.head_seq, fo.read_seq, ndjson);
         return;
     }
     long_poll *lp = calloc(1, sizeof *lp);
@@ -245,7 +327,6 @@ void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
         (member && !(lp->member = strdup(member)))) {
         if (lp) free(lp->name);
         free(lp);
-        rc_consumer_batch_free(&bt);
         rc__http_res_problem(res, RC_NOMEM, NULL);
         return;
     }
@@ -254,7 +335,7 @@ void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
     lp->limit = (size_t)limit;
     lp->ndjson = ndjson;
     lp->deadline = rc__http_now_ms() + (int64_t)wait;
-    lp->bt = bt;
+    lp->fo = fo;
     rc__http_res_defer(res);
     atomic_fetch_add(&req->env->inflight, 1);
     pthread_t th;
@@ -263,8 +344,7 @@ void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
     pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&th, &at, long_poll_main, lp) != 0) {
         /* No helper: answer now, empty. */
-        answer_batch(res, &lp->bt, ndjson);
-        rc_consumer_batch_free(&lp->bt);
+        answer_events(res, fo.head_seq, fo.read_seq, ndjson);
         free(lp->name);
         free(lp->member);
         free(lp);
@@ -387,48 +467,91 @@ typedef struct cstream {
     rc_http_stream base;
     rc_http_env *env;
     char *name, *member;
-    int cursor;               /* cursor mode: implicit acks */
+    int cursor;               /* cursor mode: ordered reads from a position of its own */
     pthread_t th;
     int started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     rc_buf q;                 /* (mu) formatted messages not yet taken */
-    uint64_t q_last;          /* (mu) highest seq in q */
-    uint64_t taken;           /* (mu) highest seq whose bytes were all handed out */
+    uint64_t q_last;          /* (mu) number of the last batch queued */
+    uint64_t taken;           /* (mu) number of the last batch whose bytes were all handed out */
     int stop, failed, ended;  /* (mu) */
     rc_buf out;               /* (read side) bytes being handed out */
     size_t out_off;
     uint64_t out_last;
 } cstream;
 
-static void put_sse(rc_buf *b, const rc_consumer_batch *bt, const rc_consumer_msg *m) {
+static void put_sse(rc_buf *b, uint64_t seq, uint32_t deliveries, const char *j, size_t len) {
     char type[128] = "";
     /* The event type for the SSE `event:` field, read from the stored JSON
      * cheaply: the stream only needs a label, the data carries the event. */
-    const char *j = bt->json.p + m->off, *t = memmem(j, m->len, "\"type\":\"", 8);
+    const char *t = memmem(j, len, "\"type\":\"", 8);
     if (t) {
         t += 8;
         size_t i = 0;
-        while (t < j + m->len && *t != '"' && *t != '\\' && i + 1 < sizeof type)
+        while (t < j + len && *t != '"' && *t != '\\' && i + 1 < sizeof type)
             type[i++] = (*t == '\n' || *t == '\r') ? ' ' : *t, t++;
         type[i] = '\0';
     }
-    rc_buf_printf(b, "id: %" PRIu64 "\nevent: %s\ndata: ", m->seq, type);
-    put_msg(b, bt, m);
+    rc_buf_printf(b, "id: %" PRIu64 "\nevent: %s\ndata: ", seq, type);
+    size_t start = b->len;
+    rc__http_put_stored(b, j, len, seq);
+    if (b->len > start && b->p[b->len - 1] == '}') {
+        b->len--;
+        rc_buf_printf(b, ",\"deliverycount\":%" PRIu32 "}", deliveries);
+    }
     rc_buf_puts(b, "\n\n");
+}
+
+static int put_sse_row(const rc_consumer_row *r, void *arg) {
+    put_sse(arg, r->seq, r->deliveries, r->json, r->len);
+    return 0;
+}
+
+/* The next batch of the stream into b; *n events, *head the head seen,
+ * *next_due the earliest lease expiry (group). A cursor reads from the
+ * stream's own position *pos (0: the cursor's ack position) and moves
+ * only that; a group fetches (leases to the member). */
+static int stream_next(cstream *s, uint64_t *pos, rc_buf *b, size_t *n, uint64_t *head,
+                       int64_t *next_due, rc_err *err) {
+    rc_http_env *env = s->env;
+    *next_due = 0;
+    if (s->cursor) {
+        rc_consumer_read_opts o = {.after = *pos, .limit = STREAM_BATCH, .note = 1};
+        rc_consumer_read_res r;
+        int rc = rc_consumer_read(env->st, s->name, &o, put_sse_row, b, &r, err);
+        if (rc != RC_OK) return rc;
+        *n = r.n;
+        *head = r.head_seq;
+        if (r.last > *pos) *pos = r.last;
+        return RC_OK;
+    }
+    rc_consumer_batch bt;
+    rc_consumer_batch_init(&bt);
+    int rc = rc_consumer_fetch(env->st, s->name, s->member, STREAM_BATCH, &bt, err);
+    if (rc == RC_OK) {
+        for (size_t i = 0; i < bt.n; i++)
+            put_sse(b, bt.msgs[i].seq, bt.msgs[i].deliveries, bt.json.p + bt.msgs[i].off,
+                    bt.msgs[i].len);
+        *n = bt.n;
+        *head = bt.head_seq;
+        *next_due = bt.next_due_ms;
+    }
+    rc_consumer_batch_free(&bt);
+    return rc;
 }
 
 static void *cstream_main(void *arg) {
     cstream *s = arg;
     rc_http_env *env = s->env;
-    rc_consumer_batch bt;
-    rc_consumer_batch_init(&bt);
-    uint64_t acked = 0, head = 0;
+    rc_buf b = RC_BUF_INIT;
+    uint64_t head = 0, pos = 0;
     int64_t every = rc_config_int(env->cfg, "sse-heartbeat");
     int64_t next_hb = rc__http_now_ms() + every;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        /* Stop-and-wait: the next fetch only once the last batch is out. */
+        /* Stop-and-wait: the next batch only once the last one is out,
+         * so a slow client holds one batch in memory, not the log. */
         while (!s->stop && !atomic_load(&env->stopping) && s->q_last > s->taken) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -440,38 +563,36 @@ static void *cstream_main(void *arg) {
             pthread_cond_timedwait(&s->cv, &s->mu, &ts);
         }
         int stop = s->stop || atomic_load(&env->stopping);
-        uint64_t taken = s->taken;
         pthread_mutex_unlock(&s->mu);
         if (stop) break;
         rc_err err;
         rc_err_clear(&err);
-        if (s->cursor && taken > acked) {
-            if (rc_consumer_ack(env->st, s->name, NULL, &taken, 1, NULL, &err) != RC_OK) break;
-            acked = taken;
-        }
-        if (rc_consumer_fetch(env->st, s->name, s->member, STREAM_BATCH, &bt, &err) != RC_OK) break;
+        size_t n = 0;
+        uint64_t h = 0;
+        int64_t due = 0;
+        rc_buf_reset(&b);
+        if (stream_next(s, &pos, &b, &n, &h, &due, &err) != RC_OK) break;
         int64_t now = rc__http_now_ms();
-        if (bt.n || now >= next_hb) {
+        if (n || now >= next_hb) {
             pthread_mutex_lock(&s->mu);
-            if (bt.n) {
-                for (size_t i = 0; i < bt.n; i++) put_sse(&s->q, &bt, &bt.msgs[i]);
-                s->q_last = bt.msgs[bt.n - 1].seq;
+            if (n) {
+                rc_buf_append(&s->q, b.p, b.len);
+                s->q_last++; /* a batch number: taken catches up when it is out */
             } else {
                 rc_buf_puts(&s->q, ": heartbeat\n\n");
             }
             pthread_mutex_unlock(&s->mu);
             next_hb = now + every;
             rc__http_park_wake(&s->base.park);
-            if (bt.n) continue;
+            if (n) continue;
         }
-        head = bt.head_seq > head ? bt.head_seq : head;
+        head = h > head ? h : head;
         int64_t slice = WAIT_SLICE_MS;
-        if (bt.next_due_ms && bt.next_due_ms - now < slice)
-            slice = bt.next_due_ms > now ? bt.next_due_ms - now : 1;
+        if (due && due - now < slice) slice = due > now ? due - now : 1;
         if (next_hb - now < slice) slice = next_hb > now ? next_hb - now : 1;
         rc_hub_wait(env->hub, head, (int)slice);
     }
-    rc_consumer_batch_free(&bt);
+    rc_buf_free(&b);
     pthread_mutex_lock(&s->mu);
     if (!s->stop && !atomic_load(&env->stopping)) s->failed = 1;
     s->ended = 1;
@@ -536,6 +657,11 @@ static void cstream_free(rc_http_stream *base) {
     if (counted) atomic_fetch_sub(&env->inflight, 1);
 }
 
+static int stop_at_first(const rc_consumer_row *r, void *arg) {
+    (void)r, (void)arg;
+    return 1;
+}
+
 static int mode_of(const rc_consumer_info *c, void *arg) {
     *(int *)arg = c->mode;
     return 0;
@@ -555,8 +681,10 @@ void rc__h_cursor_stream(const rc_http_req *req, rc_http_res *res) {
         rc__http_res_problem(res, RC_INVALID, "member: required for a consumer group");
         return;
     }
-    /* A cursor client reconnecting with Last-Event-ID has everything up to
-     * it: acknowledge before resuming. */
+    /* A cursor client reconnecting with Last-Event-ID confirms everything
+     * up to it (a cursor's stream sends in seq order): acknowledge, then
+     * resume after it. A group's stream sends redeliveries out of seq
+     * order, so there the client acknowledges each event itself. */
     const char *lei = rc__http_req_header(req, "Last-Event-ID");
     if (lei && *lei) {
         uint64_t id;
@@ -566,6 +694,16 @@ void rc__h_cursor_stream(const rc_http_req *req, rc_http_res *res) {
         }
         if (mode == RC_CONSUMER_CURSOR &&
             (rc = rc_consumer_ack(env->st, req->params[0], NULL, &id, 1, NULL, &err)) != RC_OK) {
+            problem(res, &err, rc);
+            return;
+        }
+    }
+    if (mode == RC_CONSUMER_CURSOR) {
+        /* A position retention removed is an error the client must see
+         * as a status (410 naming the earliest seq), not a broken stream. */
+        rc_consumer_read_opts o = {.limit = 1};
+        rc_consumer_read_res r;
+        if ((rc = rc_consumer_read(env->st, req->params[0], &o, stop_at_first, NULL, &r, &err))) {
             problem(res, &err, rc);
             return;
         }

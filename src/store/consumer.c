@@ -339,6 +339,13 @@ static int load(wq *q, const char *name, crow *c, rc_err *err) {
     return RC_OK;
 }
 
+/* A cursor without leases or a delivery limit keeps no pending list: its
+ * events are "the ones after ack_seq" (the read path, see consumer.h), and
+ * read_seq is bookkeeping only (what was handed out at least once). */
+static int crow_plain(const crow *c) {
+    return c->mode == RC_CONSUMER_CURSOR && c->ack_wait_ms == 0 && c->max_deliver == 0;
+}
+
 /* ack_seq = max(ack_seq, lowest pending - 1, or read_seq when none);
  * *next_due (may be NULL) = earliest due time of a pending event. */
 static int settle(wq *q, const char *name, int64_t *next_due, rc_err *err) {
@@ -746,52 +753,94 @@ static int redeliver(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, int64_t no
     return rc;
 }
 
-/* New events after read_seq that pass the filter: lease them. */
-static int deliver_new(wq *q, fetch_ctx *c, const crow *cr, const rc__cfilter *f, uint64_t head,
-                       int64_t now, uint64_t *read_seq, rc_err *err) {
-    size_t want = c->limit - c->out->n;
-    if (want == 0 || *read_seq >= head) return RC_OK;
-    rc_buf sql = RC_BUF_INIT;
-    rc_buf_puts(&sql, "SELECT seq,payload FROM events WHERE seq>?1 AND (type<>'" RC_DEADLETTER_TYPE
-                      "' OR subject IS NOT ?2)");
-    /* Exact parts: the log's indexes serve them (type, subject, ...). */
-    static const char *const cols[] = {"type=?3", "source=?4", "subject=?5",
-                                       "subject>=?6 AND subject<?7"};
-    char *pend = NULL;
+/* The log scan of a consumer: events after ?1 (and at most ?9 when upto is
+ * given) that its exact filter parts select, in seq order, at most ?8,
+ * leaving out the dead letters it produced itself. The exact parts are
+ * served by the log's indexes; the decoded filter is applied per row
+ * (row_passes). Shared by the writer's fetch and the read path. */
+typedef struct scan_sql {
+    rc_buf sql;
+    char *pend;               /* exclusive end of subject_prefix, or NULL */
+} scan_sql;
+
+static int scan_build(const rc__cfilter *f, int upto, scan_sql *out, rc_err *err) {
+    rc_buf_init(&out->sql);
+    out->pend = NULL;
+    rc_buf_puts(&out->sql, "SELECT seq,payload FROM events WHERE seq>?1 AND (type<>'" RC_DEADLETTER_TYPE
+                           "' OR subject IS NOT ?2)");
+    if (upto) rc_buf_puts(&out->sql, " AND seq<=?9");
+    static const char *const cols[] = {"type=?3", "source=?4", "subject=?5"};
     for (size_t i = 0; i < 4; i++) {
         const char *v = *exact_field((rc__cfilter *)f, i);
         if (!v) continue;
         if (i == 3) {
-            if (!(pend = malloc(strlen(v) + 1))) {
-                rc_buf_free(&sql);
+            if (!(out->pend = malloc(strlen(v) + 1))) {
+                rc_buf_free(&out->sql);
                 return rc_err_set(err, RC_NOMEM, "out of memory");
             }
-            rc_buf_puts(&sql, rc__prefix_end(v, pend) ? " AND subject>=?6 AND subject<?7"
-                                                      : " AND subject>=?6");
+            if (!rc__prefix_end(v, out->pend)) {
+                free(out->pend);
+                out->pend = NULL;
+            }
+            rc_buf_puts(&out->sql, out->pend ? " AND subject>=?6 AND subject<?7" : " AND subject>=?6");
         } else {
-            rc_buf_printf(&sql, " AND %s", cols[i]);
+            rc_buf_printf(&out->sql, " AND %s", cols[i]);
         }
     }
-    rc_buf_puts(&sql, " ORDER BY seq LIMIT ?8");
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(wconn(q->st), sql.p, -1, &s, NULL);
-    rc_buf_free(&sql);
-    if (rc != SQLITE_OK) {
-        free(pend);
-        return rc__sqlite_err(wconn(q->st), rc, err, "consumer: preparing the scan");
-    }
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)*read_seq);
-    sqlite3_bind_text(s, 2, c->name, -1, SQLITE_STATIC);
+    rc_buf_puts(&out->sql, " ORDER BY seq LIMIT ?8");
+    return RC_OK;
+}
+
+static void scan_bind(sqlite3_stmt *s, const scan_sql *q, const rc__cfilter *f, const char *name,
+                      uint64_t after, uint64_t upto, size_t budget) {
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)after);
+    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
     for (size_t i = 0; i < 3; i++)
         if (*exact_field((rc__cfilter *)f, i))
             sqlite3_bind_text(s, 3 + (int)i, *exact_field((rc__cfilter *)f, i), -1, SQLITE_STATIC);
     if (f->subject_prefix) {
         sqlite3_bind_text(s, 6, f->subject_prefix, -1, SQLITE_STATIC);
-        if (pend) sqlite3_bind_text(s, 7, pend, -1, SQLITE_STATIC);
+        if (q->pend) sqlite3_bind_text(s, 7, q->pend, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(s, 8, (sqlite3_int64)budget);
+    if (upto) sqlite3_bind_int64(s, 9, (sqlite3_int64)upto);
+}
+
+static void scan_free(scan_sql *q) {
+    rc_buf_free(&q->sql);
+    free(q->pend);
+}
+
+/* Whether a stored event passes the decoded part of the filter. Stored
+ * events were valid when appended; one that no longer decodes cannot
+ * match and is skipped. */
+static int row_passes(const rc__cfilter *f, uint64_t seq, const char *json, size_t len) {
+    if (!f->f) return 1;
+    rc_event *ev = NULL;
+    rc_err derr;
+    int match = rc_event_decode_json(json, len, &ev, &derr) == RC_OK &&
+                (ev->seq = seq, rc_filter_match(f->f, ev));
+    rc_event_free(ev);
+    return match;
+}
+
+/* New events after read_seq that pass the filter: lease them. */
+static int deliver_new(wq *q, fetch_ctx *c, const crow *cr, const rc__cfilter *f, uint64_t head,
+                       int64_t now, uint64_t *read_seq, rc_err *err) {
+    size_t want = c->limit - c->out->n;
+    if (want == 0 || *read_seq >= head) return RC_OK;
+    scan_sql sq;
+    int rc = scan_build(f, 0, &sq, err);
+    if (rc) return rc;
+    sqlite3_stmt *s = NULL;
+    rc = sqlite3_prepare_v2(wconn(q->st), sq.sql.p, -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        scan_free(&sq);
+        return rc__sqlite_err(wconn(q->st), rc, err, "consumer: preparing the scan");
     }
     /* Without a decoded filter every row is delivered: no budget needed. */
     size_t budget = f->f ? (want > SCAN_BUDGET ? want : SCAN_BUDGET) : want;
-    sqlite3_bind_int64(s, 8, (sqlite3_int64)budget);
+    scan_bind(s, &sq, f, c->name, *read_seq, 0, budget);
     size_t rows = 0;
     uint64_t last = *read_seq;
     int r, stopped = 0;
@@ -804,16 +853,7 @@ static int deliver_new(wq *q, fetch_ctx *c, const crow *cr, const rc__cfilter *f
         const char *json = (const char *)sqlite3_column_text(s, 1);
         size_t len = (size_t)sqlite3_column_bytes(s, 1);
         last = seq;
-        if (f->f) {
-            rc_event *ev = NULL;
-            rc_err derr;
-            /* Stored events were valid when appended; one that no longer
-             * decodes cannot match and is skipped. */
-            int match = rc_event_decode_json(json, len, &ev, &derr) == RC_OK &&
-                        (ev->seq = seq, rc_filter_match(f->f, ev));
-            rc_event_free(ev);
-            if (!match) continue;
-        }
+        if (!row_passes(f, seq, json, len)) continue;
         if (batch_add(c->out, seq, 1, json, len)) {
             rc = rc_err_set(err, RC_NOMEM, "out of memory");
             break;
@@ -833,7 +873,7 @@ static int deliver_new(wq *q, fetch_ctx *c, const crow *cr, const rc__cfilter *f
     if (rc == RC_OK && !stopped && r != SQLITE_DONE && r != SQLITE_ROW)
         rc = rc__sqlite_err(wconn(q->st), r, err, "consumer: scanning the log");
     sqlite3_finalize(s);
-    free(pend);
+    scan_free(&sq);
     if (rc != RC_OK) return rc;
     /* A scan that ran dry examined everything up to the head. */
     *read_seq = (!stopped && rows < budget) ? head : last;
@@ -894,10 +934,41 @@ static int fetch_common(rc_store *st, fetch_ctx *c, rc_err *err) {
     return rc;
 }
 
+typedef struct batch_acc {
+    rc_consumer_batch *b;
+    int oom;
+} batch_acc;
+
+static int batch_row(const rc_consumer_row *r, void *arg) {
+    batch_acc *a = arg;
+    return a->oom = batch_add(a->b, r->seq, r->deliveries, r->json, r->len) != RC_OK;
+}
+
 int rc_consumer_fetch(rc_store *st, const char *name, const char *member, size_t limit,
                       rc_consumer_batch *out, rc_err *err) {
-    fetch_ctx c = {.st = st, .name = name, .member = member, .limit = limit, .out = out};
-    return fetch_common(st, &c, err);
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (member && (rc = check_name("member", member, err))) return rc;
+    if (limit < 1 || limit > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "limit: must be from 1 to %d", RC_CONSUMER_FETCH_MAX);
+    /* A cursor without a pending list reads; everything else leases. */
+    rc_consumer_batch_free(out);
+    rc_consumer_batch_init(out);
+    rc_consumer_read_opts o = {.limit = limit, .fetch = 1, .note = 1};
+    rc_consumer_read_res r;
+    batch_acc a = {out, 0};
+    rc = rc_consumer_read(st, name, &o, batch_row, &a, &r, err);
+    if (rc == RC_OK && a.oom) rc = rc_err_set(err, RC_NOMEM, "out of memory");
+    if (rc != RC_OK || !r.plain) {
+        rc_consumer_batch_free(out);
+        rc_consumer_batch_init(out);
+        if (rc != RC_OK) return rc;
+        fetch_ctx c = {.st = st, .name = name, .member = member, .limit = limit, .out = out};
+        return fetch_common(st, &c, err);
+    }
+    out->head_seq = r.head_seq;
+    out->read_seq = r.read_seq;
+    return RC_OK;
 }
 
 int rc_consumer_claim(rc_store *st, const char *name, const char *member, int64_t min_idle_ms,
@@ -942,6 +1013,36 @@ static int ack_fn(rc_txn *tx, void *arg, rc_err *err) {
         sqlite3_bind_int64(s, 2, (sqlite3_int64)top);
         if ((rc = wq_exec(&q, s, err, "consumer: acknowledging"))) goto done;
         c->done = (size_t)sqlite3_changes(wconn(c->st));
+        /* Cumulative: the events up to top are finished whether or not a
+         * fetch recorded them (a stream or a lease-free cursor reads
+         * without pending rows), so the read position moves up to it too;
+         * never past the head. */
+        uint64_t head = rc_txn_last_seq(tx);
+        if (top > head) top = head;
+        if (top > cr.read_seq) {
+            if (!(s = wq_get(&q, WQ_SEEK_FWD, err))) {
+                rc = err->code;
+                goto done;
+            }
+            sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)top);
+            if ((rc = wq_exec(&q, s, err, "consumer: acknowledging"))) goto done;
+        }
+        /* A lease-free read keeps no rows: count the positions finished. */
+        if (c->done == 0 && top > cr.ack_seq) c->done = (size_t)(top - cr.ack_seq);
+        if (crow_plain(&cr)) {
+            /* read_seq may be ahead (handed out, not confirmed): the ack
+             * position is exactly what was acknowledged. */
+            if (!(s = wq_get(&q, WQ_SET_ACK, err))) {
+                rc = err->code;
+                goto done;
+            }
+            sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(s, 2, (sqlite3_int64)top);
+            if ((rc = wq_exec(&q, s, err, "consumer: acknowledging"))) goto done;
+            rc = counters(&q, c->name, 0, 0, 0, (int64_t)c->done, 0, err);
+            goto done;
+        }
     } else {
         for (size_t i = 0; i < c->n; i++) {
             if (!(s = wq_get(&q, c->nack ? WQ_NACK : WQ_PEND_DEL, err))) {
@@ -957,7 +1058,7 @@ static int ack_fn(rc_txn *tx, void *arg, rc_err *err) {
         }
     }
     if (!c->nack && (rc = counters(&q, c->name, 0, 0, 0, (int64_t)c->done, 0, err))) goto done;
-    rc = settle(&q, c->name, NULL, err);
+    if (!crow_plain(&cr)) rc = settle(&q, c->name, NULL, err);
 done:
     wq_done(&q);
     free(cr.filter);
@@ -1597,5 +1698,162 @@ int rc_consumer_req_parse(const char *json, size_t len, const char *allowed, rc_
 done:
     cJSON_Delete(root);
     if (rc != RC_OK) rc_consumer_req_free(out);
+    return rc;
+}
+
+/* ---- the read path --------------------------------------------------------------------- */
+
+/* What a read records on the writer, after the fact (see consumer.h). */
+typedef struct note_ctx {
+    rc_store *st;
+    uint64_t read_seq, ack_to;
+    int64_t delivered, redelivered;
+    char name[];
+} note_ctx;
+
+#define NOTE_SQL                                                                               \
+    "UPDATE consumers SET read_seq=max(read_seq,?2),delivered=delivered+?3,"                  \
+    "redelivered=redelivered+?4,ack_seq=max(ack_seq,?5) WHERE name=?1 AND mode=1"
+
+static int note_fn(rc_txn *tx, void *arg, rc_err *err) {
+    (void)tx;
+    note_ctx *c = arg;
+    wq q = {.st = c->st};
+    sqlite3_stmt *s = NULL;
+    int r = sqlite3_prepare_v2(wconn(c->st), NOTE_SQL, -1, &s, NULL);
+    if (r != SQLITE_OK) return rc__sqlite_err(wconn(c->st), r, err, "consumer: recording a read");
+    sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)c->read_seq);
+    sqlite3_bind_int64(s, 3, c->delivered);
+    sqlite3_bind_int64(s, 4, c->redelivered);
+    sqlite3_bind_int64(s, 5, (sqlite3_int64)c->ack_to);
+    r = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (r != SQLITE_DONE) return rc__sqlite_err(wconn(c->st), r, err, "consumer: recording a read");
+    int rc = RC_OK;
+    if (c->ack_to) {
+        /* Rows a lease fetch left below the new ack position are finished
+         * (ack_seq never passes a pending event). */
+        sqlite3_stmt *d = wq_get(&q, WQ_PEND_DEL_UPTO, err);
+        if (!d) rc = err->code;
+        else {
+            sqlite3_bind_text(d, 1, c->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(d, 2, (sqlite3_int64)c->ack_to);
+            rc = wq_exec(&q, d, err, "consumer: recording a read");
+        }
+    }
+    wq_done(&q);
+    return rc;
+}
+
+/* Record a read. A failure only loses bookkeeping (the position that
+ * matters, ack_seq, moves on ack), so it is not reported. Synchronous, so
+ * that the next read sees it (delivery counts). */
+static void note_read(rc_store *st, const char *name, uint64_t read_seq, uint64_t ack_to,
+                      int64_t delivered, int64_t redelivered) {
+    size_t len = strlen(name) + 1;
+    note_ctx *c = malloc(sizeof *c + len);
+    if (!c) return;
+    c->st = st;
+    c->read_seq = read_seq;
+    c->ack_to = ack_to;
+    c->delivered = delivered;
+    c->redelivered = redelivered;
+    memcpy(c->name, name, len);
+    rc_err e;
+    rc_store_txn(st, note_fn, c, &e);
+    free(c);
+}
+
+int rc_consumer_read(rc_store *st, const char *name, const rc_consumer_read_opts *o,
+                     rc_consumer_row_fn fn, void *arg, rc_consumer_read_res *res, rc_err *err) {
+    memset(res, 0, sizeof *res);
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (!o || !fn || o->limit < 1 || o->limit > RC_CONSUMER_FETCH_MAX)
+        return rc_err_set(err, RC_INVALID, "limit: must be from 1 to %d", RC_CONSUMER_FETCH_MAX);
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
+    if (!c) return rc;
+    rc__cfilter f;
+    memset(&f, 0, sizeof f);
+    scan_sql sq = {RC_BUF_INIT, NULL};
+    sqlite3_stmt *s;
+    if ((rc = rc__rconn_stmt(c, "SELECT mode,filter,read_seq,ack_seq,ack_wait_ms,max_deliver "
+                                "FROM consumers WHERE name=?1",
+                             &s, err)))
+        goto done;
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r != SQLITE_ROW) {
+        sqlite3_reset(s);
+        rc = r == SQLITE_DONE ? rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name)
+                              : rc__sqlite_err(c->db, r, err, "consumer: reading");
+        goto done;
+    }
+    res->mode = sqlite3_column_int(s, 0);
+    res->read_seq = (uint64_t)sqlite3_column_int64(s, 2);
+    res->ack_seq = (uint64_t)sqlite3_column_int64(s, 3);
+    res->plain = res->mode == RC_CONSUMER_CURSOR && sqlite3_column_int64(s, 4) == 0 &&
+                 sqlite3_column_int64(s, 5) == 0;
+    const char *fj = (const char *)sqlite3_column_text(s, 1);
+    rc = rc__cfilter_parse(fj, strlen(fj), &f, NULL, err);
+    sqlite3_reset(s);
+    if (rc || (o->fetch && !res->plain)) goto done;
+    uint64_t upto = atomic_load(&st->pub_head), after = o->after ? o->after : res->ack_seq;
+    uint64_t old_read = res->read_seq;
+    res->head_seq = upto;
+    res->last = after;
+    if ((rc = rc__trimmed_check(c->db, after, err))) goto done;
+    if (after >= upto) goto done;
+    if ((rc = scan_build(&f, 1, &sq, err)) || (rc = rc__rconn_stmt(c, sq.sql.p, &s, err))) goto done;
+    size_t budget = f.f ? (o->limit > SCAN_BUDGET ? o->limit : SCAN_BUDGET) : o->limit;
+    scan_bind(s, &sq, &f, name, after, upto, budget);
+    size_t rows = 0, redone = 0;
+    uint64_t first = 0, last = after;
+    int stopped = 0;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        rows++;
+        rc_consumer_row row;
+        row.seq = (uint64_t)sqlite3_column_int64(s, 0);
+        row.json = (const char *)sqlite3_column_text(s, 1);
+        row.len = (size_t)sqlite3_column_bytes(s, 1);
+        if (!row_passes(&f, row.seq, row.json, row.len)) {
+            last = row.seq;
+            continue;
+        }
+        row.deliveries = row.seq <= old_read ? 2 : 1;
+        if (fn(&row, arg)) {
+            stopped = 1;
+            break;
+        }
+        last = row.seq;
+        if (!first) first = row.seq;
+        if (row.deliveries > 1) redone++;
+        if (++res->n == o->limit) {
+            stopped = 1;
+            break;
+        }
+    }
+    sqlite3_reset(s);
+    if (!stopped && r != SQLITE_DONE) {
+        rc = rc__sqlite_err(c->db, r, err, "consumer: scanning the log");
+        goto done;
+    }
+    /* A scan that ran dry examined everything up to the head it read. */
+    res->last = (!stopped && rows < budget) ? upto : last;
+    if (res->last > res->read_seq) res->read_seq = res->last;
+    if (o->note && res->mode == RC_CONSUMER_CURSOR) {
+        /* A fetch from the ack position: the events before the first one
+         * handed out were all skipped by the filter, so they are finished. */
+        uint64_t ack_to = 0;
+        if (o->fetch && !o->after) ack_to = res->n ? first - 1 : res->last;
+        if (ack_to <= res->ack_seq) ack_to = 0;
+        if (res->n || ack_to || res->read_seq > old_read)
+            note_read(st, name, res->read_seq, ack_to, (int64_t)res->n, (int64_t)redone);
+    }
+done:
+    scan_free(&sq);
+    rc__cfilter_free(&f);
+    rc__rconn_end(st, c);
     return rc;
 }

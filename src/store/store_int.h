@@ -240,4 +240,11 @@ int rc__prefix_end(const char *prefix, char *out);
 
 int64_t rc__now_ms(void);
 
+/* retention.c. The earliest stored seq (0: empty log) on db. */
+int rc__log_first(sqlite3 *db, uint64_t *first, rc_err *err);
+/* RC_TRIMMED (err names the earliest stored seq) when a reader whose every
+ * event <= pos is behind it would next need an event retention removed. */
+int rc__trimmed_check(sqlite3 *db, uint64_t pos, rc_err *err);
+
+
 #endif
