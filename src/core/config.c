@@ -79,6 +79,14 @@ static const cfg_row rows[] = {
     {"slowlog-log-slower-than", T_INT, "10000", -1, 1LL << 40, NULL, 0, "slowlog-log-slower-than", 0,
      "log commands and HTTP requests slower than this many microseconds (-1 off, 0 everything)"},
     {"slowlog-max-len", T_INT, "128", 0, 1000000, NULL, 0, "slowlog-max-len", 0, "most entries kept in the slow log"},
+    {"retention-max-age", T_MS, "0", 0, 100LL * 366 * 24 * 3600 * 1000, NULL, 0, "retention-max-age", 0,
+     "trim events older than this from the front of the log (0 = keep all)"},
+    {"retention-max-events", T_INT, "0", 0, 1LL << 62, NULL, 0, "retention-max-events", 0,
+     "keep at most this many events in the log, trimming the oldest (0 = no limit)"},
+    {"retention-max-bytes", T_SIZE, "0", 0, 1LL << 50, NULL, 0, "retention-max-bytes", 0,
+     "trim the oldest events while the database uses more than this (0 = no limit)"},
+    {"retention-interval", T_MS, "1s", 100, 3600000, NULL, 0, "retention-interval", 0,
+     "how often the retention limits are checked"},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

@@ -779,6 +779,18 @@ static int metric_one(const rc_consumer_info *c, void *arg) {
 }
 
 void rc__http_consumer_metrics(rc_http_env *env, rc_buf *out) {
+    /* Retention (redcar/retention.h): seqs are gapless and only the front
+     * is trimmed, so the events trimmed so far are the earliest seq - 1. */
+    rc_store_stats ss;
+    if (rc_store_stats_get(env->st, &ss) == RC_OK) {
+        rc_buf_printf(out,
+                      "# HELP redcar_first_seq Earliest sequence number still stored.\n"
+                      "# TYPE redcar_first_seq gauge\nredcar_first_seq %" PRIu64 "\n"
+                      "# HELP redcar_retention_trimmed_total Events removed by retention.\n"
+                      "# TYPE redcar_retention_trimmed_total counter\n"
+                      "redcar_retention_trimmed_total %" PRIu64 "\n",
+                      ss.first_seq, ss.first_seq > 1 ? ss.first_seq - 1 : 0);
+    }
     metric_acc a;
     for (size_t i = 0; i < N_METRICS; i++) rc_buf_init(&a.rows[i]);
     rc_err err;

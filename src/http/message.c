@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "http/http_internal.h"
+#include "redcar/retention.h"
 
 int64_t rc__http_now_ms(void) {
     struct timespec ts;
@@ -184,6 +185,14 @@ void rc__http_res_problem(rc_http_res *res, int code, const char *detail) {
     slug[i] = '\0';
     rc__http_res_problem_http(res, rc_status_http(code), slug, rc_strerror(code),
                               detail && *detail ? detail : rc_strerror(code));
+    /* Retention: name the earliest stored seq as a member too, so that a
+     * client can resume from it without parsing the detail. */
+    const char *e = code == RC_TRIMMED && detail ? strstr(detail, RC_TRIMMED_EARLIEST) : NULL;
+    if (e && res->body.len && res->body.p[res->body.len - 1] == '}') {
+        unsigned long long first = strtoull(e + strlen(RC_TRIMMED_EARLIEST), NULL, 10);
+        res->body.len--;
+        rc_buf_printf(&res->body, ",\"earliest_seq\":%llu}", first);
+    }
 }
 
 void rc__http_res_defer(rc_http_res *res) { res->deferred = 1; }

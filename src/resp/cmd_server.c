@@ -89,10 +89,14 @@ void rc__r_cmd_info(rc__call *c) {
                               "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
                               "aof_enabled:1\r\naof_rewrite_in_progress:0\r\n"
                               "aof_last_write_status:ok\r\nlog_head_seq:%llu\r\nlog_first_seq:%llu\r\n"
+                              "log_trimmed:%llu\r\n"
                               "log_events:%llu\r\nlog_bytes:%llu\r\nlog_commits:%llu\r\n"
                               "log_appended:%llu\r\n\r\n",
                           (long long)(now / 1000), (unsigned long long)s.head_seq,
-                          (unsigned long long)s.first_seq, (unsigned long long)s.events,
+                          (unsigned long long)s.first_seq,
+                          /* retention trims the front of a gapless log */
+                          (unsigned long long)(s.first_seq > 1 ? s.first_seq - 1 : 0),
+                          (unsigned long long)s.events,
                           (unsigned long long)s.bytes, (unsigned long long)s.commits,
                           (unsigned long long)s.appended);
             any = 1;

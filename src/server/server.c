@@ -13,6 +13,7 @@
 #include "redcar/hub.h"
 #include "redcar/log.h"
 #include "redcar/push.h"
+#include "redcar/retention.h"
 #include "redcar/store.h"
 #include "resp/resp.h"
 #include "server/server.h"
@@ -104,6 +105,7 @@ int rc_server_run(rc_config *cfg) {
     rc_http *http = NULL;
     rc_resp *resp = NULL;
     rc_push *push = NULL;
+    rc_retention *ret = NULL;
     rc_err err;
     rc_err_clear(&err);
     if (rc_store_open(&st, &so, &err) != RC_OK) {
@@ -118,6 +120,11 @@ int rc_server_run(rc_config *cfg) {
     rc_store_set_commit_hook(st, rc_hub_publish_hook, hub);
     rc_store_stats stats;
     if (rc_store_stats_get(st, &stats) == RC_OK) rc_hub_set_head(hub, stats.head_seq);
+
+    if (rc_retention_start(&ret, st, cfg, &err) != RC_OK) {
+        RC_ERROR("store", "cannot start retention: %s", rc_err_msg(&err));
+        goto done;
+    }
 
     /* Webhooks: after the store and the hub they read from, before the
      * doors, so stored subscriptions resume before new events arrive. */
@@ -155,6 +162,7 @@ done:
     /* Webhooks next, while the store still runs: an attempt in flight is
      * aborted and its event stays pending for the next start. */
     rc_push_stop(push);
+    rc_retention_stop(ret);
     rc_store_close(st);
     rc_hub_free(hub);
     if (code == 0) RC_INFO("server", "stopped cleanly");

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "redcar/retention.h"
 #include "store/consumer_int.h"
 #include "store/store_int.h"
 
@@ -419,11 +420,37 @@ static int create_fn(rc_txn *tx, void *arg, rc_err *err) {
         rc = rc_err_set(err, RC_CONFLICT, "a consumer named %s already exists", c->o->name);
         goto done;
     }
-    uint64_t head = rc_txn_last_seq(tx), read_seq = 0;
+    uint64_t head = rc_txn_last_seq(tx), read_seq = 0, first = 0;
+    /* Retention: "beginning" is the earliest stored event; an explicit
+     * position that retention removed is an error naming it. */
+    if ((rc = rc__log_first(wconn(c->st), &first, err))) goto done;
     switch (c->start_kind) {
+    case RC__START_BEGIN: read_seq = first > 1 ? first - 1 : 0; break;
     case RC__START_END: read_seq = head; break;
-    case RC__START_SEQ: read_seq = (uint64_t)c->start_val - 1; break;
+    case RC__START_SEQ:
+        read_seq = (uint64_t)c->start_val - 1;
+        if ((rc = rc__trimmed_check(wconn(c->st), read_seq, err))) goto done;
+        break;
     case RC__START_TIME:
+        if (first > 1) {
+            /* Events before the earliest stored one may have had a later
+             * time: a start time before it cannot be answered exactly. */
+            sqlite3_stmt *t = NULL;
+            int64_t t0 = INT64_MAX;
+            if (sqlite3_prepare_v2(wconn(c->st), "SELECT time_ms FROM events WHERE seq=?1", -1,
+                                   &t, NULL) == SQLITE_OK) {
+                sqlite3_bind_int64(t, 1, (sqlite3_int64)first);
+                if (sqlite3_step(t) == SQLITE_ROW) t0 = sqlite3_column_int64(t, 0);
+            }
+            sqlite3_finalize(t);
+            if (c->start_val < t0) {
+                rc = rc_err_set(err, RC_TRIMMED,
+                                "start: events before the earliest stored one were removed "
+                                "(retention); " RC_TRIMMED_EARLIEST "%" PRIu64,
+                                first);
+                goto done;
+            }
+        }
         if (!(s = wq_get(&q, WQ_FIRST_AT, err))) {
             rc = err->code;
             goto done;
@@ -897,6 +924,8 @@ static int fetch_fn(rc_txn *tx, void *arg, rc_err *err) {
         goto done;
     }
     if (!c->member) c->member = "cursor";
+    /* New events after a position retention removed: an error, not a skip. */
+    if (!c->claim && (rc = rc__trimmed_check(wconn(c->st), cr.read_seq, err))) goto done;
     if ((rc = rc__cfilter_parse(cr.filter, strlen(cr.filter), &f, NULL, err))) goto done;
     int64_t now = rc_txn_now_ms(tx), redelivered = 0, acked = 0;
     uint64_t read_seq = cr.read_seq;

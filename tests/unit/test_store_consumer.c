@@ -18,6 +18,7 @@
 #include "tmpdir.h"
 #include "redcar/consumer.h"
 #include "redcar/log.h"
+#include "redcar/retention.h"
 #include "redcar/store.h"
 
 RC_TEST_TMPDIR("rc-cons-test")
@@ -84,6 +85,11 @@ static size_t fetch(rc_store *st, const char *name, const char *member, size_t l
     size_t n = b.n;
     rc_consumer_batch_free(&b);
     return n;
+}
+
+static int stop_row(const rc_consumer_row *r, void *arg) {
+    (void)r, (void)arg;
+    return 1;
 }
 
 static int info_cb(const rc_consumer_info *c, void *arg) {
@@ -431,6 +437,108 @@ START_TEST(request_parser) {
 }
 END_TEST
 
+
+/* ---- retention (redcar/retention.h) --------------------------------------------- */
+
+static uint64_t first_seq(rc_store *st) {
+    rc_store_stats s;
+    ck_assert_int_eq(rc_store_stats_get(st, &s), RC_OK);
+    return s.first_seq;
+}
+
+static int count_row(const rc_stored *row, void *arg) {
+    (void)row;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+START_TEST(retention_count_and_errors) {
+    rc_store *st = open_store();
+    rc_err err;
+    /* Consumers at the beginning, before anything is trimmed. */
+    ck_assert_int_eq(create(st, "old", 0, NULL, NULL, -1, -1, &err), RC_OK);
+    ck_assert_int_eq(create(st, "oldg", RC_CONSUMER_GROUP, NULL, NULL, 1000, 3, &err), RC_OK);
+    append_n(st, "a", 50, NULL, NULL, NULL);
+    rc_retention_limits lim = {0, 20, 0};
+    uint64_t n = 0;
+    ck_assert_int_eq(rc_store_retain(st, &lim, &n, &err), RC_OK);
+    ck_assert_uint_eq(n, 30);
+    ck_assert_uint_eq(first_seq(st), 31);
+    ck_assert_int_eq(rc_store_retain(st, &lim, &n, &err), RC_OK); /* within the limit now */
+    ck_assert_uint_eq(n, 0);
+    /* Reads below the earliest seq: an error naming it. */
+    size_t rows = 0;
+    rc_query q = {0};
+    q.from = 1;
+    ck_assert_int_eq(rc_store_scan(st, &q, count_row, &rows, &err), RC_TRIMMED);
+    ck_assert_ptr_nonnull(strstr(err.msg, RC_TRIMMED_EARLIEST "31"));
+    q.from = 0;
+    q.after = 30;
+    ck_assert_int_eq(rc_store_scan(st, &q, count_row, &rows, &err), RC_OK);
+    ck_assert_uint_eq(rows, 20);
+    /* Consumers whose position was trimmed away. */
+    rc_consumer_batch b;
+    rc_consumer_batch_init(&b);
+    ck_assert_int_eq(rc_consumer_fetch(st, "old", NULL, 10, &b, &err), RC_TRIMMED);
+    ck_assert_ptr_nonnull(strstr(err.msg, RC_TRIMMED_EARLIEST "31"));
+    ck_assert_int_eq(rc_consumer_fetch(st, "oldg", "m", 10, &b, &err), RC_TRIMMED);
+    ck_assert_ptr_nonnull(strstr(err.msg, RC_TRIMMED_EARLIEST "31"));
+    rc_consumer_read_opts ro = {.after = 5, .limit = 10};
+    rc_consumer_read_res rr;
+    ck_assert_int_eq(rc_consumer_read(st, "old", &ro, stop_row, NULL, &rr, &err), RC_TRIMMED);
+    /* A cursor moves on by acknowledging up to the earliest seq - 1. */
+    uint64_t upto = 30;
+    ck_assert_uint_eq(ack(st, "old", NULL, &upto, 1), 30);
+    uint64_t sq[16];
+    ck_assert_uint_eq(fetch(st, "old", NULL, 5, sq, NULL), 5);
+    ck_assert_uint_eq(sq[0], 31);
+    /* Start positions. */
+    ck_assert_int_eq(create(st, "s5", 0, "seq:5", NULL, -1, -1, &err), RC_TRIMMED);
+    ck_assert_ptr_nonnull(strstr(err.msg, RC_TRIMMED_EARLIEST "31"));
+    ck_assert_int_eq(create(st, "s31", 0, "seq:31", NULL, -1, -1, &err), RC_OK);
+    ck_assert_int_eq(create(st, "t0", 0, "time:1970-01-02T00:00:00Z", NULL, -1, -1, &err),
+                     RC_TRIMMED);
+    ck_assert_int_eq(create(st, "beg", 0, "beginning", NULL, -1, -1, &err), RC_OK);
+    ck_assert_uint_eq(fetch(st, "beg", NULL, 100, sq, NULL), 20);
+    ck_assert_uint_eq(sq[0], 31);
+    rc_consumer_batch_free(&b);
+    rc_store_close(st);
+}
+END_TEST
+
+START_TEST(retention_keeps_the_head_and_seqs) {
+    rc_store *st = open_store();
+    rc_err err;
+    append_n(st, "a", 4500, NULL, NULL, NULL); /* more than two chunks */
+    rc_retention_limits lim = {0, 1, 0};
+    uint64_t n = 0;
+    ck_assert_int_eq(rc_store_retain(st, &lim, &n, &err), RC_OK);
+    ck_assert_uint_eq(n, 4499);
+    ck_assert_uint_eq(first_seq(st), 4500);
+    rc_store_close(st);
+    st = open_store();
+    /* The head survived: seqs go on, never reused. */
+    ck_assert_uint_eq(append_n(st, "b", 1, NULL, NULL, NULL), 4501);
+    rc_store_close(st);
+}
+END_TEST
+
+START_TEST(retention_age_front_only) {
+    rc_store *st = open_store();
+    rc_err err;
+    append_n(st, "old", 10, NULL, NULL, "2000-01-01T00:00:00Z");
+    append_n(st, "new", 5, NULL, NULL, NULL); /* stamped now */
+    append_n(st, "late", 3, NULL, NULL, "2000-01-01T00:00:00Z");
+    rc_retention_limits lim = {3600 * 1000, 0, 0};
+    uint64_t n = 0;
+    ck_assert_int_eq(rc_store_retain(st, &lim, &n, &err), RC_OK);
+    /* Only a prefix goes: the old events after a new one stay. */
+    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(first_seq(st), 11);
+    rc_store_close(st);
+}
+END_TEST
+
 static Suite *consumer_suite(void) {
     Suite *s = suite_create("store_consumer");
     TCase *tc = tcase_create("consumers");
@@ -444,6 +552,13 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tc, filters_and_starts);
     tcase_add_test(tc, request_parser);
     suite_add_tcase(s, tc);
+    TCase *tr = tcase_create("retention");
+    tcase_add_checked_fixture(tr, setup, teardown);
+    tcase_set_timeout(tr, 120);
+    tcase_add_test(tr, retention_count_and_errors);
+    tcase_add_test(tr, retention_keeps_the_head_and_seqs);
+    tcase_add_test(tr, retention_age_front_only);
+    suite_add_tcase(s, tr);
     return s;
 }
 
