@@ -115,6 +115,9 @@ extern const ctl_opt ctl_consumer_opts[];
 int ctl_cmd_cursor(ctl_ctx *ctx, const ctl_args *a);
 int ctl_cmd_group(ctl_ctx *ctx, const ctl_args *a);
 int ctl_cmd_tail_cursor(ctl_ctx *ctx, const ctl_args *a);
+/* cmd_sub.c: push subscriptions (webhooks). */
+extern const ctl_opt ctl_sub_opts[];
+int ctl_cmd_sub(ctl_ctx *ctx, const ctl_args *a);
 
 /* Read a whole file ("-" = stdin) into out. CTL_EXIT_OK or CTL_EXIT_USAGE
  * after printing why. Caps the size at max bytes. */

@@ -95,6 +95,16 @@ static const ctl_cmd commands[] = {
      "An event not acknowledged within --ack-wait goes to the next member that\n"
      "fetches; after --max-deliver deliveries it becomes an io.redcar.deadletter\n"
      "event in the log."},
+    {"sub", ctl_cmd_sub, ctl_sub_opts, 1, -1, "SUBCOMMAND [SINK|ID]",
+     "push subscriptions (webhooks): create|list|get|delete",
+     "sub create SINK [filters] [--header NAME:VALUE]... [delivery options]\n"
+     "                      POST each matching event to the URL SINK (binary mode)\n"
+     "sub list | get ID    with the delivery position, lag and dead letters\n"
+     "sub delete ID        stop delivering and forget the subscription\n"
+     "Filters: --type, --source, --subject (exact), --subject-prefix, --filters JSON\n"
+     "(Subscriptions API expressions, all must match). Delivery: --start POS (end by\n"
+     "default), --max-attempts, --attempt-timeout, --backoff-base, --backoff-max;\n"
+     "429, 5xx and timeouts are retried, then the event is dead-lettered."},
     {"backup", ctl_cmd_backup, ctl_backup_opts, 1, 1, "FILE",
      "save a consistent copy of the whole store (while writes continue)",
      "Downloads GET /backup: an SQLite database with the log, the KV view and the\n"
@@ -102,7 +112,7 @@ static const ctl_cmd commands[] = {
      "appears only once complete and checked. To restore, start a redcar on a\n"
      "new data directory holding the file as redcar.db:\n"
      "  mkdir restored && cp FILE restored/redcar.db && redcar -d restored\n"
-     "If the server has requirepass, set REDCAR_PASSWORD. A progress line is shown\n"
+     "If the server needs a token, set REDCAR_TOKEN. A progress line is shown\n"
      "on a terminal; otherwise only the summary (nothing with -q)."},
     {"export", ctl_cmd_export, ctl_export_opts, 0, 0, "",
      "write the log as NDJSON (one structured CloudEvent per line, with its seq)",
@@ -143,6 +153,15 @@ static void print_exit_codes(FILE *f) {
 #undef CTL__EXITHELP
 }
 
+static void print_environment(FILE *f) {
+    fputs("Environment:\n"
+          "  REDCAR_ENDPOINT   server address when -e is not given\n"
+          "  REDCAR_TOKEN      bearer token sent with every request: NAME:PASSWORD of a\n"
+          "                    server user, or the server's requirepass\n"
+          "  REDCAR_PASSWORD   older name of REDCAR_TOKEN (used when it is unset)\n\n",
+          f);
+}
+
 static void print_global_help(FILE *f) {
     fputs("redcar-ctl: command-line client of the Redcar event store\n\n"
           "Usage: redcar-ctl [GLOBAL OPTIONS] COMMAND [ARGS] [OPTIONS]\n"
@@ -164,6 +183,7 @@ static void print_global_help(FILE *f) {
           "  redcar-ctl emit --type com.example.order --source /shop --data '{\"n\":1}'\n"
           "  redcar-ctl tail --type com.example.order\n\n",
           f);
+    print_environment(f);
     print_exit_codes(f);
 }
 
@@ -178,6 +198,7 @@ static void print_command_help(FILE *f, const ctl_cmd *c) {
     fputs("\nGlobal options (before or after the command):\n", f);
     print_opts(f, global_opts);
     fputc('\n', f);
+    print_environment(f);
     print_exit_codes(f);
 }
 

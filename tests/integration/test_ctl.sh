@@ -101,7 +101,7 @@ start_server
 
 # ---- help, version, usage errors (no server needed, but harmless) --------
 run 0 --help && expect_out '^Exit codes:' "global help" && expect_out '5  cannot connect' "help lists exit codes"
-for c in put get range del history emit events tail info help; do
+for c in put get range del history emit events tail info cursor group sub help; do
     run 0 "$c" --help && expect_out "^Usage: redcar-ctl .*$c" "$c --help"
 done
 run 0 --version && expect_out '^redcar-ctl [0-9]+\.[0-9]+\.[0-9]+$' "--version"
@@ -272,6 +272,86 @@ wait $T3; RC=$?
 OUT=$(cat "$TMP/tail3")
 [ $RC = 0 ] && [ "$(grep -c '"r-' "$TMP/tail3")" = 2 ] && pass || fail "tail resume: exit $RC, got: $OUT $(cat "$TMP/tail3.err")"
 grep -q reconnecting "$TMP/tail3.err" && pass || fail "tail should say it reconnects"
+
+# ---- sub: push subscriptions (webhooks) ---------------------------------------
+run 0 sub --help && expect_out '^Usage: redcar-ctl .*sub' "sub --help"
+# A sink on a free loopback port that records each delivery's headers.
+cat > "$TMP/sink.py" <<'PY'
+import http.server, json, sys
+out = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "a") as f:
+            f.write(json.dumps({"h": {k.lower(): v for k, v in self.headers.items()}, "body": body.decode()}) + "\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+: > "$TMP/sink.out"
+python3 "$TMP/sink.py" "$TMP/sink.out" > "$TMP/sink.port" &
+SINK_PID=$!; BG_PIDS+=($SINK_PID)
+for _ in $(seq 1 50); do [ -s "$TMP/sink.port" ] && break; sleep 0.1; done
+SINK=http://127.0.0.1:$(head -1 "$TMP/sink.port")/hook
+run 0 -w json sub create "$SINK" --id hook1 --type com.example.hook -H 'X-Sink-Key: k1' \
+    --max-attempts 3 --attempt-timeout 2000 && json_check 'd["id"]=="hook1" and d["consumer"]=="push.hook1" and d["config"]["max_attempts"]==3 and d["protocolsettings"]["headers"]["X-Sink-Key"]=="k1"' "sub create -w json"
+run 0 sub create "$SINK" --id hook2 --subject-prefix orders/ --filters "[{\"sql\":\"type LIKE 'com.%'\"}]" &&
+    expect_out '^ID +SINK +ACK_SEQ +LAG' "sub create table header" && expect_out '^hook2 +http://127' "sub create table row"
+run 3 sub create "$SINK" --id hook1 && expect_err '409|exists' "sub create existing id: conflict"
+run 4 sub create "ftp://nowhere" --id bad && expect_err 'sink' "sub create with a bad sink: refused"
+run 1 sub create "$SINK" -H 'no-colon' && expect_err 'NAME:VALUE' "sub create --header without a colon"
+run 1 sub create "$SINK" --filters '{"a":1}' && expect_err 'JSON array' "sub create --filters not an array"
+run 1 sub frobnicate && expect_err "unknown sub subcommand" "sub unknown subcommand"
+run 1 sub get && expect_err "expected ID" "sub get without id"
+run 0 emit --type com.example.hook --id hook-ev-1 --data '{"h":1}'
+for _ in $(seq 1 100); do grep -q hook-ev-1 "$TMP/sink.out" && break; sleep 0.1; done
+OUT=$(cat "$TMP/sink.out") && json_check 'd["h"]["ce-id"]=="hook-ev-1" and d["h"]["x-sink-key"]=="k1" and d["h"]["ce-type"]=="com.example.hook"' "sub: the sink got the event with the extra header"
+run 0 sub list && expect_out '^hook1 ' "sub list hook1" && expect_out '^hook2 ' "sub list hook2"
+run 0 -w json sub list && json_check 'sorted(s["id"] for s in d)==["hook1","hook2"]' "sub list -w json"
+for _ in $(seq 1 50); do
+    "$CTL" -e "$E" -w json sub get hook1 2>/dev/null | python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["status"]["delivered"]>=1 else 1)' && break
+    sleep 0.1
+done
+run 0 -w json sub get hook1 && json_check 'd["id"]=="hook1" and d["status"]["delivered"]>=1 and d["status"]["lag"]==0' "sub get: delivered, no lag"
+run 0 sub delete hook1 && expect_out '^deleted hook1$' "sub delete"
+run 2 sub get hook1 && expect_err '404|not found|No' "sub get deleted: exit 2"
+run 2 sub delete hook1
+run 0 sub delete hook2
+kill $SINK_PID 2>/dev/null; wait $SINK_PID 2>/dev/null
+
+# ---- REDCAR_TOKEN: the bearer token of every request ----------------------------
+AUTH_DIR=$TMP/authdata
+: > "$TMP/auth.log"
+"$BIN" -a 127.0.0.1:0 -r 127.0.0.1:0 -d "$AUTH_DIR" -o "$TMP/auth.log" --requirepass s3cret \
+    --user 'reader:ro:rpass' &
+AUTH_PID=$!; BG_PIDS+=($AUTH_PID)
+AP=
+for _ in $(seq 1 100); do
+    AP=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$TMP/auth.log" | tail -1)
+    [ -n "$AP" ] && grep -q ready "$TMP/auth.log" && break
+    sleep 0.1
+done
+AE=http://127.0.0.1:$AP
+OUT=$(env -u REDCAR_TOKEN -u REDCAR_PASSWORD "$CTL" -e "$AE" put tk v 2>&1); RC=$?
+[ $RC = 4 ] && pass || fail "without REDCAR_TOKEN: exit $RC, want 4: $OUT"
+OUT=$(REDCAR_TOKEN=s3cret "$CTL" -e "$AE" put tk v 2>&1); RC=$?
+[ $RC = 0 ] && pass || fail "REDCAR_TOKEN=requirepass: exit $RC: $OUT"
+OUT=$(REDCAR_TOKEN=reader:rpass "$CTL" -e "$AE" get tk 2>&1); RC=$?
+[ $RC = 0 ] && [ "$OUT" = v ] && pass || fail "REDCAR_TOKEN=NAME:PASSWORD read: exit $RC: $OUT"
+OUT=$(REDCAR_TOKEN=reader:rpass "$CTL" -e "$AE" put tk w 2>&1); RC=$?
+[ $RC = 4 ] && pass || fail "read-only token writing: exit $RC, want 4: $OUT"
+OUT=$(REDCAR_TOKEN=wrong "$CTL" -e "$AE" get tk 2>&1); RC=$?
+[ $RC = 4 ] && pass || fail "wrong REDCAR_TOKEN: exit $RC, want 4: $OUT"
+OUT=$(env -u REDCAR_TOKEN REDCAR_PASSWORD=s3cret "$CTL" -e "$AE" get tk 2>&1); RC=$?
+[ $RC = 0 ] && [ "$OUT" = v ] && pass || fail "REDCAR_PASSWORD (older name): exit $RC: $OUT"
+OUT=$(REDCAR_TOKEN=s3cret "$CTL" -e "$AE" -w json sub list 2>&1); RC=$?
+[ $RC = 0 ] && [ "$OUT" = "[]" ] && pass || fail "REDCAR_TOKEN with sub list: exit $RC: $OUT"
+"$CTL" --help | grep -q 'REDCAR_TOKEN' && pass || fail "--help documents REDCAR_TOKEN"
+kill $AUTH_PID 2>/dev/null; wait $AUTH_PID 2>/dev/null
 
 # ---- endpoint selection and connection errors --------------------------------
 OUT=$(REDCAR_ENDPOINT=$E "$CTL" get foo 2>&1); RC=$?
