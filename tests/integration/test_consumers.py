@@ -4,8 +4,10 @@ members sharing 10,000 events with one member killed mid-way (every event
 processed at least once, none lost, redeliveries counted); a cursor and a
 group's leases surviving a server restart; replay from a seq and from a
 time; nack with delay, claim, pending, dead letters, long poll, the SSE
-stream bound to a cursor, /metrics, bad input; and redcar-ctl's cursor,
-group and tail --cursor commands."""
+stream bound to a cursor (nothing acknowledged on hand-off: events handed to
+a vanished client come again; Last-Event-ID and POST ack confirm, also
+across a restart) and to a group, /metrics, bad input; and redcar-ctl's
+cursor, group and tail --cursor commands."""
 import http.client
 import json
 import os
@@ -326,6 +328,40 @@ try:
     last = append(srv, 1, "sse3", subject="sse")
     ids = sse_read(1, wait_after=0.3)
     t.eq("SSE on a cursor: after the ack only the new event", last, ids)
+    # Confirmed positions survive a restart; unconfirmed hand-outs do not count.
+    more2 = append(srv, 3, "sse4", subject="sse")
+    ids = sse_read(4, wait_after=0.2)
+    t.eq("SSE on a cursor: the unconfirmed one again, then three more", last + more2, ids)
+    ids = sse_read(1, last_id=more2[0])  # confirms more2[0] only
+    srv.stop()
+    srv.start()
+    ids = sse_read(2, wait_after=0.3)
+    t.eq("SSE on a cursor after a restart: resumes after the last confirmed event", more2[1:], ids)
+
+    # ---- SSE bound to a group: leases to the member, acks are the client's ----------
+    st, _ = srv.json("POST", "/cursors", json.dumps(
+        {"name": "sseg", "mode": "group", "ack_wait_ms": 600000, "filter": {"subject": "sse"}}))
+    s = socket.create_connection(("127.0.0.1", srv.http_port), timeout=10)
+    s.sendall(b"GET /cursors/sseg/stream?member=w1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    buf, gids = b"", []
+    deadline = time.time() + 10
+    want = len(sse_seqs + more + last + more2)
+    while len(gids) < want and time.time() < deadline:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+        gids = [int(x.split(b":")[1]) for x in buf.split(b"\n") if x.startswith(b"id:")]
+    s.close()
+    t.eq("SSE on a group: the member gets the group's events", sse_seqs + more + last + more2, gids)
+    st, p = srv.json("GET", "/cursors/sseg/pending")
+    t.check("SSE on a group: every event stays leased to the member until acked",
+            sorted(x["seq"] for x in p["pending"]) == gids and all(x["member"] == "w1" for x in p["pending"]),
+            repr(p))
+    st, r = srv.json("POST", "/cursors/sseg/ack", json.dumps({"member": "w1", "seqs": gids}))
+    t.eq("SSE on a group: the client's ack finishes them", {"acked": len(gids)}, r)
+    st, s400 = srv.json("GET", "/cursors/sseg/stream")
+    t.eq("SSE on a group without member: 400", 400, st)
 
     # ---- list, delete, errors -----------------------------------------------------------
     st, lst = srv.json("GET", "/cursors")
