@@ -13,16 +13,25 @@
  *            is appended to the log and the group moves on. Nack makes an
  *            event due again after a delay; claim takes over events idle
  *            for a while from another member.
- *  - cursor: a group with one reader whose acknowledgement is cumulative
- *            (ack N finishes every event <= N). ack_wait_ms defaults to 0,
- *            so a fetch hands out the unacknowledged events again followed
- *            by new ones: "the events after the cursor".
- * A fetch first hands out due pending events (lowest seq first), then new
- * events after the read position. Delivery is at least once.
+ *  - cursor: one reader whose acknowledgement is cumulative (ack N
+ *            finishes every event <= N, at most the head, and moves ack_seq
+ *            to N). ack_wait_ms and max_deliver default to 0: such a cursor
+ *            keeps no pending list, and a fetch hands out "the events after
+ *            ack_seq" (again until acknowledged) from the read path below.
+ *            A cursor with a lease or a delivery limit leases like a group.
+ * A leasing fetch first hands out due pending events (lowest seq first),
+ * then new events after the read position. Delivery is at least once.
  *
- * Positions: read_seq (every event <= it was examined) and ack_seq (every
- * event <= it is finished) only grow; ack_seq never passes a pending event.
+ * Positions: read_seq and ack_seq (every event <= it is finished) only
+ * grow; ack_seq never passes a pending event. For a leasing consumer every
+ * event <= read_seq was examined (leased, filtered away or dead-lettered);
+ * for a cursor without a pending list read_seq is bookkeeping (the highest
+ * event handed out at least once) and only ack_seq is its position.
  * Lag = head - ack_seq (log positions, including events the filter skips).
+ *
+ * Retention (redcar/retention.h): a consumer whose next event retention
+ * removed (and a create at such a seq or time) fails with RC_TRIMMED naming
+ * the earliest stored seq; "beginning" is the earliest stored event.
  *
  * Filter: a JSON object whose members are all optional:
  *   {"type": "...", "source": "...", "subject": "...", "subject_prefix": "...",
@@ -132,7 +141,8 @@ void rc_consumer_batch_free(rc_consumer_batch *b);
 
 /* Hand out up to limit (1..RC_CONSUMER_FETCH_MAX) events to member
  * (cursor: may be NULL). Does not wait: an empty batch means nothing is
- * due now; wait with rc_hub_wait() (new events) and until next_due_ms. */
+ * due now; wait with rc_hub_wait() (new events) and until next_due_ms.
+ * A cursor without a pending list is served by rc_consumer_read(). */
 int rc_consumer_fetch(rc_store *st, const char *name, const char *member, size_t limit,
                       rc_consumer_batch *out, rc_err *err);
 /* Take over up to count pending events idle for at least min_idle_ms
@@ -183,7 +193,8 @@ typedef struct rc_consumer_read_opts {
                                * is 0 and nothing is read): the caller falls back to
                                * rc_consumer_fetch */
     int note;                 /* record the read (read_seq, delivered, redelivered; for a
-                               * fetch from the ack position also the skipped events) */
+                               * fetch from the ack position also the skipped events);
+                               * only for a consumer without a pending list */
 } rc_consumer_read_opts;
 
 typedef struct rc_consumer_read_res {

@@ -19,7 +19,10 @@
  *
  * Positions only grow: read_seq advances over every event a fetch
  * examined; ack_seq = max(ack_seq, lowest pending seq - 1, or read_seq
- * when nothing is pending).
+ * when nothing is pending). A cursor without leases (crow_plain) is the
+ * exception: it keeps no pending rows, its fetches are reads on the read
+ * pool (rc_consumer_read, recorded by one small update), and only an ack
+ * moves its ack_seq.
  *
  * Trust boundary: names, members, filters and request bodies come from
  * clients and are validated here.
@@ -1742,7 +1745,8 @@ typedef struct note_ctx {
 
 #define NOTE_SQL                                                                               \
     "UPDATE consumers SET read_seq=max(read_seq,?2),delivered=delivered+?3,"                  \
-    "redelivered=redelivered+?4,ack_seq=max(ack_seq,?5) WHERE name=?1 AND mode=1"
+    "redelivered=redelivered+?4,ack_seq=max(ack_seq,?5) WHERE name=?1 AND mode=1 AND "         \
+    "ack_wait_ms=0 AND max_deliver=0"
 
 static int note_fn(rc_txn *tx, void *arg, rc_err *err) {
     (void)tx;
@@ -1871,7 +1875,9 @@ int rc_consumer_read(rc_store *st, const char *name, const rc_consumer_read_opts
     /* A scan that ran dry examined everything up to the head it read. */
     res->last = (!stopped && rows < budget) ? upto : last;
     if (res->last > res->read_seq) res->read_seq = res->last;
-    if (o->note && res->mode == RC_CONSUMER_CURSOR) {
+    /* Only a cursor without a pending list: for a leasing consumer read_seq
+     * means "examined and leased", which a plain read must not claim. */
+    if (o->note && res->plain) {
         /* A fetch from the ack position: the events before the first one
          * handed out were all skipped by the filter, so they are finished. */
         uint64_t ack_to = 0;

@@ -489,7 +489,7 @@ START_TEST(retention_count_and_errors) {
     /* A cursor moves on by acknowledging up to the earliest seq - 1. */
     uint64_t upto = 30;
     ck_assert_uint_eq(ack(st, "old", NULL, &upto, 1), 30);
-    uint64_t sq[16];
+    uint64_t sq[64];
     ck_assert_uint_eq(fetch(st, "old", NULL, 5, sq, NULL), 5);
     ck_assert_uint_eq(sq[0], 31);
     /* Start positions. */
