@@ -31,7 +31,9 @@
  *
  * Retention (redcar/retention.h): a consumer whose next event retention
  * removed (and a create at such a seq or time) fails with RC_TRIMMED naming
- * the earliest stored seq; "beginning" is the earliest stored event.
+ * the earliest stored seq; "beginning" is the earliest stored event. A
+ * pending event that retention removed is dead-lettered when it falls due
+ * (reason: removed by retention), never dropped silently.
  *
  * Filter: a JSON object whose members are all optional:
  *   {"type": "...", "source": "...", "subject": "...", "subject_prefix": "...",

@@ -619,17 +619,21 @@ typedef struct fetch_ctx {
 
 /* Append the dead-letter event for seq and drop it from the pending list. */
 static int dead_letter(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, uint64_t seq,
-                       int64_t deliveries, rc_err *err) {
+                       int64_t deliveries, const char *why, rc_err *err) {
     rc_buf data = RC_BUF_INIT;
     rc_event *ev = NULL;
     char id[64], seqs[24];
     int rc = RC_OK;
     rc_buf_puts(&data, "{\"consumer\":\"");
     rc_buf_puts(&data, c->name); /* names are [A-Za-z0-9._-]: no escaping needed */
-    rc_buf_printf(&data, "\",\"seq\":%" PRIu64 ",\"deliveries\":%" PRId64
-                         ",\"reason\":\"not acknowledged after %" PRId64 " deliveries "
-                         "(max_deliver %" PRId64 ")\"",
-                  seq, deliveries, deliveries, cr->max_deliver);
+    rc_buf_printf(&data, "\",\"seq\":%" PRIu64 ",\"deliveries\":%" PRId64, seq, deliveries);
+    if (why)
+        rc_buf_printf(&data, ",\"reason\":\"%s\"", why);
+    else
+        rc_buf_printf(&data,
+                      ",\"reason\":\"not acknowledged after %" PRId64 " deliveries "
+                      "(max_deliver %" PRId64 ")\"",
+                      deliveries, cr->max_deliver);
     sqlite3_stmt *s = wq_get(q, WQ_ORIGIN, err);
     if (!s) {
         rc = err->code;
@@ -709,7 +713,7 @@ static int add_payload(wq *q, fetch_ctx *c, uint64_t seq, uint32_t deliveries, i
 /* Pending events that are due (fetch) or idle (claim): lease them to the
  * member again, or dead-letter them. Adds to *redelivered, *dead. */
 static int redeliver(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, int64_t now,
-                     int64_t *redelivered, int64_t *acked, rc_err *err) {
+                     int64_t *redelivered, rc_err *err) {
     struct { uint64_t seq; int64_t deliveries; } *due = NULL;
     int rc = RC_OK;
     for (;;) {
@@ -743,7 +747,7 @@ static int redeliver(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, int64_t no
         size_t dropped = 0;
         for (size_t i = 0; i < n && rc == RC_OK; i++) {
             if (cr->max_deliver > 0 && due[i].deliveries >= cr->max_deliver) {
-                rc = dead_letter(tx, q, c, cr, due[i].seq, due[i].deliveries, err);
+                rc = dead_letter(tx, q, c, cr, due[i].seq, due[i].deliveries, NULL, err);
                 dropped++;
                 continue;
             }
@@ -751,15 +755,11 @@ static int redeliver(rc_txn *tx, wq *q, fetch_ctx *c, const crow *cr, int64_t no
             if ((rc = add_payload(q, c, due[i].seq, (uint32_t)due[i].deliveries + 1, &gone, err)))
                 break;
             if (gone) {
-                /* Retention removed it: nothing left to deliver. */
-                if (!(s = wq_get(q, WQ_PEND_DEL, err))) {
-                    rc = err->code;
-                    break;
-                }
-                sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(s, 2, (sqlite3_int64)due[i].seq);
-                rc = wq_exec(q, s, err, "consumer: dropping a trimmed event");
-                (*acked)++;
+                /* Retention removed it before it was acknowledged: nothing
+                 * is left to deliver, and dropping it silently would hide
+                 * the loss. It goes to the dead-letter log, saying why. */
+                rc = dead_letter(tx, q, c, cr, due[i].seq, due[i].deliveries,
+                                 "removed by retention before it was acknowledged", err);
                 dropped++;
                 continue;
             }
@@ -930,14 +930,14 @@ static int fetch_fn(rc_txn *tx, void *arg, rc_err *err) {
     /* New events after a position retention removed: an error, not a skip. */
     if (!c->claim && (rc = rc__trimmed_check(wconn(c->st), cr.read_seq, err))) goto done;
     if ((rc = rc__cfilter_parse(cr.filter, strlen(cr.filter), &f, NULL, err))) goto done;
-    int64_t now = rc_txn_now_ms(tx), redelivered = 0, acked = 0;
+    int64_t now = rc_txn_now_ms(tx), redelivered = 0;
     uint64_t read_seq = cr.read_seq;
-    if ((rc = redeliver(tx, &q, c, &cr, now, &redelivered, &acked, err))) goto done;
+    if ((rc = redeliver(tx, &q, c, &cr, now, &redelivered, err))) goto done;
     size_t first = c->out->n;
     uint64_t head = rc_txn_last_seq(tx);
     if (!c->claim && (rc = deliver_new(&q, c, &cr, &f, head, now, &read_seq, err))) goto done;
     int64_t fresh = (int64_t)(c->out->n - first);
-    if ((rc = counters(&q, c->name, read_seq, fresh + redelivered, redelivered, acked,
+    if ((rc = counters(&q, c->name, read_seq, fresh + redelivered, redelivered, 0,
                        (int64_t)c->out->dead, err)))
         goto done;
     if ((rc = settle(&q, c->name, &c->out->next_due_ms, err))) goto done;

@@ -539,6 +539,35 @@ START_TEST(retention_age_front_only) {
 }
 END_TEST
 
+START_TEST(retention_of_leased_events_dead_letters) {
+    rc_store *st = open_store();
+    rc_err err;
+    append_n(st, "a", 2, "s", NULL, NULL);
+    ck_assert_int_eq(create(st, "g", RC_CONSUMER_GROUP, NULL, "{\"subject\":\"s\"}", 100, 5, &err),
+                     RC_OK);
+    uint64_t sq[8];
+    ck_assert_uint_eq(fetch(st, "g", "m", 2, sq, NULL), 2); /* 1 and 2 leased */
+    append_n(st, "b", 10, "other", NULL, NULL);
+    rc_retention_limits lim = {0, 10, 0};
+    uint64_t n = 0;
+    ck_assert_int_eq(rc_store_retain(st, &lim, &n, &err), RC_OK);
+    ck_assert_uint_eq(n, 2);
+    usleep(150 * 1000);
+    /* The leases expired, the events are gone: dead letters that say why,
+     * not a silent skip. */
+    ck_assert_uint_eq(fetch(st, "g", "m", 10, sq, NULL), 0);
+    rc_consumer_info c = info(st, "g");
+    ck_assert_uint_eq(c.dead, 2);
+    ck_assert_uint_eq(c.pending, 0);
+    size_t rows = 0;
+    rc_query q = {0};
+    q.type = RC_DEADLETTER_TYPE;
+    ck_assert_int_eq(rc_store_scan(st, &q, count_row, &rows, &err), RC_OK);
+    ck_assert_uint_eq(rows, 2);
+    rc_store_close(st);
+}
+END_TEST
+
 static Suite *consumer_suite(void) {
     Suite *s = suite_create("store_consumer");
     TCase *tc = tcase_create("consumers");
@@ -558,6 +587,7 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tr, retention_count_and_errors);
     tcase_add_test(tr, retention_keeps_the_head_and_seqs);
     tcase_add_test(tr, retention_age_front_only);
+    tcase_add_test(tr, retention_of_leased_events_dead_letters);
     suite_add_tcase(s, tr);
     return s;
 }
