@@ -377,6 +377,7 @@ static void *worker_main(void *arg) {
     rc_consumer_batch b;
     rc_consumer_batch_init(&b);
     size_t i = 0;
+    int last_rc = RC_OK; /* a lasting store error is logged once, not every retry */
     if (!curl) {
         RC_ERROR("push", "subscription %s: cannot create a curl handle", w->id);
         goto out;
@@ -390,10 +391,17 @@ static void *worker_main(void *arg) {
             int rc = rc_consumer_fetch(p->st, w->consumer, NULL, BATCH, &b, &err);
             if (rc == RC_NOT_FOUND) break;
             if (rc != RC_OK) {
-                RC_WARN("push", "subscription %s: %s", w->id, rc_err_msg(&err));
+                /* RC_TRIMMED: retention removed the subscription's next
+                 * event; delivery waits (the subscription's lag shows it)
+                 * until the consumer is moved on or the subscription is
+                 * recreated. */
+                if (rc != last_rc)
+                    RC_WARN("push", "subscription %s: %s", w->id, rc_err_msg(&err));
+                last_rc = rc;
                 nap(p, w, STORE_RETRY_MS);
                 continue;
             }
+            last_rc = RC_OK;
             if (b.n == 0) {
                 /* Scanned up to the head: wait for a newer event. (A fetch
                  * that stopped early at its scan budget goes on at once.) */
