@@ -662,8 +662,15 @@ static int stop_at_first(const rc_consumer_row *r, void *arg) {
     return 1;
 }
 
+typedef struct mode_pos {
+    int mode;
+    uint64_t read_seq;
+} mode_pos;
+
 static int mode_of(const rc_consumer_info *c, void *arg) {
-    *(int *)arg = c->mode;
+    mode_pos *m = arg;
+    m->mode = c->mode;
+    m->read_seq = c->read_seq;
     return 0;
 }
 
@@ -671,7 +678,8 @@ void rc__h_cursor_stream(const rc_http_req *req, rc_http_res *res) {
     rc_http_env *env = req->env;
     rc_err err;
     rc_err_clear(&err);
-    int mode = 0, rc = rc_consumer_get(env->st, req->params[0], mode_of, &mode, &err);
+    mode_pos mp = {0, 0};
+    int rc = rc_consumer_get(env->st, req->params[0], mode_of, &mp, &err), mode = mp.mode;
     if (rc != RC_OK) {
         problem(res, &err, rc);
         return;
@@ -698,10 +706,13 @@ void rc__h_cursor_stream(const rc_http_req *req, rc_http_res *res) {
             return;
         }
     }
-    if (mode == RC_CONSUMER_CURSOR) {
+    {
         /* A position retention removed is an error the client must see
-         * as a status (410 naming the earliest seq), not a broken stream. */
+         * as a status (410 naming the earliest seq), not a broken stream:
+         * a cursor's stream reads from its ack position, a group's fetches
+         * new events after its read position. */
         rc_consumer_read_opts o = {.limit = 1};
+        if (mode == RC_CONSUMER_GROUP) o.after = mp.read_seq;
         rc_consumer_read_res r;
         if ((rc = rc_consumer_read(env->st, req->params[0], &o, stop_at_first, NULL, &r, &err))) {
             problem(res, &err, rc);

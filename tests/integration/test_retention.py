@@ -104,6 +104,8 @@ try:
     s.close()
     t.check("SSE stream of a cursor left behind: 410", resp.startswith(b"HTTP/1.1 410") and
             b'"earliest_seq":%d' % first in resp, resp[:300])
+    st, b = srv.json("GET", "/cursors/earlyg/stream?member=m")
+    gone("SSE stream of a group left behind", st, b, first)
     # Moving on is explicit: acknowledge up to the earliest seq - 1.
     st, b = srv.json("POST", "/cursors/early/ack", json.dumps({"seqs": [first - 1]}))
     st, b = srv.json("GET", "/cursors/early/events?limit=1")
