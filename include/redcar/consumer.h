@@ -197,6 +197,8 @@ typedef struct rc_consumer_read_opts {
     int note;                 /* record the read (read_seq, delivered, redelivered; for a
                                * fetch from the ack position also the skipped events);
                                * only for a consumer without a pending list */
+    int ack;                  /* with fetch and note: acknowledge what was read (ack_seq
+                               * moves to res->last in the same update: at most once) */
 } rc_consumer_read_opts;
 
 typedef struct rc_consumer_read_res {

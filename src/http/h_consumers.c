@@ -8,7 +8,9 @@
  * Fetch: a cursor without a pending list (ack_wait_ms 0, max_deliver 0:
  * the defaults) is served by the store's read path, its events formatted
  * straight from the read statement into the answer; other consumers lease
- * on the writer (rc_consumer_fetch).
+ * on the writer (rc_consumer_fetch). `autoack=true` (such cursors only)
+ * acknowledges what a fetch returns in the fetch's own update: at most
+ * once, one round trip per batch.
  *
  * Long poll: GET /cursors/{name}/events?wait_ms=T first fetches on the
  * HTTP thread; when nothing is due, the answer is deferred and a helper
@@ -229,17 +231,21 @@ typedef struct fetch_out {
  * ndjson): the read path for a consumer without a pending list, else a
  * leasing fetch on the writer. */
 static int fetch_body(rc_http_env *env, const char *name, const char *member, size_t limit,
-                      int ndjson, rc_http_res *res, fetch_out *fo, rc_err *err) {
+                      int ndjson, int autoack, rc_http_res *res, fetch_out *fo, rc_err *err) {
     rc_buf *b = &res->body;
     rc_buf_reset(b);
     if (!ndjson) rc_buf_puts(b, "{\"events\":[");
     size_t mark = b->len;
     memset(fo, 0, sizeof *fo);
     row_acc a = {b, ndjson, 0};
-    rc_consumer_read_opts o = {.limit = limit, .fetch = 1, .note = 1};
+    rc_consumer_read_opts o = {.limit = limit, .fetch = 1, .note = 1, .ack = autoack};
     rc_consumer_read_res r;
     int rc = rc_consumer_read(env->st, name, &o, put_row, &a, &r, err);
     if (rc != RC_OK) return rc;
+    if (autoack && !r.plain)
+        return rc_err_set(err, RC_INVALID,
+                          "autoack: only for a cursor without a lease (ack_wait_ms 0, "
+                          "max_deliver 0)");
     if (r.plain) {
         fo->n = r.n;
         fo->head_seq = r.head_seq;
@@ -266,7 +272,7 @@ typedef struct long_poll {
     rc_http_res *res;
     char *name, *member;
     size_t limit;
-    int ndjson;
+    int ndjson, autoack;
     int64_t deadline;
     fetch_out fo;
 } long_poll;
@@ -288,7 +294,8 @@ static void *long_poll_main(void *arg) {
         uint64_t h = slice > 0 ? rc_hub_wait(env->hub, head, (int)slice) : head;
         now = rc__http_now_ms();
         if (h <= head && !(due && now >= due)) continue;
-        rc = fetch_body(env, lp->name, lp->member, lp->limit, lp->ndjson, lp->res, &lp->fo, &err);
+        rc = fetch_body(env, lp->name, lp->member, lp->limit, lp->ndjson, lp->autoack, lp->res,
+                        &lp->fo, &err);
         if (rc != RC_OK || lp->fo.n) break;
         head = lp->fo.head_seq > h ? lp->fo.head_seq : h;
     }
@@ -313,10 +320,16 @@ void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
         problem(res, &err, rc);
         return;
     }
-    const char *member = rc__http_req_query(req, "member");
+    const char *member = rc__http_req_query(req, "member"), *aa = rc__http_req_query(req, "autoack");
     int ndjson = rc__http_accepts(rc__http_req_header(req, "Accept"), "application/x-ndjson");
+    int autoack = aa && (!*aa || !strcmp(aa, "true") || !strcmp(aa, "1"));
+    if (aa && !autoack && strcmp(aa, "false") && strcmp(aa, "0")) {
+        rc__http_res_problem(res, RC_INVALID, "autoack: must be true or false");
+        return;
+    }
     fetch_out fo;
-    rc = fetch_body(req->env, req->params[0], member, (size_t)limit, ndjson, res, &fo, &err);
+    rc = fetch_body(req->env, req->params[0], member, (size_t)limit, ndjson, autoack, res, &fo,
+                    &err);
     if (rc != RC_OK || fo.n || wait == 0) {
         if (rc != RC_OK) problem(res, &err, rc);
         else answer_events(res, fo.head_seq, fo.read_seq, ndjson);
@@ -334,6 +347,7 @@ void rc__h_cursor_fetch(const rc_http_req *req, rc_http_res *res) {
     lp->res = res;
     lp->limit = (size_t)limit;
     lp->ndjson = ndjson;
+    lp->autoack = autoack;
     lp->deadline = rc__http_now_ms() + (int64_t)wait;
     lp->fo = fo;
     rc__http_res_defer(res);

@@ -1881,7 +1881,7 @@ int rc_consumer_read(rc_store *st, const char *name, const rc_consumer_read_opts
         /* A fetch from the ack position: the events before the first one
          * handed out were all skipped by the filter, so they are finished. */
         uint64_t ack_to = 0;
-        if (o->fetch && !o->after) ack_to = res->n ? first - 1 : res->last;
+        if (o->fetch && !o->after) ack_to = res->n && !o->ack ? first - 1 : res->last;
         if (ack_to <= res->ack_seq) ack_to = 0;
         if (res->n || ack_to || res->read_seq > old_read)
             note_read(st, name, res->read_seq, ack_to, (int64_t)res->n, (int64_t)redone);

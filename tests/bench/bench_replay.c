@@ -8,6 +8,8 @@
  *   bench_replay -p PORT cursor -c NAME [-l LIMIT] create cursor NAME (start
  *       beginning), then GET /cursors/NAME/events?limit=LIMIT as NDJSON and
  *       POST /cursors/NAME/ack {"seqs":[last]} until a fetch comes back empty
+ *   bench_replay -p PORT autoack -c NAME [-l LIMIT]  the same with
+ *       GET ...?autoack=true: each fetch acknowledges itself, no POST
  *   bench_replay -p PORT events [-l LIMIT]         page GET /events?after=S&limit=LIMIT
  *       as NDJSON until a page comes back empty
  *
@@ -230,7 +232,7 @@ static void load(long total, int batch) {
     free(resp.p);
 }
 
-static uint64_t replay_cursor(const char *name, int limit) {
+static uint64_t replay_cursor(const char *name, int limit, int autoack) {
     buf resp = {0};
     char path[512], body[256];
     int n = snprintf(body, sizeof body, "{\"name\":\"%s\",\"start\":\"beginning\"}", name);
@@ -239,7 +241,8 @@ static uint64_t replay_cursor(const char *name, int limit) {
     uint64_t count = 0, last = 0;
     double t0 = now_s();
     for (;;) {
-        snprintf(path, sizeof path, "/cursors/%s/events?limit=%d", name, limit);
+        snprintf(path, sizeof path, "/cursors/%s/events?limit=%d%s", name, limit,
+                 autoack ? "&autoack=true" : "");
         st = request("GET", path, NULL, "application/x-ndjson", NULL, 0, &resp);
         if (st != 200) die("GET cursor events: %s", resp.p);
         uint64_t before = last;
@@ -247,14 +250,15 @@ static uint64_t replay_cursor(const char *name, int limit) {
         if (!k) break;
         count += k;
         (void)before;
+        if (autoack) continue; /* the fetch acknowledged itself */
         n = snprintf(body, sizeof body, "{\"seqs\":[%" PRIu64 "]}", last);
         snprintf(path, sizeof path, "/cursors/%s/ack", name);
         st = request("POST", path, "application/json", "application/json", body, (size_t)n, &resp);
         if (st != 200) die("POST ack: %s", resp.p);
     }
     double secs = now_s() - t0;
-    printf("mode=cursor events=%" PRIu64 " seconds=%.3f rate=%.0f requests=%" PRIu64 " bytes=%" PRIu64 "\n",
-           count, secs, (double)count / secs, requests, bytes_in);
+    printf("mode=%s events=%" PRIu64 " seconds=%.3f rate=%.0f requests=%" PRIu64 " bytes=%" PRIu64 "\n",
+           autoack ? "autoack" : "cursor", count, secs, (double)count / secs, requests, bytes_in);
     free(resp.p);
     return count;
 }
@@ -281,7 +285,7 @@ static uint64_t replay_events(int limit) {
 
 static void usage(void) {
     fprintf(stderr, "usage: bench_replay -p PORT [-n N] [-b BATCH] [-c NAME] [-l LIMIT] [-e EXPECTED] "
-                    "load|cursor|events\n");
+                    "load|cursor|autoack|events\n");
     exit(2);
 }
 
@@ -310,8 +314,8 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "load")) {
         load(n, batch);
         got = (uint64_t)n;
-    } else if (!strcmp(mode, "cursor")) {
-        got = replay_cursor(name, limit);
+    } else if (!strcmp(mode, "cursor") || !strcmp(mode, "autoack")) {
+        got = replay_cursor(name, limit, !strcmp(mode, "autoack"));
     } else if (!strcmp(mode, "events")) {
         got = replay_events(limit);
     } else {

@@ -5,6 +5,8 @@
 #   - through a cursor (POST /cursors start=beginning, then
 #     GET /cursors/{name}/events?limit=LIMIT as NDJSON, acknowledging each
 #     batch with POST /cursors/{name}/ack before the next fetch);
+#   - through a cursor fetched with autoack=true (each fetch acknowledges
+#     what it returns, one request per batch);
 #   - by plain paging, GET /events?after=S&limit=LIMIT as NDJSON, for
 #     comparison (no positions kept, nothing written).
 # Both with bench_replay (one keep-alive connection, plain sockets; checks
@@ -51,17 +53,22 @@ done
 
 rate() { sed -E 's/.*rate=([0-9]+).*/\1/' <<<"$1"; }
 best_cursor=0
+best_auto=0
 best_events=0
 for i in $(seq "$RUNS"); do
     line=$("$TOOL" -p "$PORT" -c "replay$i" -l "$LIMIT" -e "$EVENTS" cursor)
     echo "  $line" >&2
     r=$(rate "$line"); [ "$r" -gt "$best_cursor" ] && best_cursor=$r
+    line=$("$TOOL" -p "$PORT" -c "auto$i" -l "$LIMIT" -e "$EVENTS" autoack)
+    echo "  $line" >&2
+    r=$(rate "$line"); [ "$r" -gt "$best_auto" ] && best_auto=$r
     line=$("$TOOL" -p "$PORT" -l "$LIMIT" -e "$EVENTS" events)
     echo "  $line" >&2
     r=$(rate "$line"); [ "$r" -gt "$best_events" ] && best_events=$r
 done
 printf '%-34s %14s\n' "replay of $EVENTS events" events_s
 printf '%-34s %14s\n' "cursor NDJSON (limit $LIMIT, ack)" "$best_cursor"
+printf '%-34s %14s\n' "cursor NDJSON (limit $LIMIT, autoack)" "$best_auto"
 printf '%-34s %14s\n' "GET /events NDJSON (limit $LIMIT)" "$best_events"
 # The cursor keeps a durable position (and acks every batch); paging keeps
 # nothing. A ratio near 1 means the position costs next to nothing.
