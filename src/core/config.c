@@ -28,6 +28,7 @@ typedef enum { T_STR, T_INT, T_SIZE, T_MS, T_BOOL, T_ENUM, T_ADDR, T_SECRET, T_U
 
 #define F_STARTUP 1 /* cannot change while running */
 #define F_SECRET 2  /* never printed by CONFIG GET's value listing in logs */
+#define F_PORT 4    /* T_ADDR: a bare PORT is taken too (Redis's tls-port); the server picks the host */
 
 typedef struct {
     const char *name;
@@ -48,6 +49,18 @@ typedef struct {
 static const cfg_row rows[] = {
     {"http", T_ADDR, "127.0.0.1:8519", 0, 0, NULL, 'a', "http", F_STARTUP, "HTTP listen address HOST:PORT (port 0 picks a free port)"},
     {"resp", T_ADDR, "127.0.0.1:6379", 0, 0, NULL, 'r', "resp", F_STARTUP, "RESP (Redis protocol) listen address HOST:PORT"},
+    /* TLS (redcar/tls.h): Redis's names; one certificate serves both doors. */
+    {"tls-port", T_ADDR, "", 0, 0, NULL, 0, "tls-port", F_STARTUP | F_PORT,
+     "RESP over TLS: [HOST:]PORT (a bare port binds the resp host; port 0 picks a free port; \"\" = off)"},
+    {"https", T_ADDR, "", 0, 0, NULL, 0, "https", F_STARTUP | F_PORT,
+     "HTTPS listen address [HOST:]PORT (a bare port binds the http host; \"\" = off)"},
+    {"tls-cert-file", T_STR, "", 0, 0, NULL, 0, "tls-cert-file", F_STARTUP,
+     "PEM server certificate (then any intermediates) for tls-port and https"},
+    {"tls-key-file", T_STR, "", 0, 0, NULL, 0, "tls-key-file", F_STARTUP, "PEM private key of tls-cert-file"},
+    {"tls-ca-cert-file", T_STR, "", 0, 0, NULL, 0, "tls-ca-cert-file", F_STARTUP,
+     "PEM CA certificates that sign client certificates"},
+    {"tls-auth-clients", T_ENUM, "no", 0, 0, "no|optional|yes", 0, "tls-auth-clients", F_STARTUP,
+     "client certificates: no = not asked, optional = verified if sent, yes = required"},
     {"dir", T_STR, "./redcar-data", 0, 0, NULL, 'd', "dir", F_STARTUP, "data directory (created on first start)"},
     {"logfile", T_STR, "stderr", 0, 0, NULL, 'o', "log", F_STARTUP, "log output: stdout, stderr or a file path"},
     {"loglevel", T_ENUM, "info", 0, 0, "debug|info|warn|error|off", 'l', "log-level", 0, "log level"},
@@ -157,14 +170,16 @@ static int parse_num(const cfg_row *r, const char *v, int64_t *out, rc_err *err)
 }
 
 static int check_addr(const cfg_row *r, const char *v, rc_err *err) {
-    const char *colon = strrchr(v, ':');
-    if (!colon || colon == v)
-        return rc_err_set(err, RC_INVALID, "%s: expected HOST:PORT, got '%s'", r->name, v);
+    if (!*v) return RC_OK; /* "": the listener is off */
+    const char *colon = strrchr(v, ':'), *ps = colon ? colon + 1 : v;
+    if ((!colon && !(r->flags & F_PORT)) || colon == v)
+        return rc_err_set(err, RC_INVALID, "%s: expected %sHOST:PORT, got '%s'", r->name,
+                          (r->flags & F_PORT) ? "PORT or " : "", v);
     char *end;
     errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || *end || errno || port < 0 || port > 65535)
-        return rc_err_set(err, RC_INVALID, "%s: port must be 0..65535, got '%s'", r->name, colon + 1);
+    long port = strtol(ps, &end, 10);
+    if (end == ps || *end || errno || port < 0 || port > 65535)
+        return rc_err_set(err, RC_INVALID, "%s: port must be 0..65535, got '%s'", r->name, ps);
     return RC_OK;
 }
 
@@ -449,7 +464,7 @@ int rc_config_load_file(rc_config *cfg, const char *path, rc_err *err) {
 /* What a setting's value looks like, for --help and the default file. */
 static const char *metavar(const cfg_row *r) {
     switch (r->type) {
-    case T_ADDR: return "HOST:PORT";
+    case T_ADDR: return (r->flags & F_PORT) ? "[HOST:]PORT" : "HOST:PORT";
     case T_INT: return "N";
     case T_SIZE: return "SIZE";
     case T_MS: return "DURATION";

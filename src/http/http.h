@@ -19,13 +19,19 @@
 #include "redcar/hub.h"
 #include "redcar/status.h"
 #include "redcar/store.h"
+#include "redcar/tls.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct rc_http rc_http;
-typedef struct rc_http_opts { const char *host; int port; /* 0 = pick a free port */ rc_config *cfg; } rc_http_opts;
+typedef struct rc_http_opts {
+    const char *host;
+    int port; /* 0 = pick a free port */
+    rc_config *cfg;
+    const rc_tls *tls; /* non-NULL: serve HTTPS with it (borrowed; must outlive the door) */
+} rc_http_opts;
 int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hub, rc_err *err);
 int rc_http_port(const rc_http *h);
 void rc_http_stop(rc_http *h);   /* stop accepting, finish in-flight appends, close */

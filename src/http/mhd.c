@@ -44,6 +44,7 @@
 
 #include "http/http.h"
 #include "http/http_internal.h"
+#include "http/mhd_tls.h"
 #include "redcar/log.h"
 
 /* Past the cap we keep reading (and dropping) a little so that a 413 can
@@ -60,6 +61,7 @@
 
 struct rc_http {
     struct MHD_Daemon *d;
+    const rc_tls *tls; /* HTTPS door; NULL for plain HTTP */
     rc_http_env env;
     int port;
     size_t max_body;
@@ -351,6 +353,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        if (((rc_http *)cls)->tls) rc__http_tls_connection(((rc_http *)cls)->tls, conn);
         *socket_context = conn_new(cls, conn);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         /* MHD has reported the last request complete (on_completed) by now. */
@@ -444,6 +447,9 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     }
     unsigned timeout_s = (unsigned)((timeout_ms + 999) / 1000);
     if (timeout_s == 0) timeout_s = 1;
+    struct MHD_OptionItem tls_opts[RC__HTTP_TLS_NOPTS];
+    h->tls = o->tls;
+    rc__http_tls_options(o->tls, &flags, tls_opts);
     h->d = MHD_start_daemon(
         flags, (uint16_t)o->port, NULL, NULL, on_request, h,
         MHD_OPTION_SOCK_ADDR, sa,
@@ -456,6 +462,7 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_END);
     if (!h->d) {
         int e = errno;

@@ -144,6 +144,11 @@ struct rc__client {
     rc__client *tnext;
     /* all clients list */
     rc__client *prev, *next;
+    /* TLS (tls_io.c): the session, and the door's list of clients whose
+     * decrypted input waits inside GnuTLS, where epoll cannot see it */
+    rc_tls_conn *tls;
+    rc__client *tls_pprev, *tls_pnext;
+    int tls_pend;
 };
 
 /* ---- writes in flight ------------------------------------------------------ */
@@ -219,7 +224,26 @@ struct rc_resp {
     uint64_t st_keyspace_hits, st_keyspace_misses;
     atomic_uint_fast64_t st_pubsub_msgs;
     int64_t lastsave_ms;
+    /* TLS listener (tls-port) and its clients with buffered input */
+    const rc_tls *tls;
+    int tls_lfd, tls_port;
+    rc__client *tls_pend;
 };
+
+/* ---- TLS (tls_io.c): the loop's hooks ------------------------------------------ */
+/* At accept on the TLS listener: a session for the client. RC_OK or an error. */
+int rc__r_tls_attach(rc__client *cl);
+/* On an epoll event of a client whose handshake is not done: one step.
+ * RC_TLS_DONE: go on to read and write; AGAIN: wait (interest set here);
+ * FAILED: the client was closed. */
+int rc__r_tls_handshake(rc__client *cl);
+/* After reading: remember a client with input buffered in GnuTLS. */
+void rc__r_tls_note_pending(rc__client *cl);
+/* Before epoll_wait: read for each client with buffered input that may
+ * read now. Returns how many still wait (then epoll_wait must not block). */
+int rc__r_tls_kick(rc_resp *d, void (*read)(rc__client *));
+/* At close, before the fd is closed: close_notify, forget the session. */
+void rc__r_tls_close(rc__client *cl);
 
 /* ---- a command being run ------------------------------------------------------- */
 struct rc__call {

@@ -34,6 +34,7 @@
 
 #define TAG_LISTEN ((uint64_t)-1)
 #define TAG_EVENT ((uint64_t)-2)
+#define TAG_LISTEN_TLS ((uint64_t)-3)
 #define READ_CHUNK (16 * 1024)
 /* Most writes one client may have in flight; past it its input pauses, so a
  * pipelining client cannot queue unbounded work and memory. */
@@ -202,11 +203,11 @@ static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
     snprintf(out, n, "%s:%d", host, port);
 }
 
-static void accept_all(rc_resp *d) {
+static void accept_all(rc_resp *d, int lfd, int tls) {
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept4(d->lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR) continue;
             if (errno == EMFILE || errno == ENFILE)
@@ -263,7 +264,8 @@ static void accept_all(rc_resp *d) {
             continue;
         }
         struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        if ((tls && rc__r_tls_attach(cl) != RC_OK) || epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            rc_tls_conn_free(cl->tls);
             rc_resp_parser_free(cl->parser);
             free(cl);
             close(fd);
@@ -311,6 +313,7 @@ static void client_close(rc__client *cl, const char *why) {
     }
     pthread_mutex_unlock(&d->qmu);
     epoll_ctl(d->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
+    if (cl->tls) rc__r_tls_close(cl);
     close(cl->fd);
     d->byfd[cl->fd] = NULL;
     if (cl->prev) cl->prev->next = cl->next;
@@ -352,7 +355,8 @@ rc__client *rc__r_client_by_id(rc_resp *d, uint64_t id) {
 
 static void client_flush(rc__client *cl) {
     while (cl->out.len > cl->out_off) {
-        ssize_t n = write(cl->fd, cl->out.p + cl->out_off, cl->out.len - cl->out_off);
+        ssize_t n = cl->tls ? rc_tls_conn_write(cl->tls, cl->out.p + cl->out_off, cl->out.len - cl->out_off)
+                            : write(cl->fd, cl->out.p + cl->out_off, cl->out.len - cl->out_off);
         if (n > 0) {
             cl->out_off += (size_t)n;
             continue;
@@ -417,7 +421,7 @@ static void client_read(rc__client *cl) {
             client_close(cl, "out of memory");
             return;
         }
-        ssize_t n = read(cl->fd, sp, room);
+        ssize_t n = cl->tls ? rc_tls_conn_read(cl->tls, sp, room) : read(cl->fd, sp, room);
         if (n == 0) {
             client_close(cl, "connection closed by peer");
             return;
@@ -436,8 +440,9 @@ static void client_read(rc__client *cl) {
         }
         cl->last_ms = rc__r_now_ms();
         client_process(cl);
-        if ((size_t)n < room) break;
+        if ((size_t)n < room && !cl->tls) break; /* TLS reads one record at a time */
     }
+    if (cl->tls) rc__r_tls_note_pending(cl);
     if (!cl->dead) client_flush(cl);
 }
 
@@ -575,16 +580,21 @@ static void *loop_main(void *arg) {
                 epoll_ctl(d->epfd, EPOLL_CTL_DEL, d->lfd, NULL);
                 close(d->lfd);
                 d->lfd = -1;
+                if (d->tls_lfd >= 0) close(d->tls_lfd);
+                d->tls_lfd = -1;
                 /* no new commands: only finish what is in flight */
                 for (rc__client *c = d->all; c; c = c->next) c->closing = 1;
             }
             if (!any_pending(d) || rc__r_now_ms() > stop_deadline) break;
         }
-        int n = epoll_wait(d->epfd, evs, 256, stop_deadline ? 50 : 1000);
+        int tls_busy = d->tls_pend ? rc__r_tls_kick(d, client_read) : 0;
+        int n = epoll_wait(d->epfd, evs, 256, tls_busy ? 0 : stop_deadline ? 50 : 1000);
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == TAG_LISTEN) {
-                if (d->lfd >= 0) accept_all(d);
+                if (d->lfd >= 0) accept_all(d, d->lfd, 0);
+            } else if (tag == TAG_LISTEN_TLS) {
+                if (d->tls_lfd >= 0) accept_all(d, d->tls_lfd, 1);
             } else if (tag == TAG_EVENT) {
                 drain_queue(d);
             } else {
@@ -597,6 +607,7 @@ static void *loop_main(void *arg) {
                         continue;
                     }
                 }
+                if (cl->tls && rc__r_tls_handshake(cl) != RC_TLS_DONE) continue;
                 if (evs[i].events & EPOLLIN) client_read(cl);
                 else if (evs[i].events & EPOLLOUT) client_flush(cl);
             }
@@ -664,19 +675,22 @@ int rc_resp_start(rc_resp **out, const rc_resp_opts *o, rc_store *st, rc_hub *hu
     d->st = st;
     d->hub = hub;
     d->cfg = o->cfg;
-    d->lfd = d->epfd = d->evfd = -1;
+    d->lfd = d->epfd = d->evfd = d->tls_lfd = -1;
     d->start_ms = d->lastsave_ms = rc__r_now_ms();
     pthread_mutex_init(&d->qmu, NULL);
     int nofile = raise_nofile();
     if (nofile > 0 && d->cfg && rc_config_int(d->cfg, "maxclients") + 64 > nofile)
         RC_WARN("resp", "open files limit %d is below maxclients + 64", nofile);
     int rc;
-    int fd = listen_on(o->host, o->port, &d->port, err);
-    if (fd < 0) {
+    if (o->host && (d->lfd = listen_on(o->host, o->port, &d->port, err)) < 0) {
         rc = err ? err->code : RC_IO;
         goto fail;
     }
-    d->lfd = fd;
+    d->tls = o->tls;
+    if (o->tls && (d->tls_lfd = listen_on(o->tls_host, o->tls_port, &d->tls_port, err)) < 0) {
+        rc = err ? err->code : RC_IO;
+        goto fail;
+    }
     d->epfd = epoll_create1(EPOLL_CLOEXEC);
     d->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (d->epfd < 0 || d->evfd < 0) {
@@ -685,7 +699,9 @@ int rc_resp_start(rc_resp **out, const rc_resp_opts *o, rc_store *st, rc_hub *hu
     }
     struct epoll_event ev = {.events = EPOLLIN};
     ev.data.u64 = TAG_LISTEN;
-    epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev);
+    if (d->lfd >= 0) epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->lfd, &ev);
+    ev.data.u64 = TAG_LISTEN_TLS;
+    if (d->tls_lfd >= 0) epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->tls_lfd, &ev);
     ev.data.u64 = TAG_EVENT;
     epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev);
     rc__r_keyspace_configure(d);
@@ -708,6 +724,7 @@ int rc_resp_start(rc_resp **out, const rc_resp_opts *o, rc_store *st, rc_hub *hu
     return RC_OK;
 fail:
     if (d->lfd >= 0) close(d->lfd);
+    if (d->tls_lfd >= 0) close(d->tls_lfd);
     if (d->epfd >= 0) close(d->epfd);
     if (d->evfd >= 0) close(d->evfd);
     if (d->ks_sub) rc_hub_unsubscribe(hub, d->ks_sub);
@@ -718,6 +735,7 @@ fail:
 }
 
 int rc_resp_port(const rc_resp *r) { return r ? r->port : 0; }
+int rc_resp_tls_port(const rc_resp *r) { return r ? r->tls_port : 0; }
 
 void rc_resp_stop(rc_resp *d) {
     if (!d) return;
@@ -737,6 +755,7 @@ void rc_resp_stop(rc_resp *d) {
     close(d->epfd);
     close(d->evfd);
     if (d->lfd >= 0) close(d->lfd);
+    if (d->tls_lfd >= 0) close(d->tls_lfd);
     free(d->byfd);
     rc_buf_free(&d->ks_pending);
     rc_buf_free(&d->dscratch);

@@ -15,6 +15,7 @@
 #include "redcar/push.h"
 #include "redcar/retention.h"
 #include "redcar/store.h"
+#include "redcar/tls.h"
 #include "resp/resp.h"
 #include "server/server.h"
 
@@ -61,10 +62,53 @@ static void record_bound(rc_config *cfg, const char *name, const char *host, int
     rc_config_set(cfg, name, addr, 0, NULL);
 }
 
+/* A refused start must be visible to whoever ran the command, not only in
+ * a log file they may not be watching. */
+static void start_error(const char *logfile, const char *what, const char *msg) {
+    RC_ERROR("server", "%s: %s", what, msg);
+    if (strcmp(logfile, "stderr") && strcmp(logfile, "stdout")) fprintf(stderr, "redcar: %s: %s\n", what, msg);
+}
+
+/* A listener setting: 0 when "" (off), 1 with host and port, -1 when bad.
+ * A bare PORT (tls-port 6380, as in Redis) binds near_host, the host of the
+ * matching plain door. */
+static int listener(rc_config *cfg, const char *name, const char *near_host, char *host, size_t hostlen,
+                    int *port) {
+    char addr[300];
+    rc_config_str(cfg, name, addr, sizeof addr);
+    if (!addr[0]) return 0;
+    if (!strchr(addr, ':')) {
+        snprintf(host, hostlen, "%s", near_host && *near_host ? near_host : "127.0.0.1");
+        *port = atoi(addr);
+        return 1;
+    }
+    return rc_server_split_addr(addr, host, hostlen, port) == RC_OK ? 1 : -1;
+}
+
+/* One certificate for both TLS listeners, read before anything starts so
+ * that a bad file stops the start with the file and the reason. */
+static int tls_load(rc_config *cfg, rc_tls **out, const char *logfile) {
+    char cert[1024], key[1024], ca[1024], auth[16];
+    rc_tls_opts to = {rc_config_str(cfg, "tls-cert-file", cert, sizeof cert),
+                      rc_config_str(cfg, "tls-key-file", key, sizeof key),
+                      rc_config_str(cfg, "tls-ca-cert-file", ca, sizeof ca), RC_TLS_AUTH_NO};
+    rc_tls_auth_parse(rc_config_str(cfg, "tls-auth-clients", auth, sizeof auth), &to.auth);
+    rc_err err;
+    rc_err_clear(&err);
+    if (rc_tls_new(out, &to, &err) != RC_OK) {
+        start_error(logfile, "cannot set up TLS", rc_err_msg(&err));
+        return -1;
+    }
+    RC_INFO("server", "tls: certificate %s, client certificates %s", cert, auth);
+    return 0;
+}
+
 int rc_server_run(rc_config *cfg) {
     char logfile[1024], level[16], fmt[16], dir[1024], fsync[16], haddr[300], raddr[300];
-    char hhost[256], rhost[256];
-    int hport, rport, code = 1;
+    char hhost[256], rhost[256], shost[256], thost[256];
+    int hport, rport, sport = 0, tport = 0, code = 1;
+    int http_on, resp_on, https_on, rtls_on;
+    rc_tls *tls = NULL;
     rc_log_level lvl;
     rc_config_str(cfg, "logfile", logfile, sizeof logfile);
     rc_config_str(cfg, "loglevel", level, sizeof level);
@@ -76,12 +120,21 @@ int rc_server_run(rc_config *cfg) {
     }
     rc_config_str(cfg, "http", haddr, sizeof haddr);
     rc_config_str(cfg, "resp", raddr, sizeof raddr);
-    if (rc_server_split_addr(haddr, hhost, sizeof hhost, &hport) ||
-        rc_server_split_addr(raddr, rhost, sizeof rhost, &rport)) {
+    /* "" turns a listener off: e.g. TLS only, with http "" and resp "". */
+    http_on = listener(cfg, "http", NULL, hhost, sizeof hhost, &hport);
+    resp_on = listener(cfg, "resp", NULL, rhost, sizeof rhost, &rport);
+    https_on = listener(cfg, "https", http_on > 0 ? hhost : NULL, shost, sizeof shost, &sport);
+    rtls_on = listener(cfg, "tls-port", resp_on > 0 ? rhost : NULL, thost, sizeof thost, &tport);
+    if (http_on < 0 || resp_on < 0 || https_on < 0 || rtls_on < 0) {
         RC_ERROR("server", "bad listen address");
         return 1;
     }
-    if (check_protected(cfg, hhost, "http", logfile) || check_protected(cfg, rhost, "resp", logfile)) return 1;
+    if ((http_on && check_protected(cfg, hhost, "http", logfile)) ||
+        (resp_on && check_protected(cfg, rhost, "resp", logfile)) ||
+        (https_on && check_protected(cfg, shost, "https", logfile)) ||
+        (rtls_on && check_protected(cfg, thost, "tls-port", logfile)))
+        return 1;
+    if ((https_on || rtls_on) && tls_load(cfg, &tls, logfile)) return 1;
 
     /* Block the stop signals before any thread starts so that every thread
      * inherits the mask and only sigwait() below sees them. */
@@ -102,7 +155,7 @@ int rc_server_run(rc_config *cfg) {
                                                                                   : RC_FSYNC_ALWAYS;
     rc_store *st = NULL;
     rc_hub *hub = NULL;
-    rc_http *http = NULL;
+    rc_http *http = NULL, *https = NULL;
     rc_resp *resp = NULL;
     rc_push *push = NULL;
     rc_retention *ret = NULL;
@@ -133,22 +186,32 @@ int rc_server_run(rc_config *cfg) {
         goto done;
     }
 
-    rc_http_opts ho = {hhost, hport, cfg};
-    if (rc_http_start(&http, &ho, st, hub, &err) != RC_OK) {
+    rc_http_opts ho = {hhost, hport, cfg, NULL};
+    if (http_on && rc_http_start(&http, &ho, st, hub, &err) != RC_OK) {
         RC_ERROR("http", "cannot listen on %s: %s", haddr, rc_err_msg(&err));
         goto done;
     }
-    RC_INFO("http", "listening on %s:%d", hhost, rc_http_port(http));
-    rc_resp_opts ro = {rhost, rport, cfg};
-    if (rc_resp_start(&resp, &ro, st, hub, &err) != RC_OK) {
-        RC_ERROR("resp", "cannot listen on %s: %s", raddr, rc_err_msg(&err));
+    if (http_on) RC_INFO("http", "listening on %s:%d", hhost, rc_http_port(http));
+    /* HTTPS: a second libmicrohttpd daemon on the same routes and store. */
+    rc_http_opts so_tls = {shost, sport, cfg, tls};
+    if (https_on && rc_http_start(&https, &so_tls, st, hub, &err) != RC_OK) {
+        RC_ERROR("https", "cannot listen on %s:%d: %s", shost, sport, rc_err_msg(&err));
         goto done;
     }
-    RC_INFO("resp", "listening on %s:%d", rhost, rc_resp_port(resp));
+    if (https_on) RC_INFO("https", "listening on %s:%d", shost, rc_http_port(https));
+    rc_resp_opts ro = {resp_on ? rhost : NULL, rport, cfg, rtls_on ? tls : NULL, thost, tport};
+    if ((resp_on || rtls_on) && rc_resp_start(&resp, &ro, st, hub, &err) != RC_OK) {
+        RC_ERROR("resp", "cannot listen: %s", rc_err_msg(&err));
+        goto done;
+    }
+    if (resp_on) RC_INFO("resp", "listening on %s:%d", rhost, rc_resp_port(resp));
+    if (rtls_on) RC_INFO("resp-tls", "listening on %s:%d", thost, rc_resp_tls_port(resp));
     /* With port 0 the settings would keep saying 0: record the ports actually
      * bound, so /info, INFO and CONFIG GET tell clients where to connect. */
-    record_bound(cfg, "http", hhost, rc_http_port(http));
-    record_bound(cfg, "resp", rhost, rc_resp_port(resp));
+    if (http_on) record_bound(cfg, "http", hhost, rc_http_port(http));
+    if (resp_on) record_bound(cfg, "resp", rhost, rc_resp_port(resp));
+    if (https_on) record_bound(cfg, "https", shost, rc_http_port(https));
+    if (rtls_on) record_bound(cfg, "tls-port", thost, rc_resp_tls_port(resp));
     RC_INFO("server", "redcar %s ready (data directory %s, fsync %s)", RC_VERSION, dir, fsync);
 
     int sig = 0;
@@ -159,12 +222,14 @@ done:
     /* Doors first: they finish in-flight appends while the store still runs. */
     rc_resp_stop(resp);
     rc_http_stop(http);
+    rc_http_stop(https);
     /* Webhooks next, while the store still runs: an attempt in flight is
      * aborted and its event stays pending for the next start. */
     rc_push_stop(push);
     rc_retention_stop(ret);
     rc_store_close(st);
     rc_hub_free(hub);
+    rc_tls_free(tls); /* after the doors that borrow it */
     if (code == 0) RC_INFO("server", "stopped cleanly");
     rc_log_close();
     return code;
