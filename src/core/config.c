@@ -51,9 +51,9 @@ static const cfg_row rows[] = {
     {"resp", T_ADDR, "127.0.0.1:6379", 0, 0, NULL, 'r', "resp", F_STARTUP, "RESP (Redis protocol) listen address HOST:PORT"},
     /* TLS (redcar/tls.h): Redis's names; one certificate serves both doors. */
     {"tls-port", T_ADDR, "", 0, 0, NULL, 0, "tls-port", F_STARTUP | F_PORT,
-     "RESP over TLS: [HOST:]PORT (a bare port binds the resp host; port 0 picks a free port; \"\" = off)"},
+     "RESP over TLS listen address (a bare port binds the resp host; \"\" = off)"},
     {"https", T_ADDR, "", 0, 0, NULL, 0, "https", F_STARTUP | F_PORT,
-     "HTTPS listen address [HOST:]PORT (a bare port binds the http host; \"\" = off)"},
+     "HTTPS listen address (a bare port binds the http host; \"\" = off)"},
     {"tls-cert-file", T_STR, "", 0, 0, NULL, 0, "tls-cert-file", F_STARTUP,
      "PEM server certificate (then any intermediates) for tls-port and https"},
     {"tls-key-file", T_STR, "", 0, 0, NULL, 0, "tls-key-file", F_STARTUP, "PEM private key of tls-cert-file"},

@@ -179,17 +179,31 @@ const char *rc_tls_cert_pem(const rc_tls *t) { return t->cert; }
 const char *rc_tls_key_pem(const rc_tls *t) { return t->key; }
 const char *rc_tls_ca_pem(const rc_tls *t) { return t->ca; }
 
+/* Verifies the client's chain against the trust list, for client use (key
+ * purpose TLS WWW client). GnuTLS calls it inside the handshake once the
+ * client's certificate message is in; non-zero fails the handshake. */
+static int verify_client(gnutls_session_t s, int required) {
+    unsigned n = 0;
+    if (!gnutls_certificate_get_peers(s, &n) || n == 0) return required ? GNUTLS_E_NO_CERTIFICATE_FOUND : 0;
+    gnutls_typed_vdata_st purpose = {GNUTLS_DT_KEY_PURPOSE_OID, (unsigned char *)(uintptr_t)GNUTLS_KP_TLS_WWW_CLIENT, 0};
+    unsigned status = 0;
+    if (gnutls_certificate_verify_peers(s, &purpose, 1, &status) < 0 || status) return GNUTLS_E_CERTIFICATE_ERROR;
+    return 0;
+}
+static int verify_required(gnutls_session_t s) { return verify_client(s, 1); }
+static int verify_optional(gnutls_session_t s) { return verify_client(s, 0); }
+
 int rc_tls_session_policy(const rc_tls *t, void *session) {
     gnutls_session_t s = session;
     if (t->auth == RC_TLS_AUTH_NO) {
         gnutls_certificate_server_set_request(s, GNUTLS_CERT_IGNORE);
         return RC_OK;
     }
-    gnutls_certificate_server_set_request(s, t->auth == RC_TLS_AUTH_YES ? GNUTLS_CERT_REQUIRE
-                                                                         : GNUTLS_CERT_REQUEST);
-    /* Verify what the client sends against the trust list, during the
-     * handshake; no host name: a client certificate names a client. */
-    gnutls_session_set_verify_cert(s, NULL, 0);
+    /* REQUEST, not REQUIRE, in optional mode: a client may send none, but
+     * one that sends a certificate must pass the same check. */
+    int required = t->auth == RC_TLS_AUTH_YES;
+    gnutls_certificate_server_set_request(s, required ? GNUTLS_CERT_REQUIRE : GNUTLS_CERT_REQUEST);
+    gnutls_session_set_verify_function(s, required ? verify_required : verify_optional);
     return RC_OK;
 }
 
@@ -246,11 +260,14 @@ int rc_tls_conn_handshake(rc_tls_conn *c, rc_err *err) {
         }
         if (!gnutls_error_is_fatal(r)) continue; /* a warning alert: carry on */
         c->last = r;
-        if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+        if (r == GNUTLS_E_CERTIFICATE_ERROR || r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
+            /* verify_client() said no; ask again for the reason to log */
             gnutls_datum_t why = {NULL, 0};
-            unsigned status = gnutls_session_get_verify_cert_status(c->s);
-            gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0);
-            rc_err_set(err, RC_NOPERM, "client certificate refused: %s", why.data ? (char *)why.data : "invalid");
+            unsigned status = 0;
+            if (gnutls_certificate_verify_peers2(c->s, &status) == 0 && status)
+                gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0);
+            rc_err_set(err, RC_NOPERM, "client certificate refused: %s",
+                       why.data ? (char *)why.data : gnutls_strerror(r));
             gnutls_free(why.data);
         } else if (r == GNUTLS_E_NO_CERTIFICATE_FOUND || r == GNUTLS_E_CERTIFICATE_REQUIRED) {
             rc_err_set(err, RC_NOPERM, "client sent no certificate (tls-auth-clients yes)");

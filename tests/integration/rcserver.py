@@ -38,9 +38,13 @@ class Redcar:
             if self.proc.poll() is not None:
                 raise RuntimeError("redcar exited:\n" + text)
             time.sleep(0.05)
-        self.http_port = int(re.findall(r"http: listening on 127\.0\.0\.1:(\d+)", text)[-1])
-        self.resp_port = int(re.findall(r"resp: listening on 127\.0\.0\.1:(\d+)", text)[-1])
-        self.url = "http://127.0.0.1:%d" % self.http_port
+        # A listener turned off (-a "" or -r "") has no line: its port is None.
+        def port(door):
+            m = re.findall(door + r": listening on 127\.0\.0\.1:(\d+)", text)
+            return int(m[-1]) if m else None
+        self.http_port, self.resp_port = port("http"), port("resp")
+        self.https_port, self.tls_port = port("https"), port("resp-tls")  # --https, --tls-port
+        self.url = "http://127.0.0.1:%s" % self.http_port
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

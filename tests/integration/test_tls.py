@@ -1,0 +1,341 @@
+# SPDX-License-Identifier: Apache-2.0
+"""TLS on both doors, against the real server and real clients.
+
+The test makes its own PKI with openssl in a temporary directory: a CA, a
+server certificate for 127.0.0.1/localhost, a client certificate from the
+same CA, and a second ("rogue") CA with its own client certificate.
+
+ - https + tls-port on port 0: curl --cacert (GET /health, POST /events,
+   GET /events), redis-cli --tls --cacert, Python redis with ssl=True (SET/GET,
+   a 3 MB value, a 3000-command pipeline, MULTI/EXEC), PUBLISH/SUBSCRIBE
+   across the doors (HTTPS POST -> TLS subscriber, plain RESP -> TLS, TLS ->
+   plain), CONFIG GET tls-port shows the bound port.
+ - A client trusting another CA fails verification (curl, redis-cli, redis-py).
+ - Plaintext on the TLS ports (RESP and HTTP) is refused and the server stays up.
+ - tls-auth-clients yes: no certificate and a rogue certificate are refused on
+   both doors, the CA-signed one is served; optional: no certificate is
+   served, a rogue one refused.
+ - TLS only (-a "" -r ""): only the TLS listeners exist.
+ - Start-up refusals with a clear message: a missing certificate file, a key
+   that does not match, a file that is not PEM, tls-auth-clients yes
+   without a CA.
+"""
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import redis
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from rcserver import Redcar, Tally  # noqa: E402
+
+t = Tally()
+BIN = os.environ["REDCAR_BIN"]
+tmp = tempfile.mkdtemp(prefix="redcar-tls-test.")
+servers = []
+
+
+def run(*args, **kw):
+    return subprocess.run(list(args), capture_output=True, timeout=60, **kw)
+
+
+def pki():
+    """CA, server and client certificates (EC P-256, valid 2 days)."""
+    def f(name):
+        return os.path.join(tmp, name)
+
+    def key_req(name, cn):
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f(name + ".key"), "-out", f(name + ".csr"), "-subj", "/CN=" + cn).check_returncode()
+
+    def ca(name):
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", f(name + ".key"), "-out", f(name + ".crt"), "-days", "2",
+            "-subj", "/CN=Redcar test " + name).check_returncode()
+
+    def sign(name, ca_name, ext):
+        with open(f(name + ".ext"), "w") as e:
+            e.write(ext)
+        run("openssl", "x509", "-req", "-in", f(name + ".csr"), "-CA", f(ca_name + ".crt"),
+            "-CAkey", f(ca_name + ".key"), "-CAcreateserial", "-out", f(name + ".crt"), "-days", "2",
+            "-extfile", f(name + ".ext")).check_returncode()
+
+    ca("ca")
+    ca("rogue")
+    key_req("server", "localhost")
+    sign("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    key_req("client", "client")
+    sign("client", "ca", "extendedKeyUsage=clientAuth\n")
+    key_req("rclient", "rogue client")
+    sign("rclient", "rogue", "extendedKeyUsage=clientAuth\n")
+    with open(f("garbage.pem"), "w") as g:
+        g.write("this is not a certificate\n")
+    return f
+
+
+def curl(port, path, *extra, ca="ca.crt", method=None, data=None, headers=()):
+    cmd = ["curl", "-sS", "--max-time", "10", "-o", os.path.join(tmp, "curl.out"), "-w", "%{http_code}"]
+    if ca:
+        cmd += ["--cacert", P(ca)]
+    if method:
+        cmd += ["-X", method]
+    if data is not None:
+        cmd += ["--data-binary", data]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd += list(extra) + ["https://127.0.0.1:%d%s" % (port, path)]
+    r = run(*cmd)
+    body = open(os.path.join(tmp, "curl.out"), "rb").read() if os.path.exists(os.path.join(tmp, "curl.out")) else b""
+    if os.path.exists(os.path.join(tmp, "curl.out")):
+        os.unlink(os.path.join(tmp, "curl.out"))
+    return r.returncode, r.stdout.decode(), body, r.stderr.decode()
+
+
+def cli(port, *args, ca="ca.crt", cert=None):
+    cmd = ["redis-cli", "--tls", "-h", "127.0.0.1", "-p", str(port)]
+    if ca:
+        cmd += ["--cacert", P(ca)]
+    if cert:
+        cmd += ["--cert", P(cert + ".crt"), "--key", P(cert + ".key")]
+    r = run(*(cmd + list(args)), stdin=subprocess.DEVNULL)
+    return r.returncode, (r.stdout + r.stderr).decode().strip()
+
+
+def rpy(port, cert=None, ca="ca.crt", **kw):
+    extra = {"ssl_certfile": P(cert + ".crt"), "ssl_keyfile": P(cert + ".key")} if cert else {}
+    return redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=P(ca), socket_timeout=10,
+                       **extra, **kw)
+
+
+def refused(fn):
+    """True when fn raises a connection or TLS error (the server said no)."""
+    try:
+        fn()
+        return False
+    except (redis.exceptions.ConnectionError, ssl.SSLError, OSError):
+        return True
+
+
+def tls_server(*extra):
+    s = Redcar("--https", "127.0.0.1:0", "--tls-port", "127.0.0.1:0", "--tls-cert-file", P("server.crt"),
+               "--tls-key-file", P("server.key"), *extra)
+    servers.append(s)
+    return s
+
+
+def alive(s):
+    return s.proc.poll() is None and rpy(s.tls_port).ping()
+
+
+def refuses_to_start(what, args, words):
+    """The server exits non-zero at once, and stderr names the problem."""
+    log = os.path.join(tmp, "refused.log")
+    r = run(BIN, "-a", "127.0.0.1:0", "-r", "127.0.0.1:0", "-d", os.path.join(tmp, "refused-data"), "-o", log,
+            "--https", "127.0.0.1:0", *args)
+    err = r.stderr.decode()
+    t.check(what + ": exits non-zero", r.returncode != 0, "rc=%d" % r.returncode)
+    t.check(what + ": says why on stderr", all(w in err for w in words), repr(err))
+    t.check(what + ": never says ready", "ready" not in open(log).read())
+
+
+try:
+    P = pki()
+
+    # ---- TLS on both doors, no client certificates --------------------------------
+    s = tls_server()
+    t.check("log names both TLS listeners with their bound ports", s.https_port and s.tls_port,
+            "https %r resp-tls %r" % (s.https_port, s.tls_port))
+
+    rc, code, body, _ = curl(s.https_port, "/health")
+    t.eq("curl --cacert GET /health over HTTPS", (0, "200"), (rc, code))
+    rc, code, body, _ = curl(s.https_port, "/health", ca=None)
+    t.check("curl without the CA fails verification", rc == 60, "rc=%d" % rc)
+    rc, code, body, _ = curl(s.https_port, "/health", ca="rogue.crt")
+    t.check("curl trusting another CA fails verification", rc == 60, "rc=%d" % rc)
+    r = run("curl", "-sS", "--max-time", "10", "--cacert", P("ca.crt"), "https://localhost:%d/health" % s.https_port)
+    t.check("the certificate also serves the name localhost", r.returncode == 0 and b"ok" in r.stdout, r.stderr)
+
+    ev = {"specversion": "1.0", "id": "tls-1", "source": "/tls", "type": "com.example.tls",
+          "subject": "secure/1", "datacontenttype": "application/json", "data": {"n": 1}}
+    sub = rpy(s.tls_port).pubsub()
+    sub.psubscribe("secure/*")
+    sub.get_message(timeout=5)
+    rc, code, body, _ = curl(s.https_port, "/events", method="POST", data=json.dumps(ev),
+                             headers=["Content-Type: application/cloudevents+json"])
+    t.eq("curl POST /events over HTTPS answers 201", (0, "201"), (rc, code))
+    rc, code, body, _ = curl(s.https_port, "/events")
+    t.check("curl GET /events over HTTPS has the event", rc == 0 and code == "200" and b"tls-1" in body, body[:200])
+    msg = sub.get_message(timeout=5)
+    t.check("HTTPS POST reaches a subscriber on the TLS RESP port",
+            msg and msg.get("channel") == b"secure/1" and b'"n"' in msg.get("data", b""), repr(msg))
+    st, _, b = s.http("GET", "/events")
+    t.check("the plain HTTP door reads the same log", st == 200 and b"tls-1" in b)
+
+    t.eq("redis-cli --tls SET", (0, "OK"), cli(s.tls_port, "SET", "k", "over tls"))
+    t.eq("redis-cli --tls GET", (0, "over tls"), cli(s.tls_port, "GET", "k"))
+    rc, out = cli(s.tls_port, "PING", ca="rogue.crt")
+    t.check("redis-cli trusting another CA fails verification", rc != 0 or "PONG" not in out, out)
+
+    r = rpy(s.tls_port)
+    t.check("redis-py ssl=True SET", r.set("py", "value") is True)
+    t.eq("redis-py ssl=True GET", b"value", r.get("py"))
+    t.eq("plain RESP sees the same key", b"value", redis.Redis(port=s.resp_port).get("py"))
+    big = os.urandom(3 * 1024 * 1024 + 17)
+    r.set("big", big)
+    t.check("a 3 MB value round-trips over TLS", r.get("big") == big)
+    pl = r.pipeline(transaction=False)
+    for i in range(3000):
+        pl.set("p%d" % i, "v%d" % i)
+    for i in range(3000):
+        pl.get("p%d" % i)
+    res = pl.execute()
+    t.check("a 6000-command pipeline over TLS answers in order",
+            all(x is True for x in res[:3000]) and res[3000:] == [b"v%d" % i for i in range(3000)])
+    tx = r.pipeline(transaction=True)
+    tx.incr("ctr").incr("ctr")
+    t.eq("MULTI/EXEC over TLS", [1, 2], tx.execute())
+    t.check("CONFIG GET tls-port shows the bound port",
+            r.config_get("tls-port").get("tls-port", "").endswith(":%d" % s.tls_port), r.config_get("tls-port"))
+    t.check("CONFIG GET https shows the bound port",
+            r.config_get("https").get("https", "").endswith(":%d" % s.https_port), r.config_get("https"))
+
+    # PUBLISH across the doors, both ways.
+    plain = redis.Redis(port=s.resp_port, socket_timeout=10)
+    ps_plain = plain.pubsub()
+    ps_plain.subscribe("to-plain")
+    ps_plain.get_message(timeout=5)
+    ps_tls = r.pubsub()
+    ps_tls.subscribe("to-tls")
+    ps_tls.get_message(timeout=5)
+    t.eq("plain PUBLISH reaches one TLS subscriber", 1, plain.publish("to-tls", "hello tls"))
+    m = ps_tls.get_message(timeout=5)
+    t.eq("the TLS subscriber gets it", b"hello tls", m and m.get("data"))
+    t.eq("TLS PUBLISH reaches one plain subscriber", 1, r.publish("to-plain", "hello plain"))
+    m = ps_plain.get_message(timeout=5)
+    t.eq("the plain subscriber gets it", b"hello plain", m and m.get("data"))
+
+    # Many TLS clients at once, each with its own handshake.
+    errors = []
+
+    def worker(n):
+        try:
+            c = rpy(s.tls_port)
+            for j in range(20):
+                c.set("w%d:%d" % (n, j), j)
+            if c.get("w%d:19" % n) != b"19":
+                errors.append("worker %d read back wrong" % n)
+            c.close()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    ths = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(60)
+    t.check("32 TLS clients at once, 20 writes each", not errors, errors[:3])
+
+    # Plaintext on the TLS ports: refused, and nothing else is disturbed.
+    c = socket.create_connection(("127.0.0.1", s.tls_port), timeout=10)
+    c.sendall(b"*1\r\n$4\r\nPING\r\n")
+    try:
+        got = c.recv(4096)
+    except ConnectionResetError:
+        got = b""
+    c.close()
+    t.check("plaintext RESP on tls-port gets no +PONG", b"PONG" not in got, got)
+    r_plain = run("redis-cli", "-p", str(s.tls_port), "PING", stdin=subprocess.DEVNULL)
+    t.check("redis-cli without --tls on tls-port fails", b"PONG" not in r_plain.stdout, r_plain.stdout)
+    r_http = run("curl", "-sS", "--max-time", "10", "http://127.0.0.1:%d/health" % s.https_port)
+    t.check("plain http:// on the https port fails", r_http.returncode != 0 or b"ok" not in r_http.stdout)
+    c = socket.create_connection(("127.0.0.1", s.tls_port), timeout=10)
+    c.sendall(b"\x16\x03\x01\x00\x05hello")  # a broken ClientHello
+    c.close()
+    t.check("after plaintext and broken handshakes the server still serves TLS", alive(s))
+    t.check("... and plain RESP", plain.ping())
+    s.stop()
+    t.check("TLS server stops cleanly", "stopped cleanly" in open(s.log).read())
+
+    # ---- client certificates required ---------------------------------------------
+    s = tls_server("--tls-ca-cert-file", P("ca.crt"), "--tls-auth-clients", "yes")
+    rc, code, _, _ = curl(s.https_port, "/health")
+    t.check("auth-clients yes: HTTPS without a client certificate is refused", rc != 0 and code != "200",
+            "rc=%d code=%s" % (rc, code))
+    rc, code, _, _ = curl(s.https_port, "/health", "--cert", P("rclient.crt"), "--key", P("rclient.key"))
+    t.check("auth-clients yes: HTTPS with a rogue certificate is refused", rc != 0 and code != "200",
+            "rc=%d code=%s" % (rc, code))
+    rc, code, _, _ = curl(s.https_port, "/health", "--cert", P("client.crt"), "--key", P("client.key"))
+    t.eq("auth-clients yes: HTTPS with the CA's client certificate is served", (0, "200"), (rc, code))
+    rc, out = cli(s.tls_port, "PING")
+    t.check("auth-clients yes: redis-cli without a certificate is refused", "PONG" not in out, out)
+    rc, out = cli(s.tls_port, "PING", cert="rclient")
+    t.check("auth-clients yes: redis-cli with a rogue certificate is refused", "PONG" not in out, out)
+    t.eq("auth-clients yes: redis-cli with the client certificate", (0, "PONG"), cli(s.tls_port, "PING", cert="client"))
+    t.check("auth-clients yes: redis-py without a certificate is refused", refused(lambda: rpy(s.tls_port).ping()))
+    t.check("auth-clients yes: redis-py with a rogue certificate is refused",
+            refused(lambda: rpy(s.tls_port, cert="rclient").ping()))
+    t.check("auth-clients yes: redis-py with the client certificate",
+            rpy(s.tls_port, cert="client").set("certified", 1) is True)
+    t.check("auth-clients yes: the log says why a client was refused",
+            "certificate" in open(s.log).read().lower())
+    t.check("auth-clients yes: still serving after the refusals", rpy(s.tls_port, cert="client").ping())
+    s.close()
+    servers.remove(s)
+
+    # ---- client certificates optional ---------------------------------------------
+    s = tls_server("--tls-ca-cert-file", P("ca.crt"), "--tls-auth-clients", "optional")
+    t.eq("auth-clients optional: HTTPS without a certificate is served", (0, "200"), curl(s.https_port, "/health")[:2])
+    t.eq("auth-clients optional: HTTPS with the client certificate is served", (0, "200"),
+         curl(s.https_port, "/health", "--cert", P("client.crt"), "--key", P("client.key"))[:2])
+    rc, code, _, _ = curl(s.https_port, "/health", "--cert", P("rclient.crt"), "--key", P("rclient.key"))
+    t.check("auth-clients optional: HTTPS with a rogue certificate is refused", rc != 0 and code != "200",
+            "rc=%d code=%s" % (rc, code))
+    t.eq("auth-clients optional: redis-cli without a certificate", (0, "PONG"), cli(s.tls_port, "PING"))
+    t.eq("auth-clients optional: redis-cli with the certificate", (0, "PONG"), cli(s.tls_port, "PING", cert="client"))
+    rc, out = cli(s.tls_port, "PING", cert="rclient")
+    t.check("auth-clients optional: redis-cli with a rogue certificate is refused", "PONG" not in out, out)
+    s.close()
+    servers.remove(s)
+
+    # ---- TLS only ------------------------------------------------------------------------
+    s = tls_server("-a", "", "-r", "")
+    t.check("TLS only: no plain listeners", s.http_port is None and s.resp_port is None,
+            "http %r resp %r" % (s.http_port, s.resp_port))
+    t.eq("TLS only: HTTPS serves", (0, "200"), curl(s.https_port, "/health")[:2])
+    t.eq("TLS only: RESP over TLS serves", (0, "PONG"), cli(s.tls_port, "PING"))
+    s.close()
+    servers.remove(s)
+
+    # ---- refusals at start-up ---------------------------------------------------------------
+    refuses_to_start("missing certificate file",
+                     ["--tls-cert-file", P("nope.crt"), "--tls-key-file", P("server.key")],
+                     ["tls-cert-file", "nope.crt", "No such file"])
+    refuses_to_start("key that does not match the certificate",
+                     ["--tls-cert-file", P("server.crt"), "--tls-key-file", P("client.key")],
+                     ["tls-cert-file", "tls-key-file"])
+    refuses_to_start("certificate file that is not PEM",
+                     ["--tls-cert-file", P("garbage.pem"), "--tls-key-file", P("server.key")],
+                     ["tls-cert-file", "garbage.pem"])
+    refuses_to_start("key file that is not PEM",
+                     ["--tls-cert-file", P("server.crt"), "--tls-key-file", P("garbage.pem")],
+                     ["tls-key-file", "garbage.pem"])
+    refuses_to_start("no key file",
+                     ["--tls-cert-file", P("server.crt")], ["tls-key-file"])
+    refuses_to_start("tls-auth-clients yes without a CA",
+                     ["--tls-cert-file", P("server.crt"), "--tls-key-file", P("server.key"),
+                      "--tls-auth-clients", "yes"], ["tls-ca-cert-file"])
+    r = run(BIN, "--tls-auth-clients", "maybe", "-d", os.path.join(tmp, "x"))
+    t.check("tls-auth-clients accepts only no|optional|yes",
+            r.returncode != 0 and b"no|optional|yes" in r.stderr, r.stderr)
+finally:
+    for s in servers:
+        s.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+t.finish()
