@@ -13,6 +13,8 @@
  *   proto-max-bulk-len 512mb, proto-max-multibulk 1048576, client-query-buffer-limit 1gb,
  *   client-output-buffer-limit-pubsub 32mb, notify-keyspace-events "",
  *   max-batch 10000, max-event-size 1mb, slowlog-log-slower-than 10000 (µs), slowlog-max-len 128
+ *   TLS: tls-port "" and https "" (off; [HOST:]PORT), tls-cert-file, tls-key-file,
+ *   tls-ca-cert-file "", tls-auth-clients no (no|optional|yes); "" also turns http or resp off
  *
  * Thread-safe: getters and setters take the handle's lock, so a door may read
  * a setting on every use and see CONFIG SET changes at once.

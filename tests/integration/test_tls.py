@@ -177,6 +177,9 @@ try:
             msg and msg.get("channel") == b"secure/1" and b'"n"' in msg.get("data", b""), repr(msg))
     st, _, b = s.http("GET", "/events")
     t.check("the plain HTTP door reads the same log", st == 200 and b"tls-1" in b)
+    r_sse = run("curl", "-sS", "-N", "--max-time", "2", "--cacert", P("ca.crt"),
+                "https://127.0.0.1:%d/events/stream?from=1" % s.https_port)
+    t.check("SSE over HTTPS replays the event", b"tls-1" in r_sse.stdout, r_sse.stdout[:200])
 
     t.eq("redis-cli --tls SET", (0, "OK"), cli(s.tls_port, "SET", "k", "over tls"))
     t.eq("redis-cli --tls GET", (0, "over tls"), cli(s.tls_port, "GET", "k"))
