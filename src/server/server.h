@@ -4,7 +4,8 @@
  * hub and the two doors. main.c only parses arguments and calls this.
  *
  * Start-up: log -> store (lock, migrate) -> hub (commit hook) -> push
- * (webhook delivery) -> HTTP -> RESP.
+ * (webhook delivery) -> HTTP, HTTPS -> RESP (plain and TLS listeners; TLS
+ * credentials are read before the store opens, so a bad file stops the start).
  * Shut-down (SIGINT/SIGTERM): doors stop accepting and finish in-flight
  * appends -> push stops delivering -> store drains its queue and closes -> hub.
  */
