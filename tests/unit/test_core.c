@@ -68,6 +68,33 @@ START_TEST(config_defaults_and_set) {
 }
 END_TEST
 
+/* TLS listeners: off by default, [HOST:]PORT (a bare port as Redis's
+ * tls-port); "" turns any listener off; tls-auth-clients is an enum. */
+START_TEST(config_tls_settings) {
+    rc_config *c = rc_config_new();
+    char v[64];
+    rc_err e;
+    ck_assert_str_eq(rc_config_str(c, "tls-port", v, sizeof v), "");
+    ck_assert_str_eq(rc_config_str(c, "https", v, sizeof v), "");
+    ck_assert_str_eq(rc_config_str(c, "tls-auth-clients", v, sizeof v), "no");
+    ck_assert_int_eq(rc_config_set(c, "tls-port", "6380", 0, &e), RC_OK);
+    ck_assert_int_eq(rc_config_set(c, "tls-port", "0", 0, &e), RC_OK);
+    ck_assert_int_eq(rc_config_set(c, "https", "[::1]:8443", 0, &e), RC_OK);
+    ck_assert_int_eq(rc_config_set(c, "https", "70000", 0, &e), RC_INVALID);
+    ck_assert_int_eq(rc_config_set(c, "tls-port", "x", 0, &e), RC_INVALID);
+    ck_assert(strstr(e.msg, "port must be"));
+    ck_assert_int_eq(rc_config_set(c, "http", "8519", 0, &e), RC_INVALID); /* plain doors: HOST:PORT */
+    ck_assert_int_eq(rc_config_set(c, "http", "", 0, &e), RC_OK);
+    ck_assert_int_eq(rc_config_set(c, "resp", "", 0, &e), RC_OK);
+    ck_assert_int_eq(rc_config_set(c, "tls-auth-clients", "OPTIONAL", 0, &e), RC_OK);
+    ck_assert_str_eq(rc_config_str(c, "tls-auth-clients", v, sizeof v), "optional");
+    ck_assert_int_eq(rc_config_set(c, "tls-auth-clients", "maybe", 0, &e), RC_INVALID);
+    ck_assert(strstr(e.msg, "no|optional|yes"));
+    ck_assert_int_eq(rc_config_set(c, "tls-cert-file", "/x.pem", 1, &e), RC_INVALID); /* start-up only */
+    rc_config_free(c);
+}
+END_TEST
+
 static void count(void *arg, const char *n, const char *v) {
     (void)n;
     (void)v;
@@ -126,6 +153,7 @@ int main(void) {
     tcase_add_test(tc, status_table);
     tcase_add_test(tc, buf_ops);
     tcase_add_test(tc, config_defaults_and_set);
+    tcase_add_test(tc, config_tls_settings);
     tcase_add_test(tc, config_file_and_flags);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
