@@ -440,7 +440,7 @@ static void client_read(rc__client *cl) {
         }
         cl->last_ms = rc__r_now_ms();
         client_process(cl);
-        if ((size_t)n < room && !cl->tls) break; /* TLS reads one record at a time */
+        if ((size_t)n < room) break;
     }
     if (cl->tls) rc__r_tls_note_pending(cl);
     if (!cl->dead) client_flush(cl);

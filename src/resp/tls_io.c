@@ -6,10 +6,13 @@
  * Two things differ from a plain socket under level-triggered epoll:
  * - the handshake runs first, driven by readiness in whichever direction
  *   GnuTLS last asked for (gnutls_record_get_direction);
- * - GnuTLS may hold decrypted input that the socket no longer signals
- *   (several records arrived at once, or input paused while the client was
- *   held or throttled). Such clients sit on the door's tls_pend list, and
- *   the loop reads them before it sleeps.
+ * - GnuTLS may hold decrypted input that the socket no longer signals: the
+ *   rest of a record larger than the read, when input paused (the client
+ *   held or throttled) or the read's round limit was reached. Such clients
+ *   sit on the door's tls_pend list, and the loop reads them before it
+ *   sleeps. (GnuTLS reads a record's header, then exactly its body, so
+ *   whole records never hide inside it: the socket still shows them, and a
+ *   read shorter than asked means nothing is left behind, as for plain.)
  *
  * Trust boundary: the bytes are the network's; GnuTLS parses them and a
  * failed handshake (not TLS, a refused client certificate) closes the

@@ -9,7 +9,8 @@ same CA, and a second ("rogue") CA with its own client certificate.
    GET /events), redis-cli --tls --cacert, Python redis with ssl=True (SET/GET,
    a 3 MB value, a 3000-command pipeline, MULTI/EXEC), PUBLISH/SUBSCRIBE
    across the doors (HTTPS POST -> TLS subscriber, plain RESP -> TLS, TLS ->
-   plain), CONFIG GET tls-port shows the bound port.
+   plain), CONFIG GET tls-port shows the bound port; a pipeline deep enough to
+   pause the client's input while GnuTLS holds some of it.
  - A client trusting another CA fails verification (curl, redis-cli, redis-py).
  - Plaintext on the TLS ports (RESP and HTTP) is refused and the server stays up.
  - tls-auth-clients yes: no certificate and a rogue certificate are refused on
@@ -201,6 +202,15 @@ try:
     res = pl.execute()
     t.check("a 6000-command pipeline over TLS answers in order",
             all(x is True for x in res[:3000]) and res[3000:] == [b"v%d" % i for i in range(3000)])
+    # More writes in flight than a client may have (its input pauses while
+    # GnuTLS still holds some of it, which the socket no longer signals).
+    pl = r.pipeline(transaction=False)
+    for i in range(12000):
+        pl.set("q%d" % (i % 100), "x" * 100 + str(i))
+    pl.get("q99")
+    res = pl.execute()
+    t.check("a 12000-write pipeline over TLS (input paused and resumed) answers every command",
+            len(res) == 12001 and all(x is True for x in res[:12000]) and res[-1] == b"x" * 100 + b"11999")
     tx = r.pipeline(transaction=True)
     tx.incr("ctr").incr("ctr")
     t.eq("MULTI/EXEC over TLS", [1, 2], tx.execute())
