@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev
       libsqlite3-dev sqlite3 libcjson-dev libmicrohttpd-dev libcurl4-openssl-dev check libsubunit-dev
       curl redis-server redis-tools python3 python3-redis wrk netcat-openbsd procps
-      libgnutls28-dev gnutls-bin
+      libgnutls28-dev gnutls-bin openssl
       nats-server libnats-dev
       chromium)
 missing=()
