@@ -233,9 +233,9 @@ struct rc_resp {
 /* ---- TLS (tls_io.c): the loop's hooks ------------------------------------------ */
 /* At accept on the TLS listener: a session for the client. RC_OK or an error. */
 int rc__r_tls_attach(rc__client *cl);
-/* On an epoll event of a client whose handshake is not done: one step.
- * RC_TLS_DONE: go on to read and write; AGAIN: wait (interest set here);
- * FAILED: the client was closed. */
+/* On each epoll event of a TLS client: RC_TLS_DONE at once when the
+ * handshake is done (go on to read and write), else one handshake step:
+ * DONE, AGAIN (wait; the epoll interest is set here) or FAILED (closed). */
 int rc__r_tls_handshake(rc__client *cl);
 /* After reading: remember a client with input buffered in GnuTLS. */
 void rc__r_tls_note_pending(rc__client *cl);
