@@ -245,6 +245,65 @@ void rc_store_set_commit_hook(rc_store *st, rc_commit_hook fn, void *arg);
  * has passed (at most max per call). Returns the number expired. */
 int rc_store_expire_due(rc_store *st, size_t max, rc_err *err);
 
+/* ---- cluster mode (src/store/apply.c, docs/cluster.md) ------------------ */
+
+/* With a replicator set, appends and transaction functions do not go to the
+ * local writer: they are published (one message per request) and complete
+ * when the local store has applied their message from the stream. Their
+ * completions may then run on the replicator's threads as well as on the
+ * writer thread. Without one (single node) nothing below is used. */
+typedef struct rc_repl_pub {
+    uint64_t token;           /* names the request in rc_store_published/the apply */
+    const char *msgid;        /* Nats-Msg-Id: derived from the events' (source, id) */
+    const void *body;         /* JSON array of structured CloudEvents */
+    size_t len;
+    int has_expect_last;      /* publish only if the stream's last seq is expect_last */
+    uint64_t expect_last;
+    int64_t expect_seq;       /* RC_EXPECT_ANY or the append's expected seq (checked at apply) */
+    const char *expect_subject;
+} rc_repl_pub;
+
+typedef struct rc_replicator {
+    /* Publish asynchronously; unless it returns an error, the replicator
+     * then calls rc_store_published exactly once for p->token. */
+    int (*publish)(void *ctx, const rc_repl_pub *p, rc_err *err);
+    void *ctx;
+} rc_replicator;
+
+/* Set once, before the doors start. Creates the stream-position table and
+ * reads the local position. */
+int rc_store_set_replicator(rc_store *st, const rc_replicator *r, rc_err *err);
+/* The replicator's answer for a token: status RC_OK with the stream seq
+ * (duplicate: the stream already held that Nats-Msg-Id), RC_CONFLICT when
+ * the expected last sequence did not match, or another error. */
+void rc_store_published(rc_store *st, uint64_t token, int status, uint64_t stream_seq,
+                        int duplicate, const rc_err *err);
+
+/* One message of the stream, as the apply loop hands it over. */
+typedef struct rc_repl_msg {
+    uint64_t stream_seq;
+    int64_t time_ms;          /* the stream's timestamp: apply's clock */
+    int mine;                 /* published by this process: token names a waiting request */
+    uint64_t token;
+    int64_t expect_seq;       /* RC_EXPECT_ANY or as published */
+    const char *expect_subject;
+    const void *body;
+    size_t len;
+} rc_repl_msg;
+
+/* Queue the message for the writer (blocks while the queue is full). Messages
+ * must be given in stream order; one at or below the local position is
+ * skipped, one beyond position + 1 fails at apply (a gap). */
+int rc_store_apply(rc_store *st, const rc_repl_msg *m, rc_err *err);
+/* Last stream seq applied and durable (0: none). */
+uint64_t rc_store_applied(rc_store *st);
+/* 1 (and why) when an apply failed since the last call: the apply loop must
+ * start again from rc_store_applied() + 1. */
+int rc_store_apply_failed(rc_store *st, rc_err *why);
+/* Refuse (status, message) or accept (status RC_OK) new writes, e.g. while
+ * the local store is ahead of the stream. */
+void rc_store_refuse_writes(rc_store *st, int status, const char *why);
+
 #ifdef __cplusplus
 }
 #endif

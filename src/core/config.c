@@ -100,6 +100,11 @@ static const cfg_row rows[] = {
      "trim the oldest events while the database uses more than this (0 = no limit)"},
     {"retention-interval", T_MS, "1s", 100, 3600000, NULL, 0, "retention-interval", 0,
      "how often the retention limits are checked"},
+    {"cluster", T_STR, "", 0, 0, NULL, 0, "cluster", F_STARTUP,
+     "cluster mode: NATS URLs nats://HOST:PORT[,...]; the JetStream stream is the system of record"},
+    {"node", T_STR, "", 0, 0, NULL, 0, "node", F_STARTUP, "this node's name in the cluster (default: the host name)"},
+    {"cluster-replicas", T_INT, "3", 1, 5, NULL, 0, "cluster-replicas", F_STARTUP,
+     "replicas of the stream when this node creates it"},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

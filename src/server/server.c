@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "http/http.h"
 #include "redcar/auth.h"
+#include "redcar/cluster.h"
 #include "redcar/hub.h"
 #include "redcar/log.h"
 #include "redcar/push.h"
@@ -159,6 +161,7 @@ int rc_server_run(rc_config *cfg) {
     rc_resp *resp = NULL;
     rc_push *push = NULL;
     rc_retention *ret = NULL;
+    rc_cluster *cluster = NULL;
     rc_err err;
     rc_err_clear(&err);
     if (rc_store_open(&st, &so, &err) != RC_OK) {
@@ -177,6 +180,23 @@ int rc_server_run(rc_config *cfg) {
     if (rc_retention_start(&ret, st, cfg, &err) != RC_OK) {
         RC_ERROR("store", "cannot start retention: %s", rc_err_msg(&err));
         goto done;
+    }
+
+    /* Cluster mode: after the hub (applied events fan out) and before
+     * anything that writes, so every write goes through the stream. */
+    char curls[1024];
+    if (*rc_config_str(cfg, "cluster", curls, sizeof curls)) {
+        char node[256];
+        if (!*rc_config_str(cfg, "node", node, sizeof node) && gethostname(node, sizeof node) != 0)
+            snprintf(node, sizeof node, "redcar");
+        node[sizeof node - 1] = '\0';
+        rc_cluster_opts co = {curls, node, (int)rc_config_int(cfg, "cluster-replicas"), 30000};
+        if (rc_cluster_start(&cluster, &co, st, &err) != RC_OK) {
+            RC_ERROR("cluster", "cannot join %s: %s", curls, rc_err_msg(&err));
+            if (strcmp(logfile, "stderr") && strcmp(logfile, "stdout"))
+                fprintf(stderr, "redcar: cannot join the cluster %s: %s\n", curls, rc_err_msg(&err));
+            goto done;
+        }
     }
 
     /* Webhooks: after the store and the hub they read from, before the
@@ -227,6 +247,8 @@ done:
      * aborted and its event stays pending for the next start. */
     rc_push_stop(push);
     rc_retention_stop(ret);
+    /* The apply loop last: the doors' in-flight writes waited for it. */
+    rc_cluster_stop(cluster);
     rc_store_close(st);
     rc_hub_free(hub);
     rc_tls_free(tls); /* after the doors that borrow it */

@@ -3,11 +3,13 @@
  * The server process: start-up and shut-down order around the store, the
  * hub and the two doors. main.c only parses arguments and calls this.
  *
- * Start-up: log -> store (lock, migrate) -> hub (commit hook) -> push
- * (webhook delivery) -> HTTP, HTTPS -> RESP (plain and TLS listeners; TLS
- * credentials are read before the store opens, so a bad file stops the start).
+ * Start-up: log -> store (lock, migrate) -> hub (commit hook) -> cluster
+ * (with --cluster: replicator and apply loop) -> push (webhook delivery)
+ * -> HTTP, HTTPS -> RESP (plain and TLS listeners; TLS credentials are read
+ * before the store opens, so a bad file stops the start).
  * Shut-down (SIGINT/SIGTERM): doors stop accepting and finish in-flight
- * appends -> push stops delivering -> store drains its queue and closes -> hub.
+ * appends -> push stops delivering -> cluster stops applying -> store
+ * drains its queue and closes -> hub.
  */
 #ifndef REDCAR_SERVER_H
 #define REDCAR_SERVER_H

@@ -176,6 +176,8 @@ struct rc_store {
     _Atomic uint64_t pub_head; /* head as of the last durable commit, for readers */
     _Atomic uint64_t commits, appended;
 
+    struct rc__cluster *cl;   /* cluster mode (apply.c); NULL on a single node */
+
     /* read pool */
     pthread_mutex_t rmu;
     pthread_cond_t rcv;
@@ -193,6 +195,18 @@ const char *rc__store_schema(void);
 /* writer.c */
 int rc__writer_start(rc_store *st, rc_err *err);
 void rc__writer_stop(rc_store *st);
+
+/* writer.c, for apply.c: a transaction that bypasses the replicator,
+ * the request under a running transaction, freeing a request. */
+int rc__enqueue_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_append_done done, void *arg,
+                    int wait, rc_err *err);
+rc__req *rc__txn_req(rc_txn *tx);
+rc_store *rc__txn_store(rc_txn *tx);
+void rc__req_free(rc__req *r);
+/* apply.c: cluster mode. Each takes ownership of r on RC_OK. */
+int rc__cl_append(rc_store *st, rc__req *r, rc_err *err);
+int rc__cl_txn(rc_store *st, rc__req *r, rc_err *err);
+void rc__cl_free(rc_store *st); /* after the writer stopped */
 
 /* kvapply.c: apply a stored KV event at seq on the write connection. */
 int rc__kv_apply(rc_store *st, const rc_event *ev, uint64_t seq, rc_err *err);

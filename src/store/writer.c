@@ -75,7 +75,7 @@ static rc__req *req_new_txn(void) {
     return r;
 }
 
-static void req_free(rc__req *r) {
+void rc__req_free(rc__req *r) {
     for (size_t i = 0; i < r->n; i++) rc_event_free(r->evs[i]);
     if (!r->one_block) {
         free(r->evs);
@@ -230,8 +230,8 @@ static int submit_append(rc_store *st, rc_event **evs, size_t n, const rc_append
         if (!rc && opts->expect_subject && !(r->expect_subject = strdup(opts->expect_subject)))
             rc = rc_err_set(err, RC_NOMEM, "out of memory");
     }
-    if (!rc) rc = enqueue(st, r, wait, err);
-    if (rc) req_free(r);
+    if (!rc) rc = st->cl ? rc__cl_append(st, r, err) : enqueue(st, r, wait, err);
+    if (rc) rc__req_free(r);
     return rc;
 }
 
@@ -304,8 +304,22 @@ int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done don
     r->fn_arg = fn_arg;
     r->done = done;
     r->arg = arg;
-    int rc = enqueue(st, r, 0, err);
-    if (rc) req_free(r);
+    int rc = st->cl ? rc__cl_txn(st, r, err) : enqueue(st, r, 0, err);
+    if (rc) rc__req_free(r);
+    return rc;
+}
+
+/* The same without the replicator: the cluster's own apply and dry runs. */
+int rc__enqueue_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_append_done done, void *arg,
+                    int wait, rc_err *err) {
+    rc__req *r = req_new_txn();
+    if (!r) return rc_err_set(err, RC_NOMEM, "out of memory");
+    r->fn = fn;
+    r->fn_arg = fn_arg;
+    r->done = done;
+    r->arg = arg;
+    int rc = enqueue(st, r, wait, err);
+    if (rc) rc__req_free(r);
     return rc;
 }
 
@@ -322,9 +336,9 @@ int rc_store_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_err *err) {
     r->fn_arg = fn_arg;
     r->done = waiter_done;
     r->arg = &w;
-    int rc = enqueue(st, r, 1, err);
+    int rc = st->cl ? rc__cl_txn(st, r, err) : enqueue(st, r, 1, err);
     if (rc) {
-        req_free(r);
+        rc__req_free(r);
         pthread_mutex_destroy(&w.mu);
         pthread_cond_destroy(&w.cv);
         return rc;
@@ -576,7 +590,7 @@ static void complete_all(rc__req *list) {
             if (r->status == RC_OK) r->done(r->arg, RC_OK, NULL, r->items, r->n_items);
             else r->done(r->arg, r->status, &r->err, NULL, 0);
         }
-        req_free(r);
+        rc__req_free(r);
     }
 }
 
@@ -994,6 +1008,7 @@ void rc__writer_stop(rc_store *st) {
     }
     sync_stop(st);
     ckpt_stop(st);
+    rc__cl_free(st);
 }
 
 /* ---- transactions ------------------------------------------------------- */
@@ -1067,6 +1082,8 @@ int rc_txn_append(rc_txn *tx, rc_event *ev, rc_append_item *item, rc_err *err) {
 }
 
 uint64_t rc_txn_last_seq(rc_txn *tx) { return tx->st->head; }
+rc__req *rc__txn_req(rc_txn *tx) { return tx->req; }
+rc_store *rc__txn_store(rc_txn *tx) { return tx->st; }
 int64_t rc_txn_now_ms(rc_txn *tx) { return tx->st->now_ms; }
 
 /* Reads inside a transaction use the write connection, so they see the

@@ -1,0 +1,606 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cluster mode, the store's side (docs/cluster.md): requests become messages
+ * for the replicator, and messages of the stream are applied in stream order.
+ *
+ * - An append is encoded into one message (a JSON array of its events, each
+ *   with its `time` stamped) and published; it waits in `pending` under a
+ *   token until the local apply of its message answers it with the seqs
+ *   the events got, or the replicator reports an error.
+ * - A transaction function runs on the writer as a dry run at the local
+ *   stream position P (its savepoint is rolled back); the events it
+ *   appended are published with "expected last sequence P". If the stream
+ *   moved on, the function runs again once the local store has applied more
+ *   of it. A function that appends nothing commits locally.
+ * - Applying a message is itself a transaction on the writer: it checks the
+ *   position (stream_seq must be the local position + 1), sets the group
+ *   clock to the message's stream time, checks the append's expectation,
+ *   appends the events (UNIQUE(source, id) skips duplicates) and records
+ *   the position in cluster_pos, all in the group's SQLite transaction.
+ *   Nothing in it reads a local clock or a random source, so every node
+ *   derives the same seqs and the same KV view.
+ *
+ * Threads: publish answers arrive on the replicator's threads, applies
+ * complete on the writer thread; `pending` and the positions are under cl->mu.
+ * Completions are called without the lock held.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redcar/log.h"
+#include "store/store_int.h"
+
+/* Transaction functions that keep losing the race for the stream's tail
+ * give up after this many runs (RC_CONFLICT), so one hot key cannot hold a
+ * client forever. */
+#define TXN_MAX_RUNS 64
+#define NBUCKETS 1024
+/* A private status: the dry run succeeded and rolled itself back. */
+#define RC__DRY 1000
+
+typedef enum { P_APPEND, P_TXN } pkind;
+
+typedef struct pend {
+    struct pend *next;        /* bucket chain, or the waiting list */
+    rc_store *st;
+    uint64_t token;
+    pkind kind;
+    rc__req *r;               /* append: the request (its events, for lookups) */
+    rc_txn_fn fn;             /* txn: the user's function */
+    void *fn_arg;
+    rc_append_done done;
+    void *arg;
+    int runs;
+    uint64_t expect_last;     /* txn: the position its last dry run read */
+    int waiting;              /* on cl->waiting: dup (wait_seq) or txn rerun (> expect_last) */
+    uint64_t wait_seq;
+    rc_buf body;
+    char msgid[48];
+    rc_append_item *items;    /* lookups of a duplicate */
+    size_t n_items;
+    rc_err err;
+} pend;
+
+typedef struct rc__cluster {
+    rc_replicator repl;
+    pthread_mutex_t mu;
+    pend *buckets[NBUCKETS];  /* (mu) published, waiting for their apply */
+    pend *waiting;            /* (mu) waiting for the local position to advance */
+    uint64_t next_token;      /* (mu) */
+    uint64_t applied;         /* (mu) last applied and durable stream seq */
+    int failed;               /* (mu) an apply failed: the loop must resync */
+    rc_err fail_err;          /* (mu) */
+    int refuse;               /* (mu) status refusing writes, 0 = none */
+    char refuse_why[160];     /* (mu) */
+    sqlite3_stmt *pos;        /* (writer) SELECT the position */
+    sqlite3_stmt *put;        /* (writer) INSERT a position row */
+} rc__cluster;
+
+#define POS_SCHEMA                                                                            \
+    "CREATE TABLE IF NOT EXISTS cluster_pos(stream_seq INTEGER PRIMARY KEY, head_seq INTEGER " \
+    "NOT NULL)"
+
+/* ---- pending requests --------------------------------------------------- */
+
+static void pend_free(pend *p) {
+    if (p->r) rc__req_free(p->r);
+    rc_buf_free(&p->body);
+    free(p->items);
+    free(p);
+}
+
+/* Under mu. */
+static void pend_put(rc__cluster *cl, pend *p) {
+    pend **b = &cl->buckets[p->token % NBUCKETS];
+    p->next = *b;
+    *b = p;
+}
+
+static pend *pend_take(rc__cluster *cl, uint64_t token) {
+    for (pend **pp = &cl->buckets[token % NBUCKETS]; *pp; pp = &(*pp)->next)
+        if ((*pp)->token == token) {
+            pend *p = *pp;
+            *pp = p->next;
+            p->next = NULL;
+            return p;
+        }
+    return NULL;
+}
+
+static void pend_finish(pend *p, int status, const rc_err *err, const rc_append_item *items,
+                        size_t n) {
+    if (p->done) {
+        if (status == RC_OK) p->done(p->arg, RC_OK, NULL, items, n);
+        else p->done(p->arg, status, err, NULL, 0);
+    }
+    pend_free(p);
+}
+
+static void pend_fail(pend *p, int status, const char *fmt, const char *detail) {
+    rc_err e;
+    rc_err_set(&e, status, fmt, detail);
+    pend_finish(p, status, &e, NULL, 0);
+}
+
+/* ---- the message id ------------------------------------------------------ */
+
+/* Nats-Msg-Id: "rc1-" and two FNV-1a 64 lanes over the (source, id) pairs,
+ * so a client's retry of the same events is recognised by the stream. */
+static void make_msgid(rc_event *const *evs, size_t n, char out[48]) {
+    uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *parts[2] = {evs[i]->source, evs[i]->id};
+        for (int k = 0; k < 2; k++) {
+            for (const unsigned char *c = (const unsigned char *)parts[k]; *c; c++) {
+                a = (a ^ *c) * 0x100000001b3ULL;
+                b = (b ^ (unsigned char)(*c + 0x5b)) * 0x100000001b3ULL;
+            }
+            a = (a ^ 0xff) * 0x100000001b3ULL; /* separator: no byte of UTF-8 text */
+            b = (b ^ 0xfe) * 0x100000001b3ULL;
+        }
+    }
+    snprintf(out, 48, "rc1-%016" PRIx64 "%016" PRIx64, a, b);
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+static int refused(rc__cluster *cl, rc_err *err) {
+    pthread_mutex_lock(&cl->mu);
+    int st = cl->refuse;
+    if (st) rc_err_set(err, st, "cluster: %s", cl->refuse_why);
+    pthread_mutex_unlock(&cl->mu);
+    return st;
+}
+
+/* Register p under a new token and publish it. On error p is unregistered
+ * and the caller still owns it. */
+static int publish(rc_store *st, pend *p, int64_t expect_seq, const char *expect_subject,
+                   int has_expect_last, rc_err *err) {
+    rc__cluster *cl = st->cl;
+    pthread_mutex_lock(&cl->mu);
+    p->token = ++cl->next_token;
+    pend_put(cl, p);
+    pthread_mutex_unlock(&cl->mu);
+    rc_repl_pub m = {.token = p->token,
+                     .msgid = p->msgid,
+                     .body = p->body.p,
+                     .len = p->body.len,
+                     .has_expect_last = has_expect_last,
+                     .expect_last = p->expect_last,
+                     .expect_seq = expect_seq,
+                     .expect_subject = expect_subject};
+    int rc = cl->repl.publish(cl->repl.ctx, &m, err);
+    if (rc) {
+        pthread_mutex_lock(&cl->mu);
+        pend_take(cl, p->token);
+        pthread_mutex_unlock(&cl->mu);
+    }
+    return rc;
+}
+
+int rc__cl_append(rc_store *st, rc__req *r, rc_err *err) {
+    rc__cluster *cl = st->cl;
+    int rc = refused(cl, err);
+    if (rc) return rc;
+    pend *p = calloc(1, sizeof *p);
+    if (!p) return rc_err_set(err, RC_NOMEM, "out of memory");
+    /* The payload must be final before it leaves: stamp `time` here. */
+    char t[40];
+    rc_time_format(rc__now_ms(), t, sizeof t);
+    for (size_t i = 0; i < r->n; i++)
+        if (!r->evs[i]->time && rc_event_set(r->evs[i], "time", t) != RC_OK) {
+            free(p);
+            return rc_err_set(err, RC_NOMEM, "out of memory");
+        }
+    p->st = st;
+    p->kind = P_APPEND;
+    rc_buf_init(&p->body);
+    rc_event_encode_batch(r->evs, r->n, 0, &p->body);
+    make_msgid(r->evs, r->n, p->msgid);
+    p->done = r->done;
+    p->arg = r->arg;
+    p->r = r;
+    rc = publish(st, p, r->expect_seq, r->expect_subject, 0, err);
+    if (rc) {
+        p->r = NULL; /* the caller frees the request */
+        pend_free(p);
+    }
+    return rc;
+}
+
+/* ---- transactions: dry runs --------------------------------------------- */
+
+static int position_of(rc_store *st, sqlite3_stmt *s, uint64_t *pos, rc_err *err) {
+    int rc = sqlite3_step(s);
+    *pos = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? RC_OK : rc__sqlite_err(st->wdb, rc, err, "reading the stream position");
+}
+
+static int position(rc_store *st, uint64_t *pos, rc_err *err) {
+    return position_of(st, st->cl->pos, pos, err);
+}
+
+static int dry_fn(rc_txn *tx, void *arg, rc_err *err) {
+    pend *p = arg;
+    rc_store *st = rc__txn_store(tx);
+    int rc = position(st, &p->expect_last, err);
+    if (rc) return rc;
+    if ((rc = p->fn(tx, p->fn_arg, err))) return rc;
+    rc__req *r = rc__txn_req(tx);
+    if (r->n == 0) return RC_OK; /* nothing to replicate: commit locally */
+    rc_buf_reset(&p->body);
+    rc_event_encode_batch(r->evs, r->n, 0, &p->body);
+    make_msgid(r->evs, r->n, p->msgid);
+    return RC__DRY; /* roll it back: the events come back through the stream */
+}
+
+static void dry_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                     size_t n) {
+    (void)items;
+    (void)n;
+    pend *p = arg;
+    if (status != RC__DRY) { /* failed, or nothing to publish */
+        pend_finish(p, status, err, NULL, 0);
+        return;
+    }
+    rc_err e;
+    rc_err_clear(&e);
+    if (publish(p->st, p, RC_EXPECT_ANY, NULL, 1, &e) != RC_OK)
+        pend_finish(p, e.code ? e.code : RC_BUSY, &e, NULL, 0);
+}
+
+/* Start (or restart) a dry run of p on the writer. Never waits for room in
+ * the queue: it may be called on the writer thread itself. */
+static int dry_run(pend *p, rc_err *err) {
+    if (++p->runs > TXN_MAX_RUNS)
+        return rc_err_set(err, RC_CONFLICT,
+                          "cluster: the transaction lost the race for the stream's tail %d times",
+                          TXN_MAX_RUNS);
+    return rc__enqueue_txn(p->st, dry_fn, p, dry_done, p, 0, err);
+}
+
+int rc__cl_txn(rc_store *st, rc__req *r, rc_err *err) {
+    int rc = refused(st->cl, err);
+    if (rc) return rc;
+    pend *p = calloc(1, sizeof *p);
+    if (!p) return rc_err_set(err, RC_NOMEM, "out of memory");
+    p->st = st;
+    p->kind = P_TXN;
+    rc_buf_init(&p->body);
+    p->fn = r->fn;
+    p->fn_arg = r->fn_arg;
+    p->done = r->done;
+    p->arg = r->arg;
+    if ((rc = dry_run(p, err))) {
+        pend_free(p);
+        return rc;
+    }
+    rc__req_free(r);
+    return RC_OK;
+}
+
+/* ---- duplicates: answer with the stored seqs ---------------------------- */
+
+/* On the writer: the seqs of the events of a message the stream had already
+ * taken (a client retry within the dedup window). */
+static int lookup_fn(rc_txn *tx, void *arg, rc_err *err) {
+    pend *p = arg;
+    rc_store *st = rc__txn_store(tx);
+    rc__req *r = p->r;
+    free(p->items);
+    p->items = calloc(r->n ? r->n : 1, sizeof *p->items);
+    if (!p->items) return rc_err_set(err, RC_NOMEM, "out of memory");
+    sqlite3_stmt *d = st->ws[WS_FIND_DUP];
+    for (size_t i = 0; i < r->n; i++) {
+        sqlite3_bind_text(d, 1, r->evs[i]->source, -1, SQLITE_STATIC);
+        sqlite3_bind_text(d, 2, r->evs[i]->id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(d);
+        uint64_t seq = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(d, 0) : 0;
+        sqlite3_reset(d);
+        if (rc == SQLITE_DONE)
+            /* the first attempt was refused at apply (its expectation failed) */
+            return rc_err_set(err, RC_CONFLICT, "event %s: an earlier attempt with this source "
+                                                "and id was refused", r->evs[i]->id);
+        if (rc != SQLITE_ROW) return rc__sqlite_err(st->wdb, rc, err, "finding duplicate");
+        p->items[i].seq = seq;
+        p->items[i].duplicate = 1;
+    }
+    p->n_items = r->n;
+    return RC_OK;
+}
+
+static void lookup_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                        size_t n) {
+    (void)items;
+    (void)n;
+    pend *p = arg;
+    pend_finish(p, status, err, p->items, p->n_items);
+}
+
+/* p's wait is over: a duplicate is looked up, a transaction runs again. */
+static void resume(pend *p) {
+    rc_err e;
+    rc_err_clear(&e);
+    int rc = p->kind == P_TXN ? dry_run(p, &e)
+                              : rc__enqueue_txn(p->st, lookup_fn, p, lookup_done, p, 0, &e);
+    if (rc) pend_finish(p, rc, &e, NULL, 0);
+}
+
+/* Under mu: move the waits that position `applied` ends onto *ready. */
+static void collect_ready(rc__cluster *cl, pend **ready) {
+    for (pend **pp = &cl->waiting; *pp;) {
+        pend *p = *pp;
+        int go = p->kind == P_TXN ? cl->applied > p->expect_last : cl->applied >= p->wait_seq;
+        if (go) {
+            *pp = p->next;
+            p->next = *ready;
+            *ready = p;
+        } else {
+            pp = &p->next;
+        }
+    }
+}
+
+static void resume_all(pend *ready) {
+    while (ready) {
+        pend *p = ready;
+        ready = p->next;
+        p->next = NULL;
+        resume(p);
+    }
+}
+
+void rc_store_published(rc_store *st, uint64_t token, int status, uint64_t stream_seq,
+                        int duplicate, const rc_err *err) {
+    rc__cluster *cl = st->cl;
+    if (!cl) return;
+    pthread_mutex_lock(&cl->mu);
+    pend *p = NULL;
+    if (status != RC_OK || duplicate) p = pend_take(cl, token);
+    if (!p) { /* stored: its apply answers it (or already did) */
+        pthread_mutex_unlock(&cl->mu);
+        return;
+    }
+    pend *ready = NULL;
+    if (status == RC_OK || (status == RC_CONFLICT && p->kind == P_TXN)) {
+        /* A duplicate waits for the original message's apply; a transaction
+         * that lost the race waits for more of the stream, then runs again. */
+        p->wait_seq = stream_seq;
+        p->next = cl->waiting;
+        cl->waiting = p;
+        collect_ready(cl, &ready);
+        pthread_mutex_unlock(&cl->mu);
+        resume_all(ready);
+        return;
+    }
+    pthread_mutex_unlock(&cl->mu);
+    pend_finish(p, status, err, NULL, 0);
+}
+
+/* ---- applying the stream ------------------------------------------------- */
+
+typedef struct applying {
+    rc_store *st;
+    uint64_t stream_seq;
+    int64_t time_ms;
+    int mine;
+    uint64_t token;
+    int64_t expect_seq;
+    char *expect_subject;
+    rc_event **evs;           /* decoded; owned until appended */
+    size_t n;
+    int bad;                  /* the body is not a batch of events: skipped */
+    int refused;              /* its expectation failed: applied nothing */
+    rc_err why;
+} applying;
+
+static void applying_free(applying *a) {
+    for (size_t i = 0; i < a->n; i++) rc_event_free(a->evs[i]);
+    free(a->evs);
+    free(a->expect_subject);
+    free(a);
+}
+
+static int check_expect(rc_store *st, applying *a, rc_err *err) {
+    const char *subject = a->expect_subject ? a->expect_subject : a->n ? a->evs[0]->subject : NULL;
+    uint64_t latest = st->head;
+    if (subject) {
+        sqlite3_stmt *s = st->ws[WS_SUBJ_HEAD];
+        sqlite3_bind_text(s, 1, subject, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        latest = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(s, 0) : 0;
+        sqlite3_reset(s);
+        if (rc != SQLITE_ROW) return rc__sqlite_err(st->wdb, rc, err, "checking expected seq");
+    }
+    if ((uint64_t)a->expect_seq != latest) {
+        a->refused = 1;
+        rc_err_set(&a->why, RC_CONFLICT, "expected seq %lld for %s%s, but the latest is %llu",
+                   (long long)a->expect_seq, subject ? "subject " : "the log",
+                   subject ? subject : "", (unsigned long long)latest);
+    }
+    return RC_OK;
+}
+
+static int apply_fn(rc_txn *tx, void *arg, rc_err *err) {
+    applying *a = arg;
+    rc_store *st = rc__txn_store(tx);
+    uint64_t pos;
+    int rc = position(st, &pos, err);
+    if (rc) return rc;
+    if (a->stream_seq <= pos) return RC_OK; /* delivered again: already applied */
+    if (a->stream_seq != pos + 1)
+        return rc_err_set(err, RC_INTERNAL, "cluster: stream seq %" PRIu64 " after local position "
+                          "%" PRIu64 " (a gap)", a->stream_seq, pos);
+    int64_t clock = st->now_ms;
+    st->now_ms = a->time_ms; /* apply's clock is the stream's, the same on every node */
+    if (!a->bad && a->expect_seq != RC_EXPECT_ANY) rc = check_expect(st, a, err);
+    for (size_t i = 0; !rc && !a->bad && !a->refused && i < a->n; i++) {
+        rc_event *ev = a->evs[i];
+        a->evs[i] = NULL; /* rc_txn_append owns it from here */
+        rc = rc_txn_append(tx, ev, NULL, err);
+    }
+    st->now_ms = clock;
+    if (rc) return rc;
+    sqlite3_stmt *s = st->cl->put;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)a->stream_seq);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)st->head);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_DONE) return rc__sqlite_err(st->wdb, r, err, "recording the stream position");
+    return RC_OK;
+}
+
+static void apply_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                       size_t n) {
+    applying *a = arg;
+    rc__cluster *cl = a->st->cl;
+    pend *p = NULL, *ready = NULL;
+    pthread_mutex_lock(&cl->mu);
+    if (status != RC_OK) {
+        if (!cl->failed) {
+            cl->failed = 1;
+            cl->fail_err = *err;
+        }
+    } else {
+        if (a->stream_seq > cl->applied) cl->applied = a->stream_seq;
+        if (a->mine) p = pend_take(cl, a->token);
+        collect_ready(cl, &ready);
+    }
+    pthread_mutex_unlock(&cl->mu);
+    if (status != RC_OK)
+        RC_WARN("cluster", "apply of stream seq %" PRIu64 " failed: %s", a->stream_seq,
+                rc_err_msg(err));
+    if (p) {
+        if (a->refused) pend_finish(p, RC_CONFLICT, &a->why, NULL, 0);
+        else if (a->bad) pend_finish(p, RC_INTERNAL, &a->why, NULL, 0);
+        else pend_finish(p, RC_OK, NULL, items, n);
+    }
+    resume_all(ready);
+    applying_free(a);
+}
+
+int rc_store_apply(rc_store *st, const rc_repl_msg *m, rc_err *err) {
+    if (!st || !st->cl) return rc_err_set(err, RC_INVALID, "store: not in cluster mode");
+    applying *a = calloc(1, sizeof *a);
+    if (!a) return rc_err_set(err, RC_NOMEM, "out of memory");
+    a->st = st;
+    a->stream_seq = m->stream_seq;
+    a->time_ms = m->time_ms;
+    a->mine = m->mine;
+    a->token = m->token;
+    a->expect_seq = m->expect_seq;
+    if (m->expect_subject && !(a->expect_subject = strdup(m->expect_subject))) {
+        applying_free(a);
+        return rc_err_set(err, RC_NOMEM, "out of memory");
+    }
+    /* Decoded here, on the apply loop's thread, so the writer only appends.
+     * "[]" (the stream's first message) only moves the position. */
+    if (!(m->len == 2 && !memcmp(m->body, "[]", 2)) &&
+        rc_event_decode_batch(m->body, m->len, &a->evs, &a->n, &a->why) != RC_OK) {
+        RC_WARN("cluster", "stream seq %" PRIu64 " is not a batch of CloudEvents (%s): skipped",
+                m->stream_seq, rc_err_msg(&a->why));
+        a->bad = 1;
+        a->evs = NULL;
+        a->n = 0;
+    }
+    int rc = rc__enqueue_txn(st, apply_fn, a, apply_done, a, 1, err);
+    if (rc) applying_free(a);
+    return rc;
+}
+
+uint64_t rc_store_applied(rc_store *st) {
+    if (!st->cl) return 0;
+    pthread_mutex_lock(&st->cl->mu);
+    uint64_t v = st->cl->applied;
+    pthread_mutex_unlock(&st->cl->mu);
+    return v;
+}
+
+int rc_store_apply_failed(rc_store *st, rc_err *why) {
+    if (!st->cl) return 0;
+    pthread_mutex_lock(&st->cl->mu);
+    int f = st->cl->failed;
+    if (f && why) *why = st->cl->fail_err;
+    st->cl->failed = 0;
+    pthread_mutex_unlock(&st->cl->mu);
+    return f;
+}
+
+void rc_store_refuse_writes(rc_store *st, int status, const char *why) {
+    if (!st->cl) return;
+    pthread_mutex_lock(&st->cl->mu);
+    st->cl->refuse = status;
+    snprintf(st->cl->refuse_why, sizeof st->cl->refuse_why, "%s", why ? why : "");
+    pthread_mutex_unlock(&st->cl->mu);
+}
+
+/* ---- set-up and tear-down ------------------------------------------------ */
+
+typedef struct setup {
+    rc__cluster *cl;
+    uint64_t pos;
+} setup;
+
+/* On the writer (it owns the write connection): the table and statements. */
+static int setup_fn(rc_txn *tx, void *arg, rc_err *err) {
+    setup *su = arg;
+    rc_store *st = rc__txn_store(tx);
+    int rc = sqlite3_exec(st->wdb, POS_SCHEMA, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->wdb, "SELECT coalesce(max(stream_seq),0) FROM cluster_pos", -1,
+                                &su->cl->pos, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->wdb, "INSERT INTO cluster_pos(stream_seq,head_seq) VALUES(?1,?2)",
+                                -1, &su->cl->put, NULL);
+    if (rc != SQLITE_OK) return rc__sqlite_err(st->wdb, rc, err, "cluster: stream position table");
+    return position_of(st, su->cl->pos, &su->pos, err);
+}
+
+int rc_store_set_replicator(rc_store *st, const rc_replicator *r, rc_err *err) {
+    if (!st || !r || !r->publish) return rc_err_set(err, RC_INVALID, "store: no replicator");
+    if (st->cl) return rc_err_set(err, RC_INVALID, "store: replicator already set");
+    rc__cluster *cl = calloc(1, sizeof *cl);
+    if (!cl) return rc_err_set(err, RC_NOMEM, "out of memory");
+    cl->repl = *r;
+    pthread_mutex_init(&cl->mu, NULL);
+    setup su = {cl, 0};
+    int rc = rc_store_txn(st, setup_fn, &su, err);
+    if (rc) {
+        sqlite3_finalize(cl->pos);
+        sqlite3_finalize(cl->put);
+        pthread_mutex_destroy(&cl->mu);
+        free(cl);
+        return rc;
+    }
+    cl->applied = su.pos;
+    st->cl = cl; /* before any door starts: no request has seen NULL since */
+    return RC_OK;
+}
+
+void rc__cl_free(rc_store *st) {
+    rc__cluster *cl = st->cl;
+    if (!cl) return;
+    /* The replicator stopped before the store: what still waits never gets
+     * its answer. */
+    pend *all = cl->waiting;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        while (cl->buckets[i]) {
+            pend *p = cl->buckets[i];
+            cl->buckets[i] = p->next;
+            p->next = all;
+            all = p;
+        }
+    while (all) {
+        pend *p = all;
+        all = p->next;
+        pend_fail(p, RC_SHUTDOWN, "%s", "cluster: shut down before the write was applied");
+    }
+    sqlite3_finalize(cl->pos);
+    sqlite3_finalize(cl->put);
+    pthread_mutex_destroy(&cl->mu);
+    free(cl);
+    st->cl = NULL;
+}
