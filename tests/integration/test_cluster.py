@@ -97,6 +97,24 @@ class NatsCluster:
                 return mc["leader"]
         return None
 
+    def stream_leader(self):
+        """Index of the server leading stream REDCAR (None if unknown)."""
+        for i in range(self.n):
+            if self.procs[i] is None:
+                continue
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/jsz?accounts=true&streams=true"
+                                            % self.mon[i], timeout=2) as r:
+                    js = json.loads(r.read())
+            except OSError:
+                continue
+            for acc in js.get("account_details") or []:
+                for sd in acc.get("stream_detail") or []:
+                    leader = (sd.get("cluster") or {}).get("leader")
+                    if sd.get("name") == "REDCAR" and leader:
+                        return int(leader[1:])
+        return None
+
     def kill(self, i):
         p = self.procs[i]
         if p and p.poll() is None:
@@ -168,6 +186,7 @@ def main():
         nodes.append(b)
         phase_doors(a, b)
         phase_pubsub(a, b)
+        phase_faults(nats, a, b)
     finally:
         for n in nodes:
             n.stop()
@@ -261,6 +280,118 @@ def phase_pubsub(a, b):
     t.check("a Redis subscriber on B receives a PUBLISH made on A",
             got is not None and got["data"] == b"hello from A", repr(got))
     ps.close()
+
+
+OPS = int(os.environ.get("REDCAR_CLUSTER_OPS", "200"))
+
+
+class Writer(threading.Thread):
+    """Writes OPS times through its preferred node, retrying each write
+    (same source and id; same key and value) on either node until one
+    acknowledges it. Records what was acknowledged."""
+
+    def __init__(self, name, kind, nodes, stop):
+        super().__init__(daemon=True)
+        self.name, self.kind, self.nodes, self.stop_ev = name, kind, nodes, stop
+        self.acked = {}      # HTTP: id -> seq
+        self.last = None     # RESP: the last acknowledged value
+        self.retries = 0
+        self.errors = []
+        self.progress = 0
+
+    def attempt(self, node, i):
+        if self.kind == "http":
+            st, body = post(node, event("/w/" + self.name, i, {"i": i}))
+            if st in (200, 201) and body and body.get("seq"):
+                self.acked[str(i)] = body["seq"]
+                return True
+            raise RuntimeError("%s %s" % (st, body))
+        r = redis.Redis(port=node.resp_port, socket_timeout=15, socket_connect_timeout=2)
+        try:
+            if r.set("w:" + self.name, str(i)) is True:
+                self.last = str(i)
+                return True
+        finally:
+            r.close()
+        return False
+
+    def run(self):
+        k = 0
+        for i in range(1, OPS + 1):
+            deadline = time.time() + 120
+            while time.time() < deadline:
+                node = self.nodes[k % len(self.nodes)]
+                try:
+                    if node.proc is not None and self.attempt(node, i):
+                        break
+                except Exception as e:  # noqa: BLE001 - a failed attempt is retried
+                    if len(self.errors) < 5:
+                        self.errors.append(repr(e)[:200])
+                self.retries += 1
+                k += 1  # the other node next
+                time.sleep(0.2)
+            else:
+                self.errors.append("op %d never acknowledged" % i)
+                return
+            self.progress = i
+            time.sleep(0.01)  # similar pace for every writer
+
+
+def phase_faults(nats, a, b):
+    stop = threading.Event()
+    ws = [Writer("ha", "http", [a, b], stop), Writer("hb", "http", [b, a], stop),
+          Writer("ra", "resp", [a, b], stop), Writer("rb", "resp", [b, a], stop)]
+    for w in ws:
+        w.start()
+
+    def at(frac):
+        # the fastest writer: nobody has finished when the fault comes
+        wait_for("writers at %d%%" % (frac * 100), lambda: max(w.progress for w in ws) >= OPS * frac,
+                 timeout=120, step=0.02)
+    at(0.25)
+    victim = nats.stream_leader()
+    nats.kill(victim if victim is not None else 0)
+    print("# killed nats-server n%s (the stream leader: %s)" % (victim if victim is not None else 0,
+                                                               victim is not None))
+    at(0.5)
+    b.stop(signal.SIGKILL)
+    # the writers that prefer B go on through A
+    wait_for("writers retrying on A", lambda: ws[1].retries and ws[3].retries, timeout=60, step=0.02)
+    p1, p3 = ws[1].progress, ws[3].progress
+    wait_for("progress through A", lambda: ws[1].progress > p1 + 5 and ws[3].progress > p3 + 5,
+             timeout=60, step=0.02)
+    b.start()
+    for w in ws:
+        w.join(timeout=300)
+    t.check("writers finished while a nats-server and a redcar node were killed",
+            all(not w.is_alive() and w.progress == OPS for w in ws),
+            repr([(w.name, w.progress, w.errors) for w in ws]))
+    print("# retries: %s" % {w.name: w.retries for w in ws})
+    t.check("the writers preferring B had to retry on A", ws[1].retries > 0 and ws[3].retries > 0)
+    same_log(a, b, "after the faults both nodes hold the same log (restarted node caught up)")
+    log = all_events(a) or []
+    seen = {}
+    for e in log:
+        seen.setdefault((e["source"], e["id"]), []).append(e["seq"])
+    lost, moved = [], []
+    for w in ws[:2]:
+        for i, seq in w.acked.items():
+            got = seen.get(("/w/" + w.name, i))
+            if not got:
+                lost.append((w.name, i))
+            elif got != [seq]:
+                moved.append((w.name, i, seq, got))
+    t.check("no acknowledged HTTP event lost (%d)" % sum(len(w.acked) for w in ws[:2]), not lost, repr(lost[:5]))
+    t.check("every acknowledged event stored once, at the acknowledged seq", not moved, repr(moved[:5]))
+    dup = [k for k, v in seen.items() if len(v) > 1]
+    t.check("no (source, id) stored twice", not dup, repr(dup[:5]))
+    seqs = [e["seq"] for e in log]
+    t.check("seqs strictly increasing", seqs == sorted(set(seqs)))
+    for node, nm in ((a, "A"), (b, "B")):
+        r = redis.Redis(port=node.resp_port, socket_timeout=15)
+        vals = [r.get("w:" + w.name) for w in ws[2:]]
+        t.check("RESP keys hold the last acknowledged write on %s" % nm,
+                vals == [w.last.encode() for w in ws[2:]], "%r %r" % (vals, [w.last for w in ws[2:]]))
 
 
 if __name__ == "__main__":
