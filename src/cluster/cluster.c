@@ -273,6 +273,21 @@ static void *apply_main(void *arg) {
             sleep_ms(200);
             next = rc_store_applied(c->st) + 1;
         }
+        pthread_mutex_lock(&c->mu);
+        int refusing = c->refusing;
+        pthread_mutex_unlock(&c->mu);
+        if (refusing) {
+            /* Applying a stream that does not continue the local log would
+             * mix two histories: wait (and look again) instead. */
+            natsSubscription_Destroy(sub);
+            sub = NULL;
+            sleep_ms(CHECK_EVERY_MS);
+            jsStreamInfo *si = NULL;
+            if (js_GetStreamInfo(&si, c->js, STREAM, NULL, NULL) == NATS_OK) check_stream(c, si);
+            jsStreamInfo_Destroy(si);
+            next = rc_store_applied(c->st) + 1;
+            continue;
+        }
         if (!sub && !(sub = subscribe(c, next))) {
             sleep_ms(250);
             continue;

@@ -20,6 +20,16 @@ void rc__h_health(const rc_http_req *req, rc_http_res *res) {
         rc_buf_free(&b);
         return;
     }
+    char why[200];
+    if (rc_store_refusing(req->env->st, why, sizeof why)) { /* cluster mode: see docs/cluster.md */
+        rc_buf b = RC_BUF_INIT;
+        rc_buf_puts(&b, "{\"status\":\"refusing writes\",\"reason\":");
+        rc__http_json_str(&b, why, strlen(why));
+        rc_buf_putc(&b, '}');
+        rc__http_res_send(res, 503, "application/json", b.p, b.len);
+        rc_buf_free(&b);
+        return;
+    }
     rc__http_res_send(res, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 

@@ -537,6 +537,15 @@ void rc_store_refuse_writes(rc_store *st, int status, const char *why) {
     pthread_mutex_unlock(&st->cl->mu);
 }
 
+int rc_store_refusing(rc_store *st, char *why, size_t n) {
+    if (!st || !st->cl) return 0;
+    pthread_mutex_lock(&st->cl->mu);
+    int status = st->cl->refuse;
+    if (why && n) snprintf(why, n, "%s", st->cl->refuse_why);
+    pthread_mutex_unlock(&st->cl->mu);
+    return status;
+}
+
 /* ---- set-up and tear-down ------------------------------------------------ */
 
 typedef struct setup {

@@ -187,6 +187,7 @@ def main():
         phase_doors(a, b)
         phase_pubsub(a, b)
         phase_faults(nats, a, b)
+        phase_ahead(tmp, nats, a, b)
     finally:
         for n in nodes:
             n.stop()
@@ -392,6 +393,33 @@ def phase_faults(nats, a, b):
         vals = [r.get("w:" + w.name) for w in ws[2:]]
         t.check("RESP keys hold the last acknowledged write on %s" % nm,
                 vals == [w.last.encode() for w in ws[2:]], "%r %r" % (vals, [w.last for w in ws[2:]]))
+
+
+def phase_ahead(tmp, nats, a, b):
+    """The stream is lost (all of JetStream's storage wiped) while node A's
+    store holds a log: A must refuse writes and say why, not diverge."""
+    before = all_events(a)
+    a.stop()
+    b.stop()
+    nats.stop()
+    for i in range(nats.n):
+        shutil.rmtree(os.path.join(tmp, "nats%d" % i), ignore_errors=True)
+        nats.start(i)
+    wait_for("a new JetStream meta leader", nats.leader)
+    a.start()
+    st, body = a.json("GET", "/health")
+    t.check("/health says the store is ahead of the stream",
+            st == 503 and "ahead of the stream" in (body or {}).get("reason", ""), "%s %s" % (st, body))
+    st, body = post(a, event("/t/ahead", 1))
+    t.check("writes are refused (503) naming the reason",
+            st == 503 and "ahead of the stream" in json.dumps(body), "%s %s" % (st, body))
+    ra = redis.Redis(port=a.resp_port, socket_timeout=15)
+    try:
+        ra.set("ahead", "1")
+        t.check("RESP writes are refused", False, "SET succeeded")
+    except redis.exceptions.ResponseError as e:
+        t.check("RESP writes are refused", "ahead of the stream" in str(e), str(e))
+    t.check("the local log is untouched", all_events(a) == before)
 
 
 if __name__ == "__main__":
