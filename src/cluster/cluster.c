@@ -66,8 +66,10 @@ static void sleep_ms(int ms) {
 }
 
 static int nats_err(rc_err *err, natsStatus s, jsErrCode jerr, const char *what) {
-    return rc_err_set(err, RC_BUSY, "cluster: %s: %s%s%d", what, natsStatus_GetText(s),
-                      jerr ? " (JetStream error " : "", jerr ? (int)jerr : 0);
+    if (jerr)
+        return rc_err_set(err, RC_BUSY, "cluster: %s: %s (JetStream error %d)", what,
+                          natsStatus_GetText(s), (int)jerr);
+    return rc_err_set(err, RC_BUSY, "cluster: %s: %s", what, natsStatus_GetText(s));
 }
 
 /* ---- publishing ----------------------------------------------------------- */
@@ -385,15 +387,22 @@ int rc_cluster_start(rc_cluster **out, const rc_cluster_opts *o, rc_store *st, r
     int rc = connect_all(c, o, err);
     jsStreamInfo *si = NULL;
     int64_t deadline = mono_ms() + o->connect_wait_ms;
-    /* A cluster that just started elects its JetStream leader first. */
+    /* A cluster that just started elects its leaders first: until then
+     * requests time out or find no responders. */
     if (!rc)
         for (;;) {
             rc = ensure_stream(c, &si, err);
+            if (!rc && si->State.LastSeq == 0) {
+                jsStreamInfo_Destroy(si);
+                si = NULL;
+                if (!(rc = genesis(c, err))) rc = ensure_stream(c, &si, err);
+            }
             if (!rc || mono_ms() >= deadline) break;
+            RC_DEBUG("cluster", "waiting for the stream: %s", rc_err_msg(err));
+            jsStreamInfo_Destroy(si);
+            si = NULL;
             sleep_ms(500);
         }
-    if (!rc && !si) rc = rc_err_set(err, RC_BUSY, "cluster: no stream");
-    if (!rc && si->State.LastSeq == 0) rc = genesis(c, err);
     rc_replicator r = {publish, c};
     if (!rc) rc = rc_store_set_replicator(st, &r, err);
     if (!rc) {
