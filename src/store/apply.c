@@ -248,7 +248,7 @@ static void dry_done(void *arg, int status, const rc_err *err, const rc_append_i
     }
     rc_err e;
     rc_err_clear(&e);
-    if (publish(p->st, p, RC_EXPECT_ANY, NULL, 1, &e) != RC_OK)
+    if (refused(p->st->cl, &e) || publish(p->st, p, RC_EXPECT_ANY, NULL, 1, &e) != RC_OK)
         pend_finish(p, e.code ? e.code : RC_BUSY, &e, NULL, 0);
 }
 
@@ -529,12 +529,42 @@ int rc_store_apply_failed(rc_store *st, rc_err *why) {
     return f;
 }
 
+/* Under mu: unlink every waiting request onto one list. */
+static pend *take_all(rc__cluster *cl) {
+    pend *all = cl->waiting;
+    cl->waiting = NULL;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        while (cl->buckets[i]) {
+            pend *p = cl->buckets[i];
+            cl->buckets[i] = p->next;
+            p->next = all;
+            all = p;
+        }
+    return all;
+}
+
+static void fail_list(pend *all, int status, const char *why) {
+    while (all) {
+        pend *p = all;
+        all = p->next;
+        pend_fail(p, status, "cluster: %s", why);
+    }
+}
+
 void rc_store_refuse_writes(rc_store *st, int status, const char *why) {
-    if (!st->cl) return;
-    pthread_mutex_lock(&st->cl->mu);
-    st->cl->refuse = status;
-    snprintf(st->cl->refuse_why, sizeof st->cl->refuse_why, "%s", why ? why : "");
-    pthread_mutex_unlock(&st->cl->mu);
+    rc__cluster *cl = st->cl;
+    if (!cl) return;
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s", why ? why : "");
+    pthread_mutex_lock(&cl->mu);
+    cl->refuse = status;
+    snprintf(cl->refuse_why, sizeof cl->refuse_why, "%s", msg);
+    /* Nothing will be applied while refusing: what waits for its apply
+     * gets the reason now rather than never (it may still be stored:
+     * the same doubt as a publish timeout). */
+    pend *all = status ? take_all(cl) : NULL;
+    pthread_mutex_unlock(&cl->mu);
+    fail_list(all, status, msg);
 }
 
 int rc_store_refusing(rc_store *st, char *why, size_t n) {
@@ -594,19 +624,7 @@ void rc__cl_free(rc_store *st) {
     if (!cl) return;
     /* The replicator stopped before the store: what still waits never gets
      * its answer. */
-    pend *all = cl->waiting;
-    for (size_t i = 0; i < NBUCKETS; i++)
-        while (cl->buckets[i]) {
-            pend *p = cl->buckets[i];
-            cl->buckets[i] = p->next;
-            p->next = all;
-            all = p;
-        }
-    while (all) {
-        pend *p = all;
-        all = p->next;
-        pend_fail(p, RC_SHUTDOWN, "%s", "cluster: shut down before the write was applied");
-    }
+    fail_list(take_all(cl), RC_SHUTDOWN, "shut down before the write was applied");
     sqlite3_finalize(cl->pos);
     sqlite3_finalize(cl->put);
     pthread_mutex_destroy(&cl->mu);
