@@ -128,8 +128,21 @@ static void pend_fail(pend *p, int status, const char *fmt, const char *detail) 
 
 /* Nats-Msg-Id: "rc1-" and two FNV-1a 64 lanes over the (source, id) pairs,
  * so a client's retry of the same events is recognised by the stream. */
-static void make_msgid(rc_event *const *evs, size_t n, char out[48]) {
+static void make_msgid(rc_event *const *evs, size_t n, int64_t expect_seq, const char *expect_subject,
+                       char out[48]) {
     uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+    /* A retry with another expectation is another request: its own id. */
+    if (expect_seq != RC_EXPECT_ANY) {
+        char e[48];
+        snprintf(e, sizeof e, "%lld", (long long)expect_seq);
+        for (const char *parts[2] = {e, expect_subject ? expect_subject : ""}, **pp = parts;
+             pp < parts + 2; pp++)
+            for (const unsigned char *c = (const unsigned char *)*pp; *c; c++) {
+                a = (a ^ *c) * 0x100000001b3ULL;
+                b = (b ^ (unsigned char)(*c + 0x5b)) * 0x100000001b3ULL;
+            }
+        a = (a ^ 0xfd) * 0x100000001b3ULL;
+    }
     for (size_t i = 0; i < n; i++) {
         const char *parts[2] = {evs[i]->source, evs[i]->id};
         for (int k = 0; k < 2; k++) {
@@ -198,7 +211,7 @@ int rc__cl_append(rc_store *st, rc__req *r, rc_err *err) {
     p->kind = P_APPEND;
     rc_buf_init(&p->body);
     rc_event_encode_batch(r->evs, r->n, 0, &p->body);
-    make_msgid(r->evs, r->n, p->msgid);
+    make_msgid(r->evs, r->n, r->expect_seq, r->expect_subject, p->msgid);
     p->done = r->done;
     p->arg = r->arg;
     p->r = r;
@@ -233,7 +246,7 @@ static int dry_fn(rc_txn *tx, void *arg, rc_err *err) {
     if (r->n == 0) return RC_OK; /* nothing to replicate: commit locally */
     rc_buf_reset(&p->body);
     rc_event_encode_batch(r->evs, r->n, 0, &p->body);
-    make_msgid(r->evs, r->n, p->msgid);
+    make_msgid(r->evs, r->n, RC_EXPECT_ANY, NULL, p->msgid);
     return RC__DRY; /* roll it back: the events come back through the stream */
 }
 

@@ -227,6 +227,18 @@ def phase_doors(a, b):
     t.check("a retried event answers duplicate with the stored seq",
             st2 == 200 and body2 and body2.get("seq") == seq and body2.get("duplicate"),
             "%s %s" % (st2, body2))
+    # optimistic concurrency, decided in stream order on every node
+    st, _, raw = a.http("POST", "/events?expect_seq=0", json.dumps(event("/t/occ", 1, subject="acct-1")),
+                        {"Content-Type": "application/cloudevents+json"})
+    first = json.loads(raw).get("seq") if st in (200, 201) else None
+    t.check("expect_seq=0 on a new subject accepted (A)", st == 201 and first, "%s %s" % (st, raw))
+    st, _, raw = b.http("POST", "/events?expect_seq=0", json.dumps(event("/t/occ", 2, subject="acct-1")),
+                        {"Content-Type": "application/cloudevents+json"})
+    t.check("a stale expect_seq is refused with 409 (B)", st == 409, "%s %s" % (st, raw))
+    st, _, raw = b.http("POST", "/events?expect_seq=%s" % first,
+                        json.dumps(event("/t/occ", 2, subject="acct-1")),
+                        {"Content-Type": "application/cloudevents+json"})
+    t.check("the same event retried with the right expect_seq is accepted (B)", st == 201, "%s %s" % (st, raw))
     ra = redis.Redis(port=a.resp_port, socket_timeout=15)
     rb = redis.Redis(port=b.resp_port, socket_timeout=15)
     t.check("RESP SET on A", ra.set("k1", "v1") is True)
