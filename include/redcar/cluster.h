@@ -41,4 +41,11 @@ typedef struct rc_cluster_health {
 } rc_cluster_health;
 void rc_cluster_health_get(rc_cluster *c, rc_cluster_health *h);
 
+/* Before the store opens: when dir holds no database yet, download a
+ * peer's snapshot (url: its HTTP GET /backup) as dir/redcar.db. The copy
+ * carries the peer's stream position, so the apply loop continues from
+ * there: how a new node catches up once the stream no longer holds the
+ * start of the log. RC_OK without doing anything when a database exists. */
+int rc_cluster_seed(const char *url, const char *dir, rc_err *err);
+
 #endif

@@ -11,10 +11,13 @@
  *   order. Any error, a failed apply, or a stream that has messages the
  *   consumer does not deliver (the server holding the consumer died) makes
  *   it start a new consumer from the local position.
+ * - Seeding: a new node's empty data directory can start from a peer's
+ *   snapshot (its GET /backup), which carries the peer's stream position.
  * - Refusal: when the local position is beyond the stream's last seq (the
  *   stream was recreated or lost) or before its first (trimmed), the node
  *   refuses writes instead of diverging.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,8 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <nats/nats.h>
 
 #include "redcar/cluster.h"
@@ -454,4 +459,44 @@ void rc_cluster_health_get(rc_cluster *c, rc_cluster_health *h) {
     h->stream_last = c->stream_last;
     snprintf(h->why, sizeof h->why, "%s", c->why);
     pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- seeding a new node from a peer's snapshot ------------------------------ */
+
+int rc_cluster_seed(const char *url, const char *dir, rc_err *err) {
+    char db[4096], tmp[4200];
+    if (snprintf(db, sizeof db, "%s/redcar.db", dir) >= (int)sizeof db)
+        return rc_err_set(err, RC_INVALID, "cluster: data directory path too long");
+    if (access(db, F_OK) == 0) {
+        RC_INFO("cluster", "%s exists: not seeding from %s", db, url);
+        return RC_OK;
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return rc_err_set(err, RC_IO, "cluster: cannot create %s: %s", dir, strerror(errno));
+    snprintf(tmp, sizeof tmp, "%s.seed", db);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return rc_err_set(err, RC_IO, "cluster: cannot create %s: %s", tmp, strerror(errno));
+    CURL *h = curl_easy_init();
+    CURLcode cc = CURLE_FAILED_INIT;
+    long code = 0;
+    if (h) {
+        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+        curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        cc = curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(h);
+    }
+    /* The copy must be on disk before it is renamed into place. */
+    int bad = cc != CURLE_OK || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    if (fclose(f) != 0) bad = 1;
+    if (bad || rename(tmp, db) != 0) {
+        unlink(tmp);
+        return rc_err_set(err, RC_IO, "cluster: seeding from %s failed: %s (HTTP %ld)", url,
+                          cc != CURLE_OK ? curl_easy_strerror(cc) : strerror(errno), code);
+    }
+    RC_INFO("cluster", "seeded %s from the snapshot at %s", db, url);
+    return RC_OK;
 }

@@ -105,6 +105,8 @@ static const cfg_row rows[] = {
     {"node", T_STR, "", 0, 0, NULL, 0, "node", F_STARTUP, "this node's name in the cluster (default: the host name)"},
     {"cluster-replicas", T_INT, "3", 1, 5, NULL, 0, "cluster-replicas", F_STARTUP,
      "replicas of the stream when this node creates it"},
+    {"cluster-seed", T_STR, "", 0, 0, NULL, 0, "cluster-seed", F_STARTUP,
+     "cluster mode: an empty data directory starts from this peer's snapshot (http://HOST:PORT/backup)"},
 };
 #define NROWS (sizeof rows / sizeof rows[0])
 

@@ -155,6 +155,18 @@ int rc_server_run(rc_config *cfg) {
     so.dir = rc_config_str(cfg, "dir", dir, sizeof dir);
     so.fsync = !strcmp(rc_config_str(cfg, "fsync", fsync, sizeof fsync), "normal") ? RC_FSYNC_NORMAL
                                                                                   : RC_FSYNC_ALWAYS;
+    char seed[1024], curls[1024];
+    rc_config_str(cfg, "cluster", curls, sizeof curls);
+    if (*curls && *rc_config_str(cfg, "cluster-seed", seed, sizeof seed)) {
+        rc_err serr;
+        rc_err_clear(&serr);
+        if (rc_cluster_seed(seed, dir, &serr) != RC_OK) {
+            RC_ERROR("cluster", "%s", rc_err_msg(&serr));
+            if (strcmp(logfile, "stderr") && strcmp(logfile, "stdout"))
+                fprintf(stderr, "redcar: %s\n", rc_err_msg(&serr));
+            return 1;
+        }
+    }
     rc_store *st = NULL;
     rc_hub *hub = NULL;
     rc_http *http = NULL, *https = NULL;
@@ -184,8 +196,7 @@ int rc_server_run(rc_config *cfg) {
 
     /* Cluster mode: after the hub (applied events fan out) and before
      * anything that writes, so every write goes through the stream. */
-    char curls[1024];
-    if (*rc_config_str(cfg, "cluster", curls, sizeof curls)) {
+    if (*curls) {
         char node[256];
         if (!*rc_config_str(cfg, "node", node, sizeof node) && gethostname(node, sizeof node) != 0)
             snprintf(node, sizeof node, "redcar");

@@ -11,7 +11,11 @@ nodes started with --cluster.
   3. faults: while clients keep writing through both nodes with retries,
      one nats-server and one redcar node are killed (SIGKILL); no
      acknowledged event is lost or duplicated, and the killed node, started
-     again on its data directory, catches up to the same log and KV view.
+     again on its data directory, catches up to the same log and KV view;
+  4. a new node C seeded from A's snapshot (--cluster-seed A/backup) resumes
+     at the snapshot's stream position and ends up with the same log;
+  5. a node whose store is ahead of the stream (JetStream's storage wiped)
+     refuses writes, says why on /health, and leaves its log alone.
 
 Every process is started here and stopped by its PID. Skipped (exit 0 with
 a note) when nats-server is not installed."""
@@ -187,6 +191,7 @@ def main():
         phase_doors(a, b)
         phase_pubsub(a, b)
         phase_faults(nats, a, b)
+        phase_seed(nats, a, nodes)
         phase_ahead(tmp, nats, a, b)
     finally:
         for n in nodes:
@@ -405,6 +410,23 @@ def phase_faults(nats, a, b):
         vals = [r.get("w:" + w.name) for w in ws[2:]]
         t.check("RESP keys hold the last acknowledged write on %s" % nm,
                 vals == [w.last.encode() for w in ws[2:]], "%r %r" % (vals, [w.last for w in ws[2:]]))
+
+
+def phase_seed(nats, a, nodes):
+    """A new node starts from a peer's snapshot (GET /backup) and applies
+    the stream from the snapshot's position on."""
+    c = Redcar("--cluster", nats.urls(), "--node", "c", "--cluster-seed", a.url + "/backup", "-l", "debug")
+    nodes.append(c)
+    text = open(c.log).read()
+    t.check("node C seeded from A's snapshot", "seeded" in text, text[-500:])
+    pos = [int(x) for x in __import__("re").findall(r"local position (\d+)", text)]
+    t.check("C resumes at the snapshot's stream position, not at the start", pos and pos[-1] > 1, repr(pos))
+    rc = redis.Redis(port=c.resp_port, socket_timeout=15)
+    t.check("SET on C", rc.set("from-c", "1") is True)
+    ra = redis.Redis(port=a.resp_port, socket_timeout=15)
+    wait_for("C's write on A", lambda: ra.get("from-c") == b"1", timeout=20)
+    same_log(a, c, "the seeded node holds the same log as A")
+    c.stop()
 
 
 def phase_ahead(tmp, nats, a, b):
