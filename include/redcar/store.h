@@ -303,6 +303,10 @@ int rc_store_apply_failed(rc_store *st, rc_err *why);
 /* Refuse (status, message) or accept (status RC_OK) new writes, e.g. while
  * the local store is ahead of the stream. */
 void rc_store_refuse_writes(rc_store *st, int status, const char *why);
+/* Fail (RC_TIMEOUT) the requests published more than max_age_ms ago
+ * that no apply answered: a stuck apply must not hold clients forever.
+ * Returns how many. */
+int rc_store_sweep_pending(rc_store *st, int64_t max_age_ms);
 /* The refusal in force (0 when writes are accepted or not in cluster
  * mode); why (may be NULL) receives its reason. For /health. */
 int rc_store_refusing(rc_store *st, char *why, size_t n);

@@ -38,6 +38,7 @@
 #define SUBJECT "redcar.log"
 #define DEDUP_WINDOW_NS (120LL * 1000000000LL) /* Nats-Msg-Id window: 2 minutes */
 #define PUB_WAIT_MS 10000                       /* a publish not acked by then fails */
+#define APPLY_WAIT_MS 60000                     /* a published write not applied by then fails */
 #define FETCH_BATCH 256
 #define FETCH_WAIT_MS 500
 #define CHECK_EVERY_MS 1000                     /* stream info while idle */
@@ -270,8 +271,15 @@ static void *apply_main(void *arg) {
     natsSubscription *sub = NULL;
     uint64_t next = rc_store_applied(c->st) + 1;
     int64_t last_check = 0;
+    int64_t last_sweep = mono_ms();
     while (!atomic_load(&c->stop)) {
         rc_err why;
+        if (mono_ms() - last_sweep >= CHECK_EVERY_MS) {
+            last_sweep = mono_ms();
+            int n = rc_store_sweep_pending(c->st, APPLY_WAIT_MS);
+            if (n) RC_WARN("cluster", "%d writes published but not applied within %d ms: failed", n,
+                           APPLY_WAIT_MS);
+        }
         if (rc_store_apply_failed(c->st, &why)) {
             /* Start again from what is durable; what was queued after the
              * failed message fails its position check and is fetched again. */

@@ -46,6 +46,7 @@ typedef struct pend {
     struct pend *next;        /* bucket chain, or the waiting list */
     rc_store *st;
     uint64_t token;
+    int64_t since_ms;         /* when published (rc__now_ms), for rc_store_sweep_pending */
     pkind kind;
     rc__req *r;               /* append: the request (its events, for lookups) */
     rc_txn_fn fn;             /* txn: the user's function */
@@ -174,6 +175,7 @@ static int publish(rc_store *st, pend *p, int64_t expect_seq, const char *expect
     rc__cluster *cl = st->cl;
     pthread_mutex_lock(&cl->mu);
     p->token = ++cl->next_token;
+    p->since_ms = rc__now_ms();
     pend_put(cl, p);
     pthread_mutex_unlock(&cl->mu);
     rc_repl_pub m = {.token = p->token,
@@ -562,6 +564,46 @@ static void fail_list(pend *all, int status, const char *why) {
         all = p->next;
         pend_fail(p, status, "cluster: %s", why);
     }
+}
+
+int rc_store_sweep_pending(rc_store *st, int64_t max_age_ms) {
+    rc__cluster *cl = st->cl;
+    if (!cl) return 0;
+    int64_t cut = rc__now_ms() - max_age_ms;
+    pend *old = NULL;
+    int n = 0;
+    pthread_mutex_lock(&cl->mu);
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (pend **pp = &cl->buckets[i]; *pp;) {
+            pend *p = *pp;
+            if (p->since_ms < cut) {
+                *pp = p->next;
+                p->next = old;
+                old = p;
+                n++;
+            } else {
+                pp = &p->next;
+            }
+        }
+    for (pend **pp = &cl->waiting; *pp;) { /* duplicates and reruns waiting for the position */
+        pend *p = *pp;
+        if (p->since_ms < cut) {
+            *pp = p->next;
+            p->next = old;
+            old = p;
+            n++;
+        } else {
+            pp = &p->next;
+        }
+    }
+    pthread_mutex_unlock(&cl->mu);
+    while (old) {
+        pend *p = old;
+        old = p->next;
+        pend_fail(p, RC_TIMEOUT, "%s", "cluster: published, but not applied on this node in time "
+                                       "(it may be stored: retry with the same source and id)");
+    }
+    return n;
 }
 
 void rc_store_refuse_writes(rc_store *st, int status, const char *why) {
