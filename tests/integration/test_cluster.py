@@ -430,6 +430,9 @@ def phase_seed(nats, a, nodes):
     t0 = time.time()
     t.check("SET on C", rc.set("from-c", "1") is True)
     print("# first SET on C took %.1f s" % (time.time() - t0))
+    for line in open(c.log):
+        if "cluster" in line and os.environ.get("RC_CLUSTER_DEBUG"):
+            print("#   " + line.rstrip())
     ra = redis.Redis(port=a.resp_port, socket_timeout=15)
     wait_for("C's write on A", lambda: ra.get("from-c") == b"1", timeout=20)
     same_log(a, c, "the seeded node holds the same log as A")

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cluster mode's store side (src/store/apply.c) without NATS: two stores
+ * share one ordered in-process log that implements the replicator
+ * interface with JetStream's rules (sequence = position in the log,
+ * Nats-Msg-Id dedup, expected last sequence), and each store is fed the log
+ * in order through rc_store_apply, as the apply loop does. Checks that both
+ * stores derive the same seqs, that a write completes only once applied,
+ * that retries are idempotent, that expectations are decided in stream order
+ * on both alike, that racing transaction functions are serialised, and
+ * that redelivery and gaps are handled. tests/integration/test_cluster.py
+ * runs the same code against a real JetStream cluster.
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tmpdir.h"
+#include "redcar/store.h"
+
+RC_TEST_TMPDIR("rc-store-apply")
+
+/* ---- the shared log ------------------------------------------------------ */
+
+typedef struct msg {
+    int from;                 /* index of the publishing store */
+    uint64_t token;
+    char msgid[64];
+    char *body;
+    size_t len;
+    int64_t expect_seq;
+    char expect_subject[64];
+} msg;
+
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static msg msgs[256];
+static size_t n_msgs;
+static rc_store *stores[2];
+static int ids[2] = {0, 1};
+
+static int publish(void *ctx, const rc_repl_pub *p, rc_err *err) {
+    int from = *(int *)ctx;
+    (void)err;
+    pthread_mutex_lock(&log_mu);
+    for (size_t i = 0; i < n_msgs; i++)
+        if (!strcmp(msgs[i].msgid, p->msgid)) { /* the dedup window */
+            pthread_mutex_unlock(&log_mu);
+            rc_store_published(stores[from], p->token, RC_OK, i + 1, 1, NULL);
+            return RC_OK;
+        }
+    if (p->has_expect_last && p->expect_last != n_msgs) {
+        pthread_mutex_unlock(&log_mu);
+        rc_err e;
+        rc_err_set(&e, RC_CONFLICT, "wrong last sequence");
+        rc_store_published(stores[from], p->token, RC_CONFLICT, 0, 0, &e);
+        return RC_OK;
+    }
+    ck_assert_uint_lt(n_msgs, 256);
+    msg *m = &msgs[n_msgs++];
+    m->from = from;
+    m->token = p->token;
+    snprintf(m->msgid, sizeof m->msgid, "%s", p->msgid);
+    m->body = malloc(p->len);
+    memcpy(m->body, p->body, p->len);
+    m->len = p->len;
+    m->expect_seq = p->expect_seq;
+    snprintf(m->expect_subject, sizeof m->expect_subject, "%s", p->expect_subject ? p->expect_subject : "");
+    uint64_t seq = n_msgs;
+    pthread_mutex_unlock(&log_mu);
+    rc_store_published(stores[from], p->token, RC_OK, seq, 0, NULL);
+    return RC_OK;
+}
+
+/* Feed store i the log from its position on; wait until it applied all. */
+static void pump(int i) {
+    rc_store *st = stores[i];
+    pthread_mutex_lock(&log_mu);
+    size_t n = n_msgs;
+    pthread_mutex_unlock(&log_mu);
+    for (size_t k = rc_store_applied(st); k < n; k++) {
+        msg *m = &msgs[k];
+        rc_repl_msg rm = {.stream_seq = k + 1,
+                          .time_ms = 1700000000000LL + (int64_t)k,
+                          .mine = m->from == i,
+                          .token = m->token,
+                          .expect_seq = m->expect_seq,
+                          .expect_subject = m->expect_subject[0] ? m->expect_subject : NULL,
+                          .body = m->body,
+                          .len = m->len};
+        rc_err err;
+        ck_assert_int_eq(rc_store_apply(st, &rm, &err), RC_OK);
+    }
+    for (int w = 0; w < 500 && rc_store_applied(st) < n; w++) usleep(10000);
+    ck_assert_uint_eq(rc_store_applied(st), n);
+}
+
+static void pump_all(void) {
+    pump(0);
+    pump(1);
+}
+
+static void open_two(void) {
+    for (int i = 0; i < 2; i++) {
+        char d[128];
+        snprintf(d, sizeof d, "%s/n%d", dir, i);
+        rc_store_opts o;
+        rc_store_opts_default(&o);
+        o.dir = d;
+        rc_err err;
+        ck_assert_int_eq(rc_store_open(&stores[i], &o, &err), RC_OK);
+        rc_replicator r = {publish, &ids[i]};
+        ck_assert_int_eq(rc_store_set_replicator(stores[i], &r, &err), RC_OK);
+    }
+}
+
+static void close_two(void) {
+    for (int i = 0; i < 2; i++) rc_store_close(stores[i]);
+    for (size_t i = 0; i < n_msgs; i++) free(msgs[i].body);
+    n_msgs = 0;
+}
+
+/* ---- completions ------------------------------------------------------------ */
+
+typedef struct outcome {
+    atomic_int done;
+    int status;
+    uint64_t seq;
+    int duplicate;
+} outcome;
+
+static void on_done(void *arg, int status, const rc_err *err, const rc_append_item *items, size_t n) {
+    (void)err;
+    outcome *o = arg;
+    o->status = status;
+    if (status == RC_OK && n) {
+        o->seq = items[0].seq;
+        o->duplicate = items[0].duplicate;
+    }
+    atomic_store(&o->done, 1);
+}
+
+static rc_event *ev(const char *id, const char *subject) {
+    rc_event *e = rc_event_new();
+    ck_assert_int_eq(rc_event_set(e, "specversion", "1.0"), RC_OK);
+    ck_assert_int_eq(rc_event_set(e, "source", "/test/apply"), RC_OK);
+    ck_assert_int_eq(rc_event_set(e, "id", id), RC_OK);
+    ck_assert_int_eq(rc_event_set(e, "type", "test.apply"), RC_OK);
+    if (subject) ck_assert_int_eq(rc_event_set(e, "subject", subject), RC_OK);
+    return e;
+}
+
+static void append(int i, const char *id, const char *subject, int64_t expect, outcome *o) {
+    rc_event *e = ev(id, subject);
+    rc_append_opts ao = RC_APPEND_OPTS_INIT;
+    ao.expect_seq = expect;
+    rc_err err;
+    memset(o, 0, sizeof *o);
+    ck_assert_int_eq(rc_store_append_async(stores[i], &e, 1, &ao, on_done, o, &err), RC_OK);
+}
+
+/* The events of a store as "seq:id," text. */
+static int collect(const rc_stored *row, void *arg) {
+    char *out = arg;
+    size_t n = strlen(out);
+    snprintf(out + n, 4096 - n, "%llu:%s,", (unsigned long long)row->seq, row->id);
+    return 0;
+}
+
+static void log_of(int i, char out[4096]) {
+    out[0] = '\0';
+    rc_query q;
+    memset(&q, 0, sizeof q);
+    rc_err err;
+    ck_assert_int_eq(rc_store_scan(stores[i], &q, collect, out, &err), RC_OK);
+}
+
+/* ---- tests --------------------------------------------------------------------- */
+
+START_TEST(test_same_seqs_and_completion_after_apply) {
+    open_two();
+    outcome a, b;
+    append(0, "e1", "s", RC_EXPECT_ANY, &a);
+    append(1, "e2", "s", RC_EXPECT_ANY, &b);
+    usleep(20000);
+    ck_assert_int_eq(atomic_load(&a.done), 0); /* published, not yet applied */
+    pump(1);
+    ck_assert_int_eq(atomic_load(&b.done), 1); /* B applied its own message */
+    ck_assert_int_eq(atomic_load(&a.done), 0); /* A has not applied anything */
+    pump(0);
+    ck_assert_int_eq(atomic_load(&a.done), 1);
+    ck_assert_int_eq(a.status, RC_OK);
+    ck_assert_uint_eq(a.seq, 1);
+    ck_assert_uint_eq(b.seq, 2);
+    char la[4096], lb[4096];
+    log_of(0, la);
+    log_of(1, lb);
+    ck_assert_str_eq(la, "1:e1,2:e2,");
+    ck_assert_str_eq(la, lb);
+    /* a retry is deduplicated by message id and answers the stored seq */
+    outcome r;
+    append(1, "e1", "s", RC_EXPECT_ANY, &r);
+    for (int w = 0; w < 200 && !atomic_load(&r.done); w++) usleep(10000);
+    ck_assert_int_eq(r.status, RC_OK);
+    ck_assert_uint_eq(r.seq, 1);
+    ck_assert_int_eq(r.duplicate, 1);
+    close_two();
+}
+END_TEST
+
+START_TEST(test_expectation_decided_in_stream_order) {
+    open_two();
+    outcome a, b;
+    append(0, "x1", "acct", 0, &a); /* both expect an empty subject */
+    append(1, "x2", "acct", 0, &b);
+    pump_all();
+    ck_assert_int_eq(a.status, RC_OK);
+    ck_assert_int_eq(b.status, RC_CONFLICT);
+    char la[4096], lb[4096];
+    log_of(0, la);
+    log_of(1, lb);
+    ck_assert_str_eq(la, "1:x1,");
+    ck_assert_str_eq(la, lb);
+    /* the same event with the right expectation is a new request */
+    append(1, "x2", "acct", 1, &b);
+    pump_all();
+    ck_assert_int_eq(b.status, RC_OK);
+    ck_assert_uint_eq(b.seq, 2);
+    close_two();
+}
+END_TEST
+
+/* INCR of key "n": read, append a put of the value + 1. */
+static int incr_fn(rc_txn *tx, void *arg, rc_err *err) {
+    (void)arg;
+    rc_kv_entry e;
+    long v = 0;
+    if (rc_txn_kv_get(tx, "n", &e, err) == RC_OK) v = strtol(e.value, NULL, 10);
+    static atomic_int idn;
+    char id[32], val[32];
+    snprintf(id, sizeof id, "i%d", atomic_fetch_add(&idn, 1));
+    snprintf(val, sizeof val, "%ld", v + 1);
+    rc_event *p = ev(id, "n");
+    rc_event_set(p, "type", "io.redcar.kv.put");
+    rc_event_set_data(p, "text/plain", val, strlen(val), RC_DATA_TEXT);
+    return rc_txn_append(tx, p, NULL, err);
+}
+
+static int value_fn(const rc_kv_entry *e, void *arg) {
+    snprintf(arg, 16, "%.*s", (int)e->value_len, (const char *)e->value);
+    return 0;
+}
+
+START_TEST(test_racing_transactions_serialised) {
+    open_two();
+    outcome o[4];
+    rc_err err;
+    for (int k = 0; k < 4; k++) {
+        memset(&o[k], 0, sizeof o[k]);
+        ck_assert_int_eq(rc_store_txn_async(stores[k % 2], incr_fn, NULL, on_done, &o[k], &err), RC_OK);
+    }
+    for (int round = 0; round < 50; round++) {
+        usleep(20000);
+        pump_all();
+        int all = 1;
+        for (int k = 0; k < 4; k++) all &= atomic_load(&o[k].done);
+        if (all) break;
+    }
+    for (int k = 0; k < 4; k++) ck_assert_int_eq(o[k].status, RC_OK);
+    /* four increments, each on the value the one before wrote, on both */
+    for (int i = 0; i < 2; i++) {
+        char v[16] = "";
+        ck_assert_int_eq(rc_store_kv_get(stores[i], "n", 0, value_fn, v, &err), RC_OK);
+        ck_assert_str_eq(v, "4");
+    }
+    char la[4096], lb[4096];
+    log_of(0, la);
+    log_of(1, lb);
+    ck_assert_str_eq(la, lb);
+    close_two();
+}
+END_TEST
+
+START_TEST(test_redelivery_skipped_gap_fails) {
+    open_two();
+    outcome a;
+    append(0, "g1", NULL, RC_EXPECT_ANY, &a);
+    pump(0);
+    rc_repl_msg again = {.stream_seq = 1, .time_ms = 1, .expect_seq = RC_EXPECT_ANY,
+                         .body = msgs[0].body, .len = msgs[0].len};
+    rc_err err;
+    ck_assert_int_eq(rc_store_apply(stores[0], &again, &err), RC_OK); /* delivered twice */
+    rc_repl_msg gap = again;
+    gap.stream_seq = 5;
+    ck_assert_int_eq(rc_store_apply(stores[0], &gap, &err), RC_OK);
+    int failed = 0;
+    for (int w = 0; w < 200 && !(failed = rc_store_apply_failed(stores[0], &err)); w++) usleep(10000);
+    ck_assert_int_eq(failed, 1);
+    ck_assert_ptr_nonnull(strstr(rc_err_msg(&err), "gap"));
+    ck_assert_uint_eq(rc_store_applied(stores[0]), 1);
+    char la[4096];
+    log_of(0, la);
+    ck_assert_str_eq(la, "1:g1,");
+    /* a body that is not a batch of events only moves the position */
+    rc_repl_msg junk = {.stream_seq = 2, .time_ms = 1, .expect_seq = RC_EXPECT_ANY, .body = "nope", .len = 4};
+    ck_assert_int_eq(rc_store_apply(stores[0], &junk, &err), RC_OK);
+    for (int w = 0; w < 200 && rc_store_applied(stores[0]) < 2; w++) usleep(10000);
+    ck_assert_uint_eq(rc_store_applied(stores[0]), 2);
+    close_two();
+}
+END_TEST
+
+START_TEST(test_refusal_fails_waiting_writes) {
+    open_two();
+    outcome a;
+    append(0, "r1", NULL, RC_EXPECT_ANY, &a);
+    rc_store_refuse_writes(stores[0], RC_BUSY, "local store is ahead of the stream");
+    ck_assert_int_eq(atomic_load(&a.done), 1);
+    ck_assert_int_eq(a.status, RC_BUSY);
+    char why[200];
+    ck_assert_int_eq(rc_store_refusing(stores[0], why, sizeof why), RC_BUSY);
+    ck_assert_str_eq(why, "local store is ahead of the stream");
+    rc_event *e = ev("r2", NULL);
+    rc_err err;
+    ck_assert_int_eq(rc_store_append_async(stores[0], &e, 1, NULL, on_done, &a, &err), RC_BUSY);
+    rc_store_refuse_writes(stores[0], RC_OK, NULL);
+    ck_assert_int_eq(rc_store_refusing(stores[0], NULL, 0), 0);
+    close_two();
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("store_apply");
+    TCase *tc = tcase_create("apply");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_same_seqs_and_completion_after_apply);
+    tcase_add_test(tc, test_expectation_decided_in_stream_order);
+    tcase_add_test(tc, test_racing_transactions_serialised);
+    tcase_add_test(tc, test_redelivery_skipped_gap_fails);
+    tcase_add_test(tc, test_refusal_fails_waiting_writes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
