@@ -285,8 +285,16 @@ static void *apply_main(void *arg) {
              * failed message fails its position check and is fetched again. */
             natsSubscription_Destroy(sub);
             sub = NULL;
+            RC_DEBUG("cluster", "apply failed (%s): starting again from the local position",
+                     rc_err_msg(&why));
             sleep_ms(200);
             next = rc_store_applied(c->st) + 1;
+            /* A gap that comes back means the stream no longer holds what
+             * comes next (trimmed): this refuses instead of looping. */
+            jsStreamInfo *si = NULL;
+            if (js_GetStreamInfo(&si, c->js, STREAM, NULL, NULL) == NATS_OK) check_stream(c, si);
+            jsStreamInfo_Destroy(si);
+            continue;
         }
         pthread_mutex_lock(&c->mu);
         int refusing = c->refusing;
