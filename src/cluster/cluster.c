@@ -42,6 +42,7 @@
 #define FETCH_BATCH 256
 #define FETCH_WAIT_MS 500
 #define CHECK_EVERY_MS 1000                     /* stream info while idle */
+#define SUBSCRIBE_WAIT_MS 1500                  /* creating the pull consumer */
 #define MAX_SERVERS 16
 
 struct rc_cluster {
@@ -223,9 +224,15 @@ static natsSubscription *subscribe(rc_cluster *c, uint64_t from) {
     so.Config.OptStartSeq = from;
     so.Config.AckPolicy = js_AckNone;
     so.Config.InactiveThreshold = 30LL * 1000000000LL;
+    /* Seen: with one of three servers dead, the first consumer request of a
+     * fresh connection sometimes gets no answer; a short wait and a new
+     * request beat the default 5 s. */
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = SUBSCRIBE_WAIT_MS;
     natsSubscription *sub = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_PullSubscribe(&sub, c->js, SUBJECT, NULL, NULL, &so, &jerr);
+    natsStatus s = js_PullSubscribe(&sub, c->js, SUBJECT, NULL, &jo, &so, &jerr);
     if (s != NATS_OK) {
         RC_DEBUG("cluster", "pull consumer from %" PRIu64 ": %s (%d)", from, natsStatus_GetText(s),
                  (int)jerr);
