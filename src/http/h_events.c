@@ -5,9 +5,10 @@
  *
  * Appends are asynchronous: the handler hands the events to the store's
  * writer and defers its answer; the completion (on the writer thread,
- * after the group commit is durable) only records the result and posts it
- * to the door's answer thread, which writes the answer and wakes the
- * connection, so the writer is back at the next group at once. Log reads are streamed page by page from the store with the
+ * after the group commit is durable) only records the result and wakes the
+ * connection, so the writer is back at the next group at once; the answer
+ * is built by the finish step on the HTTP thread that sends it (no thread
+ * in between: each hop costs a wake-up per request). Log reads are streamed page by page from the store with the
  * stored JSON copied through and `seq` spliced in, so a long replay never
  * materialises in memory and never re-encodes an event.
  */
@@ -21,7 +22,6 @@
 /* ---- POST /events ----------------------------------------------------------------- */
 
 typedef struct append_ctx {
-    rc_http_job job;          /* first: the answer thread gets &job */
     rc_http_res *res;
     rc_http_env *env;
     size_t n;
@@ -36,10 +36,9 @@ typedef struct append_ctx {
     size_t n_items;
 } append_ctx;
 
-/* On the answer thread: build the answer and wake the connection. */
-static void append_answer(rc_http_job *job) {
-    append_ctx *c = (append_ctx *)job;
-    rc_http_res *res = c->res;
+/* The finish step, on the HTTP thread once woken: build the answer. */
+static void append_answer(rc_http_res *res, void *arg) {
+    append_ctx *c = arg;
     const rc_append_item *items = c->items;
     size_t n = c->n_items;
     if (c->status != RC_OK) {
@@ -84,9 +83,8 @@ static void append_answer(rc_http_job *job) {
     if (c->items != &c->one) free(c->items);
     free(c->expect_subject);
     free(c);
-    rc__http_res_complete(res);
-    /* Only now: stop waits for inflight == 0 before it may stop MHD, so
-     * the resume above must have happened by then. */
+    /* stop() waits for inflight == 0 before it may stop MHD: by then every
+     * deferred connection has been resumed and answered. */
     atomic_fetch_sub(&env->inflight, 1);
 }
 
@@ -113,8 +111,7 @@ static void append_done(void *arg, int status, const rc_err *err, const rc_appen
             rc_err_set(&c->err, RC_NOMEM, "committed, but out of memory for the answer");
         }
     }
-    c->job.run = append_answer;
-    rc__http_job_post(c->env, &c->job);
+    rc__http_res_complete(c->res);
 }
 
 /* Read the optimistic-concurrency precondition from the query or headers. */
@@ -171,14 +168,25 @@ void rc__h_events_post(const rc_http_req *req, rc_http_res *res) {
             rc__http_res_problem(res, RC_TOO_LARGE, d);
             return;
         }
-        for (size_t i = 0; rc == RC_OK && i < n; i++) {
-            if ((int64_t)evs[i]->data_len > max_event) {
-                rc_event_free_array(evs, n);
-                char d[96];
-                snprintf(d, sizeof d, "[%zu] data: larger than max-event-size", i);
-                rc__http_res_problem(res, RC_TOO_LARGE, d);
-                return;
+        /* max-event-size is the encoded size of each member. A body within
+         * it holds no member beyond it (the common case: nothing to do);
+         * otherwise each member is measured by encoding it. */
+        if (rc == RC_OK && (int64_t)req->body_len > max_event) {
+            rc_buf enc = RC_BUF_INIT;
+            for (size_t i = 0; i < n; i++) {
+                rc_buf_reset(&enc);
+                rc_event_encode_json(evs[i], 0, &enc);
+                if ((int64_t)enc.len > max_event) {
+                    rc_buf_free(&enc);
+                    rc_event_free_array(evs, n);
+                    char d[112];
+                    snprintf(d, sizeof d, "[%zu] event: %zu bytes encoded, larger than "
+                             "max-event-size (%" PRId64 ")", i, enc.len, max_event);
+                    rc__http_res_problem(res, RC_TOO_LARGE, d);
+                    return;
+                }
             }
+            rc_buf_free(&enc);
         }
     } else {
         int binary = 0;
@@ -225,11 +233,12 @@ void rc__h_events_post(const rc_http_req *req, rc_http_res *res) {
     c->batch = batch;
     c->bytes = req->body_len;
     ao.expect_subject = c->expect_subject;
-    rc__http_res_defer(res);
+    rc__http_res_defer_finish(res, append_answer, c);
     atomic_fetch_add(&env->inflight, 1);
     rc = rc_store_append_async(env->st, evs, n, &ao, append_done, c, &err);
     if (batch) free(evs); /* the store owns the events, not the array */
     if (rc != RC_OK) {
+        res->finish = NULL;
         atomic_fetch_sub(&env->inflight, 1);
         free(c->expect_subject);
         free(c);

@@ -87,16 +87,6 @@ struct rc_http_stream {
 typedef struct rc_http_metrics rc_http_metrics;
 typedef struct rc_sse rc_sse;
 
-/* Work handed to the door's answer thread: the store's writer calls
- * completions, and every microsecond spent there delays the next group
- * commit, so a completion only records its result and posts a job; the
- * answer thread builds the response and resumes the connection. */
-typedef struct rc_http_job rc_http_job;
-struct rc_http_job {
-    rc_http_job *next;
-    void (*run)(rc_http_job *job);
-};
-
 typedef struct rc_http_env {
     rc_store *st;
     rc_hub *hub;
@@ -108,22 +98,12 @@ typedef struct rc_http_env {
     pthread_mutex_t sse_mu;
     rc_sse *sse_head;
     size_t sse_count;
-    /* Deferred answers not yet completed (stop waits for them). */
+    /* Deferred answers not yet finished (stop waits for them). */
     atomic_long inflight;
-    /* The answer thread and its FIFO of jobs. */
-    pthread_mutex_t jobs_mu;
-    pthread_cond_t jobs_cv;
-    rc_http_job *jobs_head, *jobs_tail;
-    int jobs_sleeping, jobs_stop, jobs_started;
-    pthread_t jobs_thread;
 } rc_http_env;
 
 int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cfg);
-/* Runs the jobs still queued, then stops the answer thread. */
 void rc__http_env_destroy(rc_http_env *env);
-/* Queue job for the answer thread (FIFO); callable from any thread, never
- * blocks for long. Without an answer thread the job runs right here. */
-void rc__http_job_post(rc_http_env *env, rc_http_job *job);
 
 /* ---- request and response ------------------------------------------------ */
 
@@ -141,17 +121,27 @@ typedef struct rc_http_req {
     size_t n_headers;
     const char *body;
     size_t body_len;
+    int authorized;                 /* the glue ran rc__http_authorize() already */
     rc_buf param_store;             /* owns params[] */
 } rc_http_req;
 
-typedef struct rc_http_res {
+typedef struct rc_http_res rc_http_res;
+struct rc_http_res {
     int status;
     rc_buf headers;                 /* "Name\0value\0" pairs */
     rc_buf body;
     rc_http_stream *stream;         /* when set, the body comes from it; the consumer frees it */
     int deferred;
     rc_http_park park;              /* for deferred answers */
-} rc_http_res;
+    /* A deferred answer may leave its building to the consumer: the thread
+     * that completes it (the store's writer, whose every microsecond delays
+     * the next group commit) then only records a result and wakes the
+     * connection, and finish() builds the answer on the HTTP thread that
+     * sends it. Run exactly once, by rc__http_res_finish(), or by reset and
+     * free when the answer is never sent (connection gone). */
+    void (*finish)(rc_http_res *res, void *arg);
+    void *finish_arg;
+};
 
 void rc__http_req_init(rc_http_req *req, rc_http_env *env);
 void rc__http_req_free(rc_http_req *req);
@@ -176,7 +166,11 @@ void rc__http_res_problem(rc_http_res *res, int code, const char *detail);
 void rc__http_res_problem_http(rc_http_res *res, int http, const char *slug, const char *title,
                               const char *detail);
 void rc__http_res_defer(rc_http_res *res);
+/* Defer with a finish step (see rc_http_res.finish). */
+void rc__http_res_defer_finish(rc_http_res *res, void (*finish)(rc_http_res *, void *), void *arg);
 void rc__http_res_complete(rc_http_res *res);
+/* Run a pending finish step (after the wake; a no-op without one). */
+void rc__http_res_finish(rc_http_res *res);
 
 /* ---- routes --------------------------------------------------------------- */
 
@@ -198,6 +192,12 @@ extern const size_t rc__http_nroutes;
  * comma list of the methods the path accepts ("" when no route has that
  * path: 404, else 405). */
 int rc__http_route_find(const char *method, const char *path, char *allowed, size_t alen);
+/* Access control for a request (bearer tokens, read-only roles): RC_OK, or
+ * the 401/403 answer written to res and its status returned. Needs only the
+ * request line and the Authorization header, so the glue runs it before it
+ * reads a body. */
+int rc__http_authorize(rc_http_env *env, const char *method, const char *path,
+                       const char *authorization, rc_http_res *res);
 /* Route, fill params, call the handler; answers 404/405/400 itself.
  * Returns the route index (-1 when none) for metrics. */
 int rc__http_dispatch(rc_http_req *req, rc_http_res *res);

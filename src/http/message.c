@@ -108,6 +108,7 @@ void rc__http_res_init(rc_http_res *res) {
 }
 
 void rc__http_res_free(rc_http_res *res) {
+    rc__http_res_finish(res);
     rc_buf_free(&res->headers);
     rc_buf_free(&res->body);
     if (res->stream) res->stream->free(res->stream);
@@ -129,6 +130,7 @@ static void buf_recycle(rc_buf *b) {
 }
 
 void rc__http_res_reset(rc_http_res *res) {
+    rc__http_res_finish(res);
     buf_recycle(&res->headers);
     buf_recycle(&res->body);
     if (res->stream) res->stream->free(res->stream);
@@ -196,6 +198,19 @@ void rc__http_res_problem(rc_http_res *res, int code, const char *detail) {
 }
 
 void rc__http_res_defer(rc_http_res *res) { res->deferred = 1; }
+
+void rc__http_res_defer_finish(rc_http_res *res, void (*finish)(rc_http_res *, void *), void *arg) {
+    res->deferred = 1;
+    res->finish = finish;
+    res->finish_arg = arg;
+}
+
+void rc__http_res_finish(rc_http_res *res) {
+    void (*f)(rc_http_res *, void *) = res->finish;
+    if (!f) return;
+    res->finish = NULL;
+    f(res, res->finish_arg);
+}
 
 void rc__http_res_complete(rc_http_res *res) { rc__http_park_wake(&res->park); }
 
@@ -379,48 +394,6 @@ int rc__http_parse_u64(const char *s, uint64_t *out) {
 
 /* ---- env ---------------------------------------------------------------------- */
 
-static void *jobs_main(void *arg) {
-    rc_http_env *env = arg;
-    pthread_setname_np(pthread_self(), "rc-http-answer"); /* for top -H and perf */
-    pthread_mutex_lock(&env->jobs_mu);
-    for (;;) {
-        rc_http_job *list = env->jobs_head;
-        if (!list) {
-            if (env->jobs_stop) break;
-            env->jobs_sleeping = 1;
-            pthread_cond_wait(&env->jobs_cv, &env->jobs_mu);
-            env->jobs_sleeping = 0;
-            continue;
-        }
-        /* Take them all: one lock round trip per burst, not per job. */
-        env->jobs_head = env->jobs_tail = NULL;
-        pthread_mutex_unlock(&env->jobs_mu);
-        while (list) {
-            rc_http_job *j = list;
-            list = j->next;
-            j->run(j); /* may free j */
-        }
-        pthread_mutex_lock(&env->jobs_mu);
-    }
-    pthread_mutex_unlock(&env->jobs_mu);
-    return NULL;
-}
-
-void rc__http_job_post(rc_http_env *env, rc_http_job *job) {
-    if (!env->jobs_started) {
-        job->run(job);
-        return;
-    }
-    job->next = NULL;
-    pthread_mutex_lock(&env->jobs_mu);
-    if (env->jobs_tail) env->jobs_tail->next = job;
-    else env->jobs_head = job;
-    env->jobs_tail = job;
-    /* A busy answer thread finds the job when it comes back for more. */
-    if (env->jobs_sleeping) pthread_cond_signal(&env->jobs_cv);
-    pthread_mutex_unlock(&env->jobs_mu);
-}
-
 int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cfg) {
     memset(env, 0, sizeof *env);
     env->st = st;
@@ -429,31 +402,15 @@ int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cf
     atomic_init(&env->stopping, 0);
     atomic_init(&env->inflight, 0);
     pthread_mutex_init(&env->sse_mu, NULL);
-    pthread_mutex_init(&env->jobs_mu, NULL);
-    pthread_cond_init(&env->jobs_cv, NULL);
     if (!(env->metrics = rc__http_metrics_new())) {
-        pthread_mutex_destroy(&env->jobs_mu);
-        pthread_cond_destroy(&env->jobs_cv);
         pthread_mutex_destroy(&env->sse_mu);
         return RC_NOMEM;
     }
     snprintf(env->http_addr, sizeof env->http_addr, "-");
-    /* Without the thread, jobs run on the poster's thread: slower, same answers. */
-    env->jobs_started = pthread_create(&env->jobs_thread, NULL, jobs_main, env) == 0;
     return RC_OK;
 }
 
 void rc__http_env_destroy(rc_http_env *env) {
-    if (env->jobs_started) {
-        pthread_mutex_lock(&env->jobs_mu);
-        env->jobs_stop = 1;
-        pthread_cond_signal(&env->jobs_cv);
-        pthread_mutex_unlock(&env->jobs_mu);
-        pthread_join(env->jobs_thread, NULL);
-        env->jobs_started = 0;
-    }
-    pthread_mutex_destroy(&env->jobs_mu);
-    pthread_cond_destroy(&env->jobs_cv);
     rc__http_metrics_free(env->metrics);
     pthread_mutex_destroy(&env->sse_mu);
     env->metrics = NULL;

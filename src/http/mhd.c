@@ -8,9 +8,10 @@
  *
  * Threading: MHD's internal epoll threads (a pool of http-threads). A
  * handler that appends defers its answer; the connection is then suspended
- * (MHD_suspend_connection) instead of holding a thread, and the door's
- * answer thread resumes it once the store's group commit is durable:
- * throughput is bound by group commit, not by the number of HTTP threads.
+ * (MHD_suspend_connection) instead of holding a thread, and the store's
+ * completion resumes it once the group commit is durable; the answer is
+ * built on the HTTP thread that sends it (rc_http_res.finish): throughput
+ * is bound by group commit, not by the number of HTTP threads.
  * Streams that have nothing to send (SSE) park the same way. Suspended
  * connections do not time out in MHD, so stop() first drains them
  * (finishes appends, ends streams) and only then stops MHD.
@@ -25,9 +26,21 @@
  * context) reused by its keep-alive requests, so collecting a request
  * allocates nothing of ours once the connection has warmed up.
  *
- * Trust boundary: everything from the socket. The body is refused early
- * from Content-Length and again while it streams; slow or half-sent
- * requests hit MHD_OPTION_CONNECTION_TIMEOUT.
+ * Trust boundary: everything from the socket. As soon as the headers are
+ * in (MHD's first call), before any body byte is read: the connection cap
+ * (http-maxclients: 503), header count and size (http-max-headers,
+ * http-max-header-size: 431), access control (401/403) and the body size
+ * from Content-Length (http-max-body: 413); the body is capped again while
+ * it streams. Time: MHD_OPTION_CONNECTION_TIMEOUT is an idle timeout
+ * (http-timeout) that every byte re-arms, so a request trickling in is
+ * also held to a whole-request deadline (http-request-timeout): checked on
+ * each body chunk, and for the header phase (where MHD calls nothing of
+ * ours) by the sweeper on the heartbeat thread, which shuts the socket
+ * down. The sweeper also closes connections whose client is gone while a
+ * request was half-sent: libmicrohttpd 0.9.75 in epoll mode misses a FIN
+ * that arrives with the last bytes of an incomplete request (edge-triggered
+ * epoll reports it once, with the data, and MHD then waits for more), so
+ * those sat in CLOSE_WAIT until http-timeout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +52,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,13 +65,36 @@
  * still be answered; beyond that the client is cut off. */
 #define DISCARD_SLACK ((size_t)1 << 20)
 #define STREAM_BLOCK (64 * 1024)
-/* libmicrohttpd's per-connection memory pool (request line and headers,
- * read buffer, answer headers). MHD zeroes it for every request, so its
- * size is paid per request: 32 KB (MHD's default) cost ~1.5 us of CPU per
- * request more than 8 KB. 8 KB still takes a request header block of about
- * 7 KB (nginx and Apache allow 8 KB); larger ones get MHD's 431. Bodies do
- * not live here. tests/bench/bench_mhd_ceiling.c uses the same value. */
-#define POOL_SIZE (8 * 1024)
+/* libmicrohttpd's per-connection memory pool holds the request line and
+ * headers (parsed in place in its read buffer, which starts at half the
+ * pool), a second copy of any Cookie header (MHD parses cookies, always),
+ * one 48-byte record per header, and the answer's headers; bodies do not
+ * live here. So a header block of L bytes needs a pool of about 2L plus
+ * the records (measured: the largest cookie that passes is pool/2 - 250
+ * bytes). The pool is sized from http-max-header-size and
+ * http-max-headers that way, so that a header block within the settings
+ * always reaches our check and one past them gets our 431 (problem+json)
+ * unless it overflows the pool too, where MHD answers its own 431 or
+ * closes. MHD zeroes the whole pool for every request, so its size is paid
+ * per request (~0.04 us per KB): 28 KB with the defaults (8 KB, 100
+ * headers), which tests/bench/bench_mhd_ceiling.c uses too. */
+#define POOL_HEADER_REC 48
+#define POOL_ROOM (4 * 1024)
+static size_t pool_size(size_t max_header_size, size_t max_headers) {
+    size_t n = 2 * max_header_size + max_headers * POOL_HEADER_REC + POOL_ROOM;
+    return (n + 4095) & ~(size_t)4095;
+}
+
+/* Connections over http-maxclients are still accepted, up to this many more,
+ * to be answered 503 instead of waiting unanswered in the listen backlog;
+ * past that libmicrohttpd stops accepting. */
+#define OVER_LIMIT_SLACK 64
+/* The sweeper's period, and the first look at a connection whose request
+ * is still incomplete (then at doubling intervals). */
+#define SWEEP_MS 100
+#define PEEK_FIRST_MS 200
+
+typedef struct conn_ctx conn_ctx;
 
 struct rc_http {
     struct MHD_Daemon *d;
@@ -65,6 +102,15 @@ struct rc_http {
     rc_http_env env;
     int port;
     size_t max_body;
+    size_t max_header_size, max_headers;
+    long maxclients;
+    /* http-request-timeout (ms), refreshed by the sweeper: CONFIG SET may
+     * change it, and a config lookup per body chunk is not free. */
+    atomic_llong request_timeout;
+    /* Open connections, for the cap and the sweeper (conns_mu). */
+    pthread_mutex_t conns_mu;
+    conn_ctx *conns;
+    long nconns;
     pthread_t hb;
     int hb_started, hb_stop;
     pthread_mutex_t hb_mu;
@@ -73,9 +119,17 @@ struct rc_http {
 
 /* One per connection (MHD's socket context), reused by each request on it,
  * so a keep-alive request allocates nothing of its own here. */
-typedef struct conn_ctx {
+struct conn_ctx {
     rc_http *h;
     struct MHD_Connection *conn;
+    /* Sweeper's view (list under h->conns_mu). recv_since: monotonic ms
+     * since when a request is being received (from the connection's start
+     * or its previous answer; 0 once the request is complete). */
+    conn_ctx *prev, *next;
+    int fd;
+    int over_limit;
+    atomic_llong recv_since;
+    long long peek_base, next_peek, peek_step; /* sweeper-owned */
     int route;
     int wants_body;
     int too_large;
@@ -91,7 +145,13 @@ typedef struct conn_ctx {
     rc_buf qstore;
     rc_http_req req;
     rc_http_res res;
-} conn_ctx;
+};
+
+static long long mono_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 static void do_suspend(void *arg) { MHD_suspend_connection(arg); }
 static void do_resume(void *arg) { MHD_resume_connection(arg); }
@@ -112,6 +172,8 @@ static conn_ctx *conn_new(rc_http *h, struct MHD_Connection *conn) {
     c->res.park.suspend = do_suspend;
     c->res.park.resume = do_resume;
     c->res.park.arg = conn;
+    c->fd = -1;
+    atomic_init(&c->recv_since, mono_ms());
     return c;
 }
 
@@ -174,6 +236,7 @@ static void stream_free(void *cls) {
 static enum MHD_Result queue(conn_ctx *c) {
     rc_http_res *res = &c->res;
     struct MHD_Response *r;
+    rc__http_res_finish(res); /* a deferred answer's last step, on this thread */
     if (res->stream) {
         rc_http_stream *s = res->stream;
         res->stream = NULL;
@@ -251,7 +314,6 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 }
 
 static int collect(conn_ctx *c, const char *method, const char *url) {
-    MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, add_header, c);
     qcollect qc; /* on the stack: no allocation and no zeroing per request */
     qcollect *q = &qc;
     q->c = c;
@@ -283,6 +345,66 @@ static int collect(conn_ctx *c, const char *method, const char *url) {
 
 /* ---- the access handler ---------------------------------------------------------------- */
 
+static int deadline_passed(rc_http *h, conn_ctx *c) {
+    long long since = atomic_load_explicit(&c->recv_since, memory_order_relaxed);
+    return since && mono_ms() - since > atomic_load_explicit(&h->request_timeout, memory_order_relaxed);
+}
+
+/* MHD's first call for a request: the request line and headers are in, no
+ * body byte has been read. Everything that can refuse the request without
+ * its body does so here (the body is then never read: MHD closes after
+ * the answer). */
+static enum MHD_Result first_call(rc_http *h, conn_ctx *c, const char *url, const char *method) {
+    if (c->over_limit) {
+        char d[128];
+        snprintf(d, sizeof d, "%ld HTTP connections are open (http-maxclients); retry later",
+                 h->maxclients);
+        rc__http_res_problem_http(&c->res, 503, "too-many-connections", "Service Unavailable", d);
+        rc__http_res_header(&c->res, "Retry-After", "1");
+        rc__http_res_header(&c->res, "Connection", "close");
+        return queue(c);
+    }
+    /* The headers stay in MHD's pool for the request's life: keep pointers. */
+    MHD_get_connection_values_n(c->conn, MHD_HEADER_KIND, add_header, c);
+    c->req.headers = c->hdrs;
+    c->req.n_headers = c->nh;
+    size_t hsize = strlen(method) + strlen(url) + 11; /* "M U HTTP/1.1\r\n" */
+    for (size_t i = 0; i < c->nh; i++) hsize += c->hdrs[i].name_len + c->hdrs[i].value_len + 4;
+    if (c->nh > h->max_headers || hsize > h->max_header_size) {
+        char d[160];
+        if (c->nh > h->max_headers)
+            snprintf(d, sizeof d, "%zu header fields, more than http-max-headers (%zu)", c->nh,
+                     h->max_headers);
+        else
+            snprintf(d, sizeof d, "request line and headers of %zu bytes exceed "
+                     "http-max-header-size (%zu)", hsize, h->max_header_size);
+        rc__http_res_problem_http(&c->res, 431, "header-too-large",
+                                  "Request Header Fields Too Large", d);
+        rc__http_res_header(&c->res, "Connection", "close");
+        return queue(c);
+    }
+    c->req.authorized = 1;
+    if (rc__http_authorize(&h->env, method, url, rc__http_req_header(&c->req, "Authorization"),
+                           &c->res) != RC_OK) {
+        c->route = rc__http_route_find(method, url, NULL, 0);
+        return queue(c); /* before the body: an unauthenticated upload is never read */
+    }
+    c->route = rc__http_route_find(method, url, NULL, 0);
+    c->wants_body = c->route >= 0 && (rc__http_routes[c->route].flags & RC_ROUTE_BODY);
+    const char *cl = rc__http_req_header(&c->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t len = 0;
+    if (cl && rc__http_parse_u64(cl, &len) == RC_OK) {
+        if (len > h->max_body) {
+            char d[96];
+            snprintf(d, sizeof d, "body of %llu bytes exceeds http-max-body (%zu)",
+                     (unsigned long long)len, h->max_body);
+            return answer_problem(c, RC_TOO_LARGE, d); /* MHD closes after it */
+        }
+        if (c->wants_body) rc_buf_reserve(&c->body, (size_t)len);
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
@@ -295,25 +417,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!ci || !(c = ci->socket_context)) return MHD_NO; /* out of memory at accept */
         clock_gettime(CLOCK_MONOTONIC, &c->t0);
         *con_cls = c;
-        c->route = rc__http_route_find(method, url, NULL, 0);
-        c->wants_body = c->route >= 0 && (rc__http_routes[c->route].flags & RC_ROUTE_BODY);
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        uint64_t len = 0;
-        if (cl && rc__http_parse_u64(cl, &len) == RC_OK) {
-            if (len > h->max_body) {
-                char d[96];
-                snprintf(d, sizeof d, "body of %llu bytes exceeds http-max-body (%zu)",
-                         (unsigned long long)len, h->max_body);
-                return answer_problem(c, RC_TOO_LARGE, d); /* MHD closes after it */
-            }
-            if (c->wants_body) rc_buf_reserve(&c->body, (size_t)len);
-        }
-        return MHD_YES;
+        return first_call(h, c, url, method);
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        if (deadline_passed(h, c)) return MHD_NO; /* a body trickling in: cut */
         c->seen += n;
         if (!c->too_large && c->seen > h->max_body) {
             c->too_large = 1;
@@ -325,6 +434,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (c->dispatched) return queue(c); /* resumed after a deferred answer */
     c->dispatched = 1;
+    atomic_store_explicit(&c->recv_since, 0, memory_order_relaxed); /* received whole */
     if (c->too_large) {
         char d[96];
         snprintf(d, sizeof d, "body exceeds http-max-body (%zu bytes)", h->max_body);
@@ -347,19 +457,75 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     int status = c->status ? c->status : (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499);
     rc__http_metrics_observe(h->env.metrics, c->route, status, since(&c->t0));
     conn_reset(c);
+    atomic_store_explicit(&c->recv_since, mono_ms(), memory_order_relaxed);
     *con_cls = NULL;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
+    rc_http *h = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        if (((rc_http *)cls)->tls) rc__http_tls_connection(((rc_http *)cls)->tls, conn);
-        *socket_context = conn_new(cls, conn);
+        if (h->tls) rc__http_tls_connection(h->tls, conn);
+        conn_ctx *c = conn_new(h, conn);
+        *socket_context = c;
+        if (!c) return;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        pthread_mutex_lock(&h->conns_mu);
+        c->next = h->conns;
+        if (h->conns) h->conns->prev = c;
+        h->conns = c;
+        c->over_limit = ++h->nconns > h->maxclients;
+        pthread_mutex_unlock(&h->conns_mu);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
-        /* MHD has reported the last request complete (on_completed) by now. */
-        conn_free(*socket_context);
+        /* MHD has reported the last request complete (on_completed) by now,
+         * and closes the socket only after this returns: the sweeper, which
+         * holds conns_mu while it touches a socket, never sees a reused fd. */
+        conn_ctx *c = *socket_context;
+        pthread_mutex_lock(&h->conns_mu);
+        if (c->prev) c->prev->next = c->next;
+        else h->conns = c->next;
+        if (c->next) c->next->prev = c->prev;
+        h->nconns--;
+        pthread_mutex_unlock(&h->conns_mu);
+        conn_free(c);
         *socket_context = NULL;
     }
+}
+
+/* The sweeper (heartbeat thread): connections whose request is still being
+ * received are cut once past http-request-timeout, or as soon as the client
+ * has gone (a peek reads end of stream: the request can never complete).
+ * shutdown() wakes MHD's thread on that socket, which then reads the end
+ * and closes it the ordinary way. Peeks come at doubling intervals, so an
+ * idle keep-alive connection costs O(log age) system calls. */
+static void sweep(rc_http *h) {
+    long long now = mono_ms();
+    long long deadline = rc_config_int(h->env.cfg, "http-request-timeout");
+    atomic_store_explicit(&h->request_timeout, deadline, memory_order_relaxed);
+    pthread_mutex_lock(&h->conns_mu);
+    for (conn_ctx *c = h->conns; c; c = c->next) {
+        long long since = atomic_load_explicit(&c->recv_since, memory_order_relaxed);
+        if (!since || c->fd < 0) continue;
+        if (since != c->peek_base) { /* a new request: a new schedule */
+            c->peek_base = since;
+            c->peek_step = PEEK_FIRST_MS;
+            c->next_peek = since + PEEK_FIRST_MS;
+        }
+        int cut = now - since > deadline;
+        if (!cut && now >= c->next_peek) {
+            char b;
+            cut = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+            c->peek_step *= 2;
+            c->next_peek = now + c->peek_step;
+        }
+        if (cut) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->fd = -1; /* once */
+        }
+    }
+    pthread_mutex_unlock(&h->conns_mu);
 }
 
 /* Keep the raw path and query: the dispatcher decodes path parameters
@@ -389,7 +555,7 @@ static void *heartbeat_main(void *arg) {
         int64_t every = rc_config_int(h->env.cfg, "sse-heartbeat");
         int64_t step = every / 4;
         if (step < 10) step = 10;
-        if (step > 1000) step = 1000;
+        if (step > SWEEP_MS) step = SWEEP_MS;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)(step % 1000) * 1000000L;
@@ -399,6 +565,7 @@ static void *heartbeat_main(void *arg) {
         if (h->hb_stop) break;
         pthread_mutex_unlock(&h->hb_mu);
         rc__http_sse_tick(&h->env, rc__http_now_ms());
+        sweep(h);
         pthread_mutex_lock(&h->hb_mu);
     }
     pthread_mutex_unlock(&h->hb_mu);
@@ -413,6 +580,7 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     if (!h) return rc_err_set(err, RC_NOMEM, "out of memory");
     pthread_mutex_init(&h->hb_mu, NULL);
     pthread_cond_init(&h->hb_cv, NULL);
+    pthread_mutex_init(&h->conns_mu, NULL);
     if (rc__http_env_init(&h->env, st, hub, o->cfg) != RC_OK) {
         free(h);
         return rc_err_set(err, RC_NOMEM, "out of memory");
@@ -420,7 +588,10 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     h->max_body = (size_t)rc_config_int(o->cfg, "http-max-body");
     int64_t timeout_ms = rc_config_int(o->cfg, "http-timeout");
     int64_t threads = rc_config_int(o->cfg, "http-threads");
-    int64_t maxclients = rc_config_int(o->cfg, "maxclients");
+    h->maxclients = (long)rc_config_int(o->cfg, "http-maxclients");
+    atomic_init(&h->request_timeout, rc_config_int(o->cfg, "http-request-timeout"));
+    h->max_header_size = (size_t)rc_config_int(o->cfg, "http-max-header-size");
+    h->max_headers = (size_t)rc_config_int(o->cfg, "http-max-headers");
     if (threads < 1) threads = 1;
 
     const char *host = o->host && *o->host ? o->host : "127.0.0.1";
@@ -455,8 +626,8 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
         MHD_OPTION_SOCK_ADDR, sa,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(maxclients > 0 ? maxclients : 10000),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_SIZE,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(h->maxclients + OVER_LIMIT_SLACK),
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_size(h->max_header_size, h->max_headers),
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
@@ -520,5 +691,6 @@ void rc_http_stop(rc_http *h) {
     rc__http_env_destroy(&h->env);
     pthread_cond_destroy(&h->hb_cv);
     pthread_mutex_destroy(&h->hb_mu);
+    pthread_mutex_destroy(&h->conns_mu);
     free(h);
 }

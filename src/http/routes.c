@@ -115,35 +115,46 @@ int rc__http_route_find(const char *method, const char *path, char *allowed, siz
     return -1;
 }
 
-int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
+int rc__http_authorize(rc_http_env *env, const char *method, const char *path,
+                       const char *authorization, rc_http_res *res) {
     /* Access control, in this one place for every route: when any
      * credential is configured, everything but GET /health (a load
      * balancer's probe, which tells nothing) needs a bearer token, checked
      * before routing so that a 404 or 405 does not reveal which paths
      * exist. A read-only token may not change anything: 403 on POST, PUT,
-     * PATCH and DELETE. Missing and wrong tokens get the same answer. */
-    int is_get = !strcmp(req->method, "GET") || !strcmp(req->method, "HEAD");
+     * PATCH and DELETE. Missing and wrong tokens get the same answer. The
+     * glue calls this as soon as the headers are in, before any body is
+     * read; the dispatcher calls it for callers that did not. */
+    if (!rc_auth_required(env->cfg)) return RC_OK;
+    int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     /* ... and the web console's static files, which hold no data: the page
      * must load to ask for the token it then sends to the API. */
-    int is_public = is_get && (!strcmp(req->path, "/health") || rc__http_console_path(req->path));
+    int is_public = is_get && (!strcmp(path, "/health") || rc__http_console_path(path));
+    if (is_public) return RC_OK;
     rc_auth_role role = RC_AUTH_RW;
-    if (!is_public && rc_auth_required(req->env->cfg) &&
-        rc_auth_check_bearer(req->env->cfg, rc__http_req_header(req, "Authorization"), &role, NULL,
-                             0) != RC_OK) {
+    if (rc_auth_check_bearer(env->cfg, authorization, &role, NULL, 0) != RC_OK) {
         rc__http_res_problem(res, RC_NOAUTH,
                              "authentication required: send Authorization: Bearer <token> "
                              "(NAME:PASSWORD, or the requirepass)");
         rc__http_res_header(res, "WWW-Authenticate", "Bearer realm=\"redcar\"");
-        return -1;
+        return RC_NOAUTH;
     }
+    if (role == RC_AUTH_RO && rc__http_route_find(method, path, NULL, 0) >= 0 &&
+        (!strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH") ||
+         !strcmp(method, "DELETE"))) {
+        rc__http_res_problem(res, RC_NOPERM, "this token is read-only: it may not change anything");
+        return RC_NOPERM;
+    }
+    return RC_OK;
+}
+
+int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
+    if (!req->authorized &&
+        rc__http_authorize(req->env, req->method, req->path,
+                           rc__http_req_header(req, "Authorization"), res) != RC_OK)
+        return rc__http_route_find(req->method, req->path, NULL, 0);
     char allowed[64];
     int idx = rc__http_route_find(req->method, req->path, allowed, sizeof allowed);
-    if (idx >= 0 && role == RC_AUTH_RO &&
-        (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH") ||
-         !strcmp(req->method, "DELETE"))) {
-        rc__http_res_problem(res, RC_NOPERM, "this token is read-only: it may not change anything");
-        return idx;
-    }
     if (idx < 0) {
         if (allowed[0]) {
             char detail[128];

@@ -284,6 +284,31 @@ try:
                 st == 403 and rh.get("Content-Type", "").startswith("application/problem+json"), (st, b[:200]))
     st, _, b = srv.http("GET", "/kv/hk", headers=bearer("reader:rpw"))
     t.check("http: value untouched by the refused writes", st == 200 and b"hv" in b, (st, b))
+    # auth before the body: the refusal comes as soon as the headers are in,
+    # so a large upload without (or with a wrong, or a read-only) token is
+    # never read. Content-Length stays under http-max-body (16 MB): a server
+    # that waited for the body would answer nothing.
+    for name, extra in (("no token", b""), ("a wrong token", b"Authorization: Bearer wrong\r\n"),
+                        ("a read-only token", b"Authorization: Bearer reader:rpw\r\n"),
+                        ("no token and Expect: 100-continue", b"Expect: 100-continue\r\n")):
+        sk = socket.create_connection(("127.0.0.1", srv.http_port), timeout=5)
+        sk.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/cloudevents+json\r\n"
+                   b"Content-Length: 10000000\r\n" + extra + b"\r\n")
+        got = b""
+        try:
+            while b"\r\n\r\n" not in got or not got.rstrip().endswith(b"}"):
+                chunk = sk.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+        except socket.timeout:
+            pass
+        sk.close()
+        want = 403 if "read-only" in name else 401
+        t.check("http: POST with %s and a 10 MB Content-Length is refused %d before any body byte "
+                "is sent" % (name, want), got.startswith(b"HTTP/1.1 %d" % want) and
+                b"application/problem+json" in got and b"100 Continue" not in got, got[:200])
+
     st, _, _ = srv.http("GET", "/no/such/path", headers=bearer("reader:rpw"))
     t.eq("http: authenticated unknown path is 404", 404, st)
     st, _, _ = srv.http("GET", "/backup", headers=bearer("reader:rpw"))

@@ -132,6 +132,7 @@ static reply call(const char *method, const char *target, const char *const *hdr
     req.body_len = body ? (blen ? blen : strlen(body)) : 0;
     rc__http_dispatch(&req, &res);
     if (res.deferred && rc__http_park_begin(&res.park)) wait_woken();
+    rc__http_res_finish(&res);
     reply r = {res.status, RC_BUF_INIT, RC_BUF_INIT};
     rc_buf_append(&r.headers, res.headers.p ? res.headers.p : "", res.headers.len);
     rc_buf_append(&r.body, res.body.p ? res.body.p : "", res.body.len);
