@@ -36,10 +36,12 @@ static const char answer[] = "{\"seq\":1,\"duplicate\":false}";
 typedef struct req {
     struct MHD_Connection *conn;
     int deferred;
+    int done;
+    pthread_cond_t cv;
     struct req *next;
 } req;
 
-static int defer_mode;
+static int defer_mode, block_mode;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static req *pending;
@@ -55,7 +57,14 @@ static void *resumer(void *arg) {
         while (list) {
             req *r = list;
             list = r->next; /* r may be freed as soon as it is resumed */
-            MHD_resume_connection(r->conn);
+            if (block_mode) {
+                pthread_mutex_lock(&mu);
+                r->done = 1;
+                pthread_cond_signal(&r->cv);
+                pthread_mutex_unlock(&mu);
+            } else {
+                MHD_resume_connection(r->conn);
+            }
         }
         pthread_mutex_lock(&mu);
     }
@@ -76,6 +85,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         *upload_size = 0; /* read and drop, like a body being collected */
         return MHD_YES;
+    }
+    if (block_mode && !strcmp(method, "POST")) {
+        pthread_cond_init(&r->cv, NULL);
+        pthread_mutex_lock(&mu);
+        r->done = 0;
+        r->next = pending;
+        pending = r;
+        pthread_cond_signal(&cv);
+        while (!r->done) pthread_cond_wait(&r->cv, &mu);
+        pthread_mutex_unlock(&mu);
+        pthread_cond_destroy(&r->cv);
     }
     if (defer_mode && !r->deferred && !strcmp(method, "POST")) {
         r->deferred = 1;
@@ -111,8 +131,13 @@ int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 0;
     unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 4;
     defer_mode = argc > 3 && !strcmp(argv[3], "defer");
+    block_mode = argc > 3 && !strcmp(argv[3], "block");
+    unsigned fl = MHD_USE_EPOLL_INTERNAL_THREAD;
+    if (argc > 4 && !strcmp(argv[4], "poll")) fl = MHD_USE_POLL_INTERNAL_THREAD;
+    if (argc > 4 && !strcmp(argv[4], "tpc")) fl = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    if (argc > 5 && !strcmp(argv[5], "turbo")) fl |= MHD_USE_TURBO;
     pthread_t rt;
-    if (defer_mode && pthread_create(&rt, NULL, resumer, NULL)) {
+    if ((defer_mode || block_mode) && pthread_create(&rt, NULL, resumer, NULL)) {
         fprintf(stderr, "cannot start the resumer thread\n");
         return 1;
     }
@@ -127,12 +152,12 @@ int main(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        fl | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL,
         on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_THREAD_POOL_SIZE, (fl & MHD_USE_THREAD_PER_CONNECTION) ? 0u : threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        getenv("POOL") ? (size_t)atoi(getenv("POOL")) : (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "cannot start libmicrohttpd\n");
