@@ -145,8 +145,8 @@ void rc__h_events_post(const rc_http_req *req, rc_http_res *res) {
     const char *ct = rc__http_req_header(req, "Content-Type");
     char mt[128];
     rc__http_media_type(ct ? ct : "", ct ? strlen(ct) : 0, mt, sizeof mt);
-    int64_t max_event = rc_config_int(env->cfg, "max-event-size");
-    int64_t max_batch = rc_config_int(env->cfg, "max-batch");
+    int64_t max_event = atomic_load_explicit(&env->max_event, memory_order_relaxed);
+    int64_t max_batch = atomic_load_explicit(&env->max_batch, memory_order_relaxed);
     rc_event **evs = NULL, *one = NULL;
     size_t n = 0;
     int batch = 0, rc;

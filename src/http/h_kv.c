@@ -120,7 +120,7 @@ static int valid_key(const rc_http_req *req, rc_http_res *res) {
 
 void rc__h_kv_put(const rc_http_req *req, rc_http_res *res) {
     if (!valid_key(req, res)) return;
-    int64_t max_event = rc_config_int(req->env->cfg, "max-event-size");
+    int64_t max_event = atomic_load_explicit(&req->env->max_event, memory_order_relaxed);
     if ((int64_t)req->body_len > max_event) {
         rc__http_res_problem(res, RC_TOO_LARGE, "value: larger than max-event-size");
         return;

@@ -100,10 +100,17 @@ typedef struct rc_http_env {
     size_t sse_count;
     /* Deferred answers not yet finished (stop waits for them). */
     atomic_long inflight;
+    /* Settings read on every append, cached: a config lookup takes the
+     * config's lock, which every HTTP thread would contend for. Reloaded
+     * by rc__http_env_refresh() (the glue's heartbeat, every 100 ms), so a
+     * CONFIG SET applies within that. */
+    atomic_llong max_event, max_batch;
 } rc_http_env;
 
 int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cfg);
 void rc__http_env_destroy(rc_http_env *env);
+/* Reload the cached settings from env->cfg. */
+void rc__http_env_refresh(rc_http_env *env);
 
 /* ---- request and response ------------------------------------------------ */
 
@@ -122,6 +129,7 @@ typedef struct rc_http_req {
     const char *body;
     size_t body_len;
     int authorized;                 /* the glue ran rc__http_authorize() already */
+    int route;                      /* the glue's route lookup + 1 (0: not looked up) */
     rc_buf param_store;             /* owns params[] */
 } rc_http_req;
 

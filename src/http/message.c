@@ -407,7 +407,16 @@ int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cf
         return RC_NOMEM;
     }
     snprintf(env->http_addr, sizeof env->http_addr, "-");
+    rc__http_env_refresh(env);
     return RC_OK;
+}
+
+void rc__http_env_refresh(rc_http_env *env) {
+    if (!env->cfg) return;
+    atomic_store_explicit(&env->max_event, rc_config_int(env->cfg, "max-event-size"),
+                          memory_order_relaxed);
+    atomic_store_explicit(&env->max_batch, rc_config_int(env->cfg, "max-batch"),
+                          memory_order_relaxed);
 }
 
 void rc__http_env_destroy(rc_http_env *env) {

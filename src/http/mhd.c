@@ -59,6 +59,7 @@
 #include "http/http.h"
 #include "http/http_internal.h"
 #include "http/mhd_tls.h"
+#include "redcar/auth.h"
 #include "redcar/log.h"
 
 /* Past the cap we keep reading (and dropping) a little so that a 413 can
@@ -384,12 +385,12 @@ static enum MHD_Result first_call(rc_http *h, conn_ctx *c, const char *url, cons
         return queue(c);
     }
     c->req.authorized = 1;
-    if (rc__http_authorize(&h->env, method, url, rc__http_req_header(&c->req, "Authorization"),
-                           &c->res) != RC_OK) {
-        c->route = rc__http_route_find(method, url, NULL, 0);
-        return queue(c); /* before the body: an unauthenticated upload is never read */
-    }
     c->route = rc__http_route_find(method, url, NULL, 0);
+    c->req.route = c->route + 1;
+    if (rc_auth_required(h->env.cfg) &&
+        rc__http_authorize(&h->env, method, url, rc__http_req_header(&c->req, "Authorization"),
+                           &c->res) != RC_OK)
+        return queue(c); /* before the body: an unauthenticated upload is never read */
     c->wants_body = c->route >= 0 && (rc__http_routes[c->route].flags & RC_ROUTE_BODY);
     const char *cl = rc__http_req_header(&c->req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t len = 0;
@@ -565,6 +566,7 @@ static void *heartbeat_main(void *arg) {
         if (h->hb_stop) break;
         pthread_mutex_unlock(&h->hb_mu);
         rc__http_sse_tick(&h->env, rc__http_now_ms());
+        rc__http_env_refresh(&h->env);
         sweep(h);
         pthread_mutex_lock(&h->hb_mu);
     }

@@ -153,8 +153,11 @@ int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
         rc__http_authorize(req->env, req->method, req->path,
                            rc__http_req_header(req, "Authorization"), res) != RC_OK)
         return rc__http_route_find(req->method, req->path, NULL, 0);
-    char allowed[64];
-    int idx = rc__http_route_find(req->method, req->path, allowed, sizeof allowed);
+    char allowed[64] = "";
+    /* The glue looked the route up already when it found one; otherwise
+     * look again, for the Allow list of a 405. */
+    int idx = req->route > 0 ? req->route - 1
+                             : rc__http_route_find(req->method, req->path, allowed, sizeof allowed);
     if (idx < 0) {
         if (allowed[0]) {
             char detail[128];

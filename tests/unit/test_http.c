@@ -438,6 +438,7 @@ START_TEST(post_batch) {
     ck_assert(!strstr(r.body.p, "\"seq\":3"));
     reply_free(&r);
     ck_assert_int_eq(rc_config_set(cfg, "max-batch", "1", 1, NULL), RC_OK);
+    rc__http_env_refresh(&env); /* the glue's heartbeat does this */
     r = call("POST", "/events", CE_BATCH, b, 0);
     ck_assert_int_eq(r.status, 413);
     reply_free(&r);
