@@ -6,9 +6,10 @@
  * calls the dispatcher, and turns the handler's rc_http_res into an MHD
  * response. It decides nothing about the API.
  *
- * Threading: MHD's internal epoll threads (a pool of http-threads). A
- * handler that appends defers its answer; the connection is then suspended
- * (MHD_suspend_connection) instead of holding a thread, and the store's
+ * Threading: MHD's internal threads (a pool of http-threads, waiting in
+ * epoll or poll: http-event-loop). A handler that appends defers its
+ * answer; the connection is then suspended (MHD_suspend_connection)
+ * instead of holding a thread, and the store's
  * completion resumes it once the group commit is durable; the answer is
  * built on the HTTP thread that sends it (rc_http_res.finish): throughput
  * is bound by group commit, not by the number of HTTP threads.
@@ -16,10 +17,15 @@
  * connections do not time out in MHD, so stop() first drains them
  * (finishes appends, ends streams) and only then stops MHD.
  *
- * Thread-per-connection with a blocking wait instead of suspend/resume was
- * measured and rejected: MHD's own trivial handler costs twice the CPU per
- * request in that model (a thread switch per request, one thread per SSE
- * subscriber). tests/bench/bench_mhd_ceiling.c runs the same daemon
+ * Blocking instead of suspend/resume was measured and rejected, with a
+ * trivial handler in tests/bench/bench_mhd_ceiling.c answering after
+ * another thread's signal: the thread pool with the handler blocking on
+ * the completion cost 18.7 us of CPU per request against 14.8 for
+ * suspend/resume (and a blocked pool thread stalls its other connections,
+ * so a group commit would hold at most http-threads appends);
+ * thread-per-connection cost 31 us (a thread switch per request, one
+ * thread per SSE subscriber). The remaining cost of deferring is MHD's
+ * (see http-event-loop below). bench_mhd_ceiling.c runs the same daemon
  * options as here; keep them in step.
  *
  * Per-request cost: each connection has one conn_ctx (MHD's socket
@@ -601,7 +607,16 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *sa;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    /* epoll: MHD_suspend/resume_connection take the socket out of the
+     * epoll set and put it back (two epoll_ctl calls per deferred answer,
+     * and a recv that finds nothing after the resume: measured 2.3 more
+     * system calls per append than poll with 256 busy connections); poll:
+     * none of that, but each wait costs O(connections of the thread). */
+    char loop[16];
+    rc_config_str(o->cfg, "http-event-loop", loop, sizeof loop);
+    unsigned flags = (strcmp(loop, "poll") ? MHD_USE_EPOLL_INTERNAL_THREAD
+                                           : MHD_USE_POLL_INTERNAL_THREAD) |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {

@@ -6,7 +6,7 @@
  * daemon is set up exactly like the door's (src/http/mhd.c): the same
  * threading model (MHD_USE_EPOLL_INTERNAL_THREAD with a thread pool of
  * http-threads, MHD_ALLOW_SUSPEND_RESUME), the same connection memory pool
- * (8 KB, which MHD zeroes per request), connection timeout, connection
+ * (28 KB with the door's defaults, which MHD zeroes per request), connection timeout, connection
  * limit and listen backlog. Only the door's own code (request collection,
  * routing, decoding, the store, suspend/resume per append) is missing, so
  * door/ceiling is the share of the framework's throughput the door keeps.
@@ -16,10 +16,16 @@
  * answers an append: the handler suspends the connection and another
  * thread resumes it (no store behind it). That is the ceiling of any
  * deferred answer on libmicrohttpd, and separates what suspend/resume
- * costs from what the door's own code costs.
+ * costs from what the door's own code costs. "block" instead blocks the
+ * handler until another thread signals it (the alternative to
+ * suspend/resume that src/http/mhd.c measured and rejected).
  *
- * Usage: bench_mhd_ceiling [PORT [THREADS [defer]]]; prints the port, runs
- * until SIGINT/SIGTERM. Loopback only.
+ * A fourth argument picks how MHD's threads wait: "epoll" (default),
+ * "poll" (the door's http-event-loop poll), or "tpc" (a thread per
+ * connection, MHD_USE_THREAD_PER_CONNECTION; THREADS is then ignored).
+ *
+ * Usage: bench_mhd_ceiling [PORT [THREADS [plain|defer|block [epoll|poll|tpc]]]];
+ * prints the port, runs until SIGINT/SIGTERM. Loopback only.
  */
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -124,8 +130,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-/* Keep in step with src/http/mhd.c. */
-#define POOL_SIZE (8 * 1024)
+/* Keep in step with src/http/mhd.c: its pool_size() with the default
+ * http-max-header-size (8 KB) and http-max-headers (100). */
+#define POOL_SIZE (28 * 1024)
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 0;
@@ -134,8 +141,8 @@ int main(int argc, char **argv) {
     block_mode = argc > 3 && !strcmp(argv[3], "block");
     unsigned fl = MHD_USE_EPOLL_INTERNAL_THREAD;
     if (argc > 4 && !strcmp(argv[4], "poll")) fl = MHD_USE_POLL_INTERNAL_THREAD;
-    if (argc > 4 && !strcmp(argv[4], "tpc")) fl = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
-    if (argc > 5 && !strcmp(argv[5], "turbo")) fl |= MHD_USE_TURBO;
+    if (argc > 4 && !strcmp(argv[4], "tpc"))
+        fl = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
     pthread_t rt;
     if ((defer_mode || block_mode) && pthread_create(&rt, NULL, resumer, NULL)) {
         fprintf(stderr, "cannot start the resumer thread\n");
@@ -155,9 +162,10 @@ int main(int argc, char **argv) {
         fl | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
         (uint16_t)port, NULL, NULL,
         on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-        MHD_OPTION_THREAD_POOL_SIZE, (fl & MHD_USE_THREAD_PER_CONNECTION) ? 0u : threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_THREAD_POOL_SIZE, (fl & MHD_USE_THREAD_PER_CONNECTION) ? 0u : threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        getenv("POOL") ? (size_t)atoi(getenv("POOL")) : (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "cannot start libmicrohttpd\n");

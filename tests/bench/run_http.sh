@@ -5,11 +5,14 @@
 #   - bench_mhd_ceiling: a trivial libmicrohttpd handler answering 201 to
 #     POST with the door's answer, under the door's threading model and
 #     options (epoll thread pool of HTTP_THREADS, suspend/resume allowed,
-#     8 KB connection pool, same timeout/limits: see its header);
+#     the same connection pool, timeout and limits: see its header). It is
+#     the ceiling of every row, whatever event loop redcar runs;
 #   - the same handler in "defer" mode: each POST suspended and resumed by
-#     another thread, as the door answers appends (no store behind it);
+#     another thread, as the door answers appends (no store behind it), in
+#     each event loop of HTTP_EVENT_LOOP;
 #   - redcar (fsync always, group commit): single-event POST in structured
-#     and binary mode, and batched POST of BATCH events;
+#     and binary mode for each event loop (http-event-loop), and batched
+#     POST of BATCH events;
 # and prints events/s with the ratio door/ceiling (target >= 0.5 for single
 # events), and each server's CPU per request (user+system of the whole
 # process, from /proc): on a shared or small machine the events/s move with
@@ -23,7 +26,8 @@
 #      connection counts, default "256"), WRK_THREADS (default 2),
 #      HTTP_THREADS (default 4), BATCH (default 1000), BATCH_CONNECTIONS
 #      (default 8), FSYNC ("always" by default; "always normal" adds the
-#      fsync-normal figures).
+#      fsync-normal figures), HTTP_EVENT_LOOP (redcar's http-event-loop:
+#      "epoll poll" by default, the first one also runs the batched row).
 set -euo pipefail
 src="$(cd "$(dirname "$0")/../.." && pwd)"
 build="${1:-${REDCAR_BUILD:-$src/build}}"
@@ -33,6 +37,7 @@ CONNECTIONS=${CONNECTIONS:-256}
 FSYNC=${FSYNC:-always}
 WRK_THREADS=${WRK_THREADS:-2}
 HTTP_THREADS=${HTTP_THREADS:-4}
+HTTP_EVENT_LOOP=${HTTP_EVENT_LOOP:-epoll poll}
 BATCH=${BATCH:-1000}
 command -v wrk >/dev/null || { echo "needs wrk" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "no redcar binary at $BIN (set REDCAR_BIN)" >&2; exit 1; }
@@ -136,21 +141,25 @@ rps() {
 # settings, so a machine whose load drifts compares like with like.
 "$CEIL" 0 "$HTTP_THREADS" > "$TMP/ceiling.log" 2>&1 &
 CPID=$!
-# The same handler answering after a suspend/resume round trip, as the
-# door answers appends: what deferring costs in libmicrohttpd itself.
-"$CEIL" 0 "$HTTP_THREADS" defer > "$TMP/ceiling-defer.log" 2>&1 &
-DPID=$!
-PIDS+=($CPID $DPID)
+PIDS+=($CPID)
 CP=$(wait_port "$TMP/ceiling.log" "listening on")
 CURL="http://127.0.0.1:$CP/events"
-DP=$(wait_port "$TMP/ceiling-defer.log" "listening on")
-DURL="http://127.0.0.1:$DP/events"
-
-start_redcar() { # FSYNC -> sets URL, RP
+# The same handler answering after a suspend/resume round trip, as the
+# door answers appends: what deferring costs in libmicrohttpd itself, in
+# each event loop.
+declare -A DPID DURL
+for ev in $HTTP_EVENT_LOOP; do
+  "$CEIL" 0 "$HTTP_THREADS" defer "$ev" > "$TMP/ceiling-defer-$ev.log" 2>&1 &
+  DPID[$ev]=$!
+  PIDS+=(${DPID[$ev]})
+  DURL[$ev]="http://127.0.0.1:$(wait_port "$TMP/ceiling-defer-$ev.log" "listening on")/events"
+done
+NKEEP=${#PIDS[@]}
+start_redcar() { # FSYNC EVENT_LOOP -> sets URL, RP
   rm -rf "$TMP/data" "$TMP/redcar.log"
   mkdir -p "$TMP/data"
   "$BIN" -a 127.0.0.1:0 -r 127.0.0.1:0 -d "$TMP/data" -o "$TMP/redcar.log" --fsync "$1" \
-    --http-threads "$HTTP_THREADS" &
+    --http-threads "$HTTP_THREADS" --http-event-loop "$2" &
   RPID=$!
   PIDS+=($RPID)
   RP=$(wait_port "$TMP/redcar.log" "http: listening on")
@@ -159,36 +168,42 @@ start_redcar() { # FSYNC -> sets URL, RP
 stop_redcar() { # and forget its pid, which the system may hand out again
   kill "$RPID"
   wait "$RPID" 2>/dev/null || true
-  PIDS=("${PIDS[0]}" "${PIDS[1]}")
+  PIDS=("${PIDS[@]:0:$NKEEP}")
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-row() { printf '%-40s %12.0f %8s %9s %8s %12s\n' "$@"; }
+row() { printf '%-46s %12.0f %8s %9s %8s %12s\n' "$@"; }
 
 BATCH_CONN=${BATCH_CONNECTIONS:-8}
 printf '\nHTTP door vs libmicrohttpd ceiling (%ss per run, wrk -t%d, %d HTTP threads)\n' \
   "$DURATION" "$WRK_THREADS" "$HTTP_THREADS"
-printf '%-40s %12s %8s %9s %8s %12s\n' "load" "events/s" "errors" "p99 ms" "ratio" "cpu us/req"
+printf '%-46s %12s %8s %9s %8s %12s\n' "load" "events/s" "errors" "p99 ms" "ratio" "cpu us/req"
 for fs in $FSYNC; do
-  start_redcar "$fs"
-  for c in $CONNECTIONS; do
-    read -r ceil_rps ceil_err ceil_p99 ceil_cpu <<< "$(rps "$CURL" "$TMP/structured.lua" "$c" "$CPID")"
-    read -r def_rps def_err def_p99 def_cpu <<< "$(rps "$DURL" "$TMP/structured.lua" "$c" "$DPID")"
-    read -r st_rps st_err st_p99 st_cpu <<< "$(rps "$URL" "$TMP/structured.lua" "$c" "$RPID")"
-    read -r bin_rps bin_err bin_p99 bin_cpu <<< "$(rps "$URL" "$TMP/binary.lua" "$c" "$RPID")"
-    row "ceiling (trivial 201 handler), c=$c" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00" "$ceil_cpu"
-    row "ceiling, deferred (suspend/resume), c=$c" "$def_rps" "$def_err" "$def_p99" "$(ratio "$def_rps" "$ceil_rps")" "$def_cpu"
-    row "structured, fsync $fs, c=$c" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")" "$st_cpu"
-    row "binary, fsync $fs, c=$c" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")" "$bin_cpu"
+  first=1
+  for ev in $HTTP_EVENT_LOOP; do
+    start_redcar "$fs" "$ev"
+    for c in $CONNECTIONS; do
+      read -r ceil_rps ceil_err ceil_p99 ceil_cpu <<< "$(rps "$CURL" "$TMP/structured.lua" "$c" "$CPID")"
+      read -r def_rps def_err def_p99 def_cpu <<< "$(rps "${DURL[$ev]}" "$TMP/structured.lua" "$c" "${DPID[$ev]}")"
+      read -r st_rps st_err st_p99 st_cpu <<< "$(rps "$URL" "$TMP/structured.lua" "$c" "$RPID")"
+      read -r bin_rps bin_err bin_p99 bin_cpu <<< "$(rps "$URL" "$TMP/binary.lua" "$c" "$RPID")"
+      row "ceiling (trivial 201 handler), c=$c" "$ceil_rps" "$ceil_err" "$ceil_p99" "1.00" "$ceil_cpu"
+      row "ceiling, deferred ($ev), c=$c" "$def_rps" "$def_err" "$def_p99" "$(ratio "$def_rps" "$ceil_rps")" "$def_cpu"
+      row "structured, fsync $fs, $ev, c=$c" "$st_rps" "$st_err" "$st_p99" "$(ratio "$st_rps" "$ceil_rps")" "$st_cpu"
+      row "binary, fsync $fs, $ev, c=$c" "$bin_rps" "$bin_err" "$bin_p99" "$(ratio "$bin_rps" "$ceil_rps")" "$bin_cpu"
+    done
+    if [ -n "$first" ]; then
+      read -r bat_rps bat_err bat_p99 bat_cpu <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN" "$RPID")"
+      bat_evs=$(awk -v r="$bat_rps" -v b="$BATCH" 'BEGIN { printf "%.1f", r * b }')
+      bat_cpu=$(awk -v c="$bat_cpu" -v b="$BATCH" 'BEGIN { if (c + 0 > 0) printf "%.2f/ev", c / b; else print "n/a" }')
+      row "batched, $BATCH/POST, fsync $fs, $ev (c=$BATCH_CONN)" "$bat_evs" "$bat_err" "$bat_p99" "" "$bat_cpu"
+      [ "$fs" = always ] && bat_always=$bat_evs
+    fi
+    first=
+    head_seq=$(curl -s "http://127.0.0.1:$RP/info" | sed 's/.*"seq":\([0-9]*\).*/\1/')
+    stop_redcar
+    echo "events stored (fsync $fs, $ev): $head_seq"
   done
-  read -r bat_rps bat_err bat_p99 bat_cpu <<< "$(rps "$URL" "$TMP/batch.lua" "$BATCH_CONN" "$RPID")"
-  bat_evs=$(awk -v r="$bat_rps" -v b="$BATCH" 'BEGIN { printf "%.1f", r * b }')
-  bat_cpu=$(awk -v c="$bat_cpu" -v b="$BATCH" 'BEGIN { if (c + 0 > 0) printf "%.2f/ev", c / b; else print "n/a" }')
-  row "batched, $BATCH/POST, fsync $fs (c=$BATCH_CONN)" "$bat_evs" "$bat_err" "$bat_p99" "" "$bat_cpu"
-  [ "$fs" = always ] && bat_always=$bat_evs
-  head_seq=$(curl -s "http://127.0.0.1:$RP/info" | sed 's/.*"seq":\([0-9]*\).*/\1/')
-  stop_redcar
-  echo "events stored (fsync $fs): $head_seq"
 done
 bat_evs=${bat_always:-$bat_evs}
 
