@@ -67,9 +67,14 @@ static void append_answer(rc_http_res *res, void *arg) {
             rc_buf_put_u64(&b, items[0].seq);
             rc_buf_puts(&b, items[0].duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}");
         }
-        if (n) {
-            char loc[40];
-            snprintf(loc, sizeof loc, "/events/%" PRIu64, items[0].seq);
+        if (n) { /* "/events/<seq>", without snprintf's format parsing */
+            char loc[32] = "/events/";
+            char *e = loc + sizeof loc - 1;
+            *e = '\0';
+            uint64_t v = items[0].seq;
+            do *--e = (char)('0' + v % 10);
+            while ((v /= 10));
+            memmove(loc + 8, e, (size_t)(loc + sizeof loc - e));
             rc__http_res_header(res, "Location", loc);
         }
         /* The answer takes the buffer as is: no copy. */
@@ -144,7 +149,14 @@ void rc__h_events_post(const rc_http_req *req, rc_http_res *res) {
     }
     const char *ct = rc__http_req_header(req, "Content-Type");
     char mt[128];
-    rc__http_media_type(ct ? ct : "", ct ? strlen(ct) : 0, mt, sizeof mt);
+    /* The two structured types, exactly as CloudEvents SDKs send them,
+     * skip the general media-type parse. */
+    if (ct && !strcmp(ct, "application/cloudevents+json"))
+        memcpy(mt, "application/cloudevents+json", sizeof "application/cloudevents+json");
+    else if (ct && !strcmp(ct, "application/cloudevents-batch+json"))
+        memcpy(mt, "application/cloudevents-batch+json", sizeof "application/cloudevents-batch+json");
+    else
+        rc__http_media_type(ct ? ct : "", ct ? strlen(ct) : 0, mt, sizeof mt);
     int64_t max_event = atomic_load_explicit(&env->max_event, memory_order_relaxed);
     int64_t max_batch = atomic_load_explicit(&env->max_batch, memory_order_relaxed);
     rc_event **evs = NULL, *one = NULL;
