@@ -338,7 +338,62 @@ START_TEST(routes_table) {
 }
 END_TEST
 
+/* The finish step of a deferred answer runs exactly once: by whoever
+ * sends the answer, or by reset/free when nobody does (connection gone). */
+static int finished;
+static void count_finish(rc_http_res *res, void *arg) {
+    (void)arg;
+    finished++;
+    res->status = 201;
+}
+
+START_TEST(deferred_finish_once) {
+    rc_http_res res;
+    rc__http_res_init(&res);
+    finished = 0;
+    rc__http_res_defer_finish(&res, count_finish, NULL);
+    ck_assert_int_eq(res.deferred, 1);
+    rc__http_res_finish(&res);
+    rc__http_res_finish(&res);
+    ck_assert_int_eq(finished, 1);
+    ck_assert_int_eq(res.status, 201);
+    rc__http_res_reset(&res);
+    ck_assert_int_eq(finished, 1);
+    rc__http_res_defer_finish(&res, count_finish, NULL);
+    rc__http_res_reset(&res); /* never sent: reset runs it (it frees its context) */
+    ck_assert_int_eq(finished, 2);
+    rc__http_res_defer_finish(&res, count_finish, NULL);
+    rc__http_res_free(&res);
+    ck_assert_int_eq(finished, 3);
+}
+END_TEST
+
 /* ---- handlers ---------------------------------------------------------------------------- */
+
+/* Access control needs only the request line and Authorization, so the
+ * glue can run it before reading a body; the dispatcher runs it for
+ * requests the glue did not check. */
+START_TEST(authorize_before_body) {
+    rc_http_res res;
+    rc__http_res_init(&res);
+    ck_assert_int_eq(rc__http_authorize(&env, "POST", "/events", NULL, &res), RC_OK);
+    ck_assert_int_eq(rc_config_set(cfg, "requirepass", "pw", 0, NULL), RC_OK);
+    ck_assert_int_eq(rc_config_set(cfg, "user", "ro:ro:rpw", 0, NULL), RC_OK);
+    ck_assert_int_eq(rc__http_authorize(&env, "POST", "/events", NULL, &res), RC_NOAUTH);
+    ck_assert_int_eq(res.status, 401);
+    rc__http_res_reset(&res);
+    ck_assert_int_eq(rc__http_authorize(&env, "GET", "/health", NULL, &res), RC_OK);
+    ck_assert_int_eq(rc__http_authorize(&env, "POST", "/events", "Bearer pw", &res), RC_OK);
+    ck_assert_int_eq(rc__http_authorize(&env, "GET", "/events", "Bearer ro:rpw", &res), RC_OK);
+    ck_assert_int_eq(rc__http_authorize(&env, "POST", "/events", "Bearer ro:rpw", &res), RC_NOPERM);
+    ck_assert_int_eq(res.status, 403);
+    rc__http_res_free(&res);
+    /* not checked by the glue: the dispatcher refuses */
+    reply r = call("GET", "/info", NULL, NULL, 0);
+    ck_assert_int_eq(r.status, 401);
+    reply_free(&r);
+}
+END_TEST
 
 START_TEST(errors_404_405_415) {
     reply r = call("GET", "/nope", NULL, NULL, 0);
@@ -732,10 +787,12 @@ Suite *http_suite(void) {
     tcase_add_test(pure, binary_decode_errors);
     tcase_add_test(pure, binary_decode_splits);
     tcase_add_test(pure, routes_table);
+    tcase_add_test(pure, deferred_finish_once);
     suite_add_tcase(s, pure);
     TCase *h = tcase_create("handlers");
     tcase_add_checked_fixture(h, setup, teardown);
     tcase_set_timeout(h, 60);
+    tcase_add_test(h, authorize_before_body);
     tcase_add_test(h, errors_404_405_415);
     tcase_add_test(h, post_structured_and_duplicate);
     tcase_add_test(h, post_binary_and_get_back);
