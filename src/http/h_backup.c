@@ -45,14 +45,26 @@ static atomic_int backup_running;
 typedef struct file_stream {
     rc_http_stream base;
     int fd;
+    int holds_flag; /* this stream still owns backup_running */
 } file_stream;
+
+/* The backup is over once its last byte is produced: the client may have
+ * it (and start the next backup) before libmicrohttpd frees the stream. */
+static void release_flag(file_stream *s) {
+    if (!s->holds_flag) return;
+    s->holds_flag = 0;
+    atomic_store(&backup_running, 0);
+}
 
 static long file_read(rc_http_stream *base, char *buf, size_t max) {
     file_stream *s = (file_stream *)base;
     for (;;) {
         ssize_t n = read(s->fd, buf, max);
         if (n > 0) return (long)n;
-        if (n == 0) return RC_HTTP_STREAM_END;
+        if (n == 0) {
+            release_flag(s);
+            return RC_HTTP_STREAM_END;
+        }
         if (errno != EINTR) return RC_HTTP_STREAM_ERROR;
     }
 }
@@ -61,8 +73,8 @@ static void file_free(rc_http_stream *base) {
     file_stream *s = (file_stream *)base;
     close(s->fd);
     rc__http_park_destroy(&s->base.park);
+    release_flag(s);
     free(s);
-    atomic_store(&backup_running, 0);
 }
 
 /* ---- the copy ------------------------------------------------------------------------- */
@@ -94,6 +106,7 @@ static int answer(backup_job *j, const rc_backup_info *info, double secs) {
         return 0;
     }
     s->fd = fd;
+    s->holds_flag = 1; /* answer() returning 1 hands the flag to the stream */
     s->base.read = file_read;
     s->base.free = file_free;
     rc__http_park_init(&s->base.park);

@@ -50,6 +50,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -76,19 +79,22 @@
  * headers (parsed in place in its read buffer, which starts at half the
  * pool), a second copy of any Cookie header (MHD parses cookies, always),
  * one 48-byte record per header, and the answer's headers; bodies do not
- * live here. So a header block of L bytes needs a pool of about 2L plus
- * the records (measured: the largest cookie that passes is pool/2 - 250
- * bytes). The pool is sized from http-max-header-size and
- * http-max-headers that way, so that a header block within the settings
- * always reaches our check and one past them gets our 431 (problem+json)
- * unless it overflows the pool too, where MHD answers its own 431 or
- * closes. MHD zeroes the whole pool for every request, so its size is paid
- * per request (~0.04 us per KB): 28 KB with the defaults (8 KB, 100
- * headers), which tests/bench/bench_mhd_ceiling.c uses too. */
+ * live here. Measured: the largest cookie that passes is pool/2 - 250
+ * bytes. So the pool is sized from http-max-header-size (L) and
+ * http-max-headers (N) as max(L + 48 N, 2 L) plus room for the answer:
+ * a header block within the settings reaches our check (and one past
+ * them gets our 431, problem+json) unless it overflows the pool, where
+ * MHD answers its own 431 or closes: far past the settings, or a block
+ * near L that is half cookie and half many small fields. MHD zeroes the
+ * whole pool for every request, so its size is paid per request (~0.04 us
+ * per KB), and it mallocs pools of up to 32 KB, whose freed memory the
+ * heap keeps after a burst of connections: 20 KB with the defaults (8 KB,
+ * 100 headers), which tests/bench/bench_mhd_ceiling.c uses too. */
 #define POOL_HEADER_REC 48
 #define POOL_ROOM (4 * 1024)
 static size_t pool_size(size_t max_header_size, size_t max_headers) {
-    size_t n = 2 * max_header_size + max_headers * POOL_HEADER_REC + POOL_ROOM;
+    size_t a = max_header_size + max_headers * POOL_HEADER_REC, b = 2 * max_header_size;
+    size_t n = (a > b ? a : b) + POOL_ROOM;
     return (n + 4095) & ~(size_t)4095;
 }
 
@@ -100,6 +106,9 @@ static size_t pool_size(size_t max_header_size, size_t max_headers) {
  * is still incomplete (then at doubling intervals). */
 #define SWEEP_MS 100
 #define PEEK_FIRST_MS 200
+/* Memory trim after connection bursts (see sweep()). */
+#define TRIM_MIN_PEAK 64
+#define TRIM_EVERY_MS 2000
 
 typedef struct conn_ctx conn_ctx;
 
@@ -118,6 +127,8 @@ struct rc_http {
     pthread_mutex_t conns_mu;
     conn_ctx *conns;
     long nconns;
+    long peak_conns;          /* most open since the last trim */
+    long long last_trim_ms;
     pthread_t hb;
     int hb_started, hb_stop;
     pthread_mutex_t hb_mu;
@@ -484,6 +495,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (h->conns) h->conns->prev = c;
         h->conns = c;
         c->over_limit = ++h->nconns > h->maxclients;
+        if (h->nconns > h->peak_conns) h->peak_conns = h->nconns;
         pthread_mutex_unlock(&h->conns_mu);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
         /* MHD has reported the last request complete (on_completed) by now,
@@ -532,7 +544,19 @@ static void sweep(rc_http *h) {
             c->fd = -1; /* once */
         }
     }
+    /* After a burst of connections, hand their memory back: libmicrohttpd
+     * mallocs each connection's pool (20 KB by default), and the heap keeps
+     * what was freed (a soak test of 1,500 connections left ~20 MB). */
+    int trim = h->peak_conns >= TRIM_MIN_PEAK && h->nconns < h->peak_conns / 2 &&
+               now - h->last_trim_ms >= TRIM_EVERY_MS;
+    if (trim) {
+        h->peak_conns = h->nconns;
+        h->last_trim_ms = now;
+    }
     pthread_mutex_unlock(&h->conns_mu);
+#ifdef __GLIBC__
+    if (trim) malloc_trim(0);
+#endif
 }
 
 /* Keep the raw path and query: the dispatcher decodes path parameters

@@ -6,7 +6,7 @@
  * daemon is set up exactly like the door's (src/http/mhd.c): the same
  * threading model (MHD_USE_EPOLL_INTERNAL_THREAD with a thread pool of
  * http-threads, MHD_ALLOW_SUSPEND_RESUME), the same connection memory pool
- * (28 KB with the door's defaults, which MHD zeroes per request), connection timeout, connection
+ * (20 KB with the door's defaults, which MHD zeroes per request), connection timeout, connection
  * limit and listen backlog. Only the door's own code (request collection,
  * routing, decoding, the store, suspend/resume per append) is missing, so
  * door/ceiling is the share of the framework's throughput the door keeps.
@@ -132,7 +132,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* Keep in step with src/http/mhd.c: its pool_size() with the default
  * http-max-header-size (8 KB) and http-max-headers (100). */
-#define POOL_SIZE (28 * 1024)
+#define POOL_SIZE (20 * 1024)
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 0;
