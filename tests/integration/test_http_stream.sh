@@ -37,9 +37,14 @@ expect_eq "SSE content type" "text/event-stream" "$(curl -s --max-time 1 -D - -o
 expect_eq "SSE bad filter 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' "$RC_URL/events/stream?since=bad")"
 
 # Many events while a replay runs: every seq exactly once, in order.
-curl -sN --max-time 4 "$RC_URL/events/stream?from=1" > "$RC_TMP/sse4" &
+# (the stream stays open until the last id arrived or 20 s passed: on a
+# loaded machine 53 sequential POSTs may take longer than a fixed window)
+curl -sN --max-time 30 "$RC_URL/events/stream?from=1" > "$RC_TMP/sse4" &
 S4=$!
 for i in $(seq 8 60); do post "e$i" odd >/dev/null; done
+for _ in $(seq 200); do grep -q '^id: 60$' "$RC_TMP/sse4" && break; sleep 0.1; done
+sleep 0.3 # anything after 60 would be a duplicate: give it a moment to show
+kill "$S4" 2>/dev/null || true
 wait $S4 || true
 expect_eq "replay-then-live gapless" "$(seq 1 60 | xargs)" "$(sed -n 's/^id: //p' "$RC_TMP/sse4" | xargs)"
 
