@@ -6,7 +6,7 @@
  * same encoded payloads) in transactions of 1,000 rows.
  *
  *   bench_append [-n events] [-p producers] [-w window] [-s always|normal|both]
- *                [-o plain|lib|all] [-r repeats] [-d dir] [-k kind]
+ *                [-o plain|lib|all] [-r repeats] [-d dir] [-k kind] [-a]
  *
  * The plain program is measured twice: with payloads encoded beforehand
  * (pure SQLite insert speed, the strict baseline) and with the events built
@@ -18,11 +18,25 @@
  * -k picks what the library run appends (the plain runs always insert the
  * plain events, the figure the KV paths are held against):
  *   events      plain events (default)
+ *   notime      plain events without `time`, stamped by the store (what a
+ *               curl or wrk POST /events usually sends)
  *   put         io.redcar.kv.put of one key (a RESP SET without -r)
  *   put-random  io.redcar.kv.put of keys out of 100,000 (SET -r 100000)
  *   incr        a transaction per event reading one key and putting it
  *               back incremented (a RESP INCR)
- * For the KV kinds the writer thread's own CPU per event is printed too.
+ * The writer thread's own CPU per event (CLOCK_THREAD_CPUTIME_ID of the
+ * rc-writer thread) and the sync thread's are printed too.
+ *
+ * -a models the doors (many clients, one request each in flight): every
+ * producer is a client with -w requests in flight (use -w 1), and
+ * completions are handed to one answer thread, woken once per batch of
+ * answers, which wakes the clients (the HTTP door's answer thread, the RESP
+ * loop). The plain SQLite run then inserts the same rows (for put kinds the
+ * KV row too) in transactions of the size the store's group commits had,
+ * synchronous=FULL: what SQLite alone costs for that commit pattern.
+ *
+ *   single-event requests from 50 clients (issues 3 and 4):
+ *   bench_append -a -p 50 -w 1 -n 100000 -s always -k events|notime|put|put-random
  */
 #include <dirent.h>
 #include <ftw.h>
@@ -46,9 +60,11 @@ static size_t window = 8192;
 static const char *base = NULL;
 static const char *only = "all"; /* plain | lib | all */
 static int repeats = 1;
-typedef enum { K_EVENTS, K_PUT, K_PUT_RANDOM, K_INCR } kind_t;
+typedef enum { K_EVENTS, K_NOTIME, K_PUT, K_PUT_RANDOM, K_INCR } kind_t;
 static kind_t kind = K_EVENTS;
-static const char *const kind_names[] = {"events", "put", "put-random", "incr"};
+static const char *const kind_names[] = {"events", "notime", "put", "put-random", "incr"};
+static int door = 0;       /* -a: completions through an answer thread */
+static size_t plain_txn = 1000;
 
 /* Wall-clock throughput and CPU seconds of the whole process (all
  * threads), so a loaded machine can be told apart from a slow store. */
@@ -56,6 +72,7 @@ typedef struct result {
     double evs;      /* events per second */
     double cpu_us;   /* CPU microseconds per event */
     double writer_us; /* of which the store's writer thread */
+    double sync_us;   /* and the sync thread */
 } result;
 
 static double cpu_s(void) {
@@ -83,7 +100,7 @@ static void fresh_dir(char *out, size_t n, const char *name) {
 }
 
 /* The benchmark event: small, with a subject from 100 and a JSON datum. */
-static rc_event *make_event(size_t i) {
+static rc_event *make_event_t(size_t i, int with_time) {
     rc_event *ev = rc_event_new();
     char id[32], subj[32], data[48];
     snprintf(id, sizeof id, "bench-%zu", i);
@@ -91,13 +108,16 @@ static rc_event *make_event(size_t i) {
     int dl = snprintf(data, sizeof data, "{\"n\":%zu,\"v\":%zu}", i, (i * 7919) % 1000);
     if (!ev || rc_event_set(ev, "specversion", "1.0") || rc_event_set(ev, "id", id) ||
         rc_event_set(ev, "source", "/bench/producer") || rc_event_set(ev, "type", "bench.reading") ||
-        rc_event_set(ev, "subject", subj) || rc_event_set(ev, "time", "2026-11-21T05:00:00.000Z") ||
+        rc_event_set(ev, "subject", subj) ||
+        (with_time && rc_event_set(ev, "time", "2026-11-21T05:00:00.000Z")) ||
         rc_event_set_data(ev, "application/json", data, (size_t)dl, RC_DATA_JSON)) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }
     return ev;
 }
+
+static rc_event *make_event(size_t i) { return make_event_t(i, 1); }
 
 /* A RESP-like KV put: what rc_api_kv_put_event builds for SET key value. */
 static rc_event *make_put(size_t i, const char *key, const char *val, size_t vlen) {
@@ -121,34 +141,12 @@ static rc_event *make_kv(size_t i) {
     return make_put(i, key, "xxx", 3);
 }
 
-/* The writer thread's CPU seconds (Linux: the thread names itself). */
-static double writer_cpu_s(void) {
-    DIR *d = opendir("/proc/self/task");
-    double s = 0;
-    long tick = sysconf(_SC_CLK_TCK);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char path[300], comm[64] = "", stat[1024];
-        if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f) continue;
-        if (!fgets(comm, sizeof comm, f)) comm[0] = '\0';
-        fclose(f);
-        if (strncmp(comm, "rc-writer", 9) != 0) continue;
-        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-        if (!(f = fopen(path, "r"))) continue;
-        size_t n = fread(stat, 1, sizeof stat - 1, f);
-        fclose(f);
-        stat[n] = '\0';
-        /* fields 14, 15 (utime, stime) after the ")" that ends comm */
-        char *p = strrchr(stat, ')');
-        unsigned long long ut = 0, st = 0;
-        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-            s += (double)(ut + st) / (double)tick;
-    }
-    if (d) closedir(d);
-    return s;
+/* CPU seconds of one of the store's threads so far. */
+static double thread_cpu_s(pthread_t th) {
+    clockid_t cid;
+    struct timespec ts;
+    if (pthread_getcpuclockid(th, &cid) != 0 || clock_gettime(cid, &ts) != 0) return 0;
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- plain SQLite ------------------------------------------------------- */
@@ -160,10 +158,18 @@ static void must(int rc, sqlite3 *db, const char *what) {
     }
 }
 
-static result plain(rc_fsync_mode mode, int encode_in_loop) {
+static int is_put(void) { return kind == K_PUT || kind == K_PUT_RANDOM; }
+
+/* Plain SQLite inserting the benchmark rows, plain_txn rows per
+ * transaction. same_rows: the rows of the library run's kind (for put
+ * kinds the KV row is upserted too, as the store's view does); otherwise
+ * the plain events. */
+static result plain(rc_fsync_mode mode, int encode_in_loop, int same_rows) {
     char d[512], path[600];
     fresh_dir(d, sizeof d, "plain");
     snprintf(path, sizeof path, "%s/plain.db", d);
+    int kv = same_rows && is_put();
+    rc_event *(*make)(size_t) = kv ? make_kv : make_event;
     /* payloads prepared outside the timed section when !encode_in_loop */
     rc_buf all = RC_BUF_INIT;
     size_t *off = NULL;
@@ -172,7 +178,7 @@ static result plain(rc_fsync_mode mode, int encode_in_loop) {
     if (!encode_in_loop) {
         off = malloc((n_events + 1) * sizeof *off);
         for (size_t i = 0; i < n_events; i++) {
-            rc_event *ev = make_event(i);
+            rc_event *ev = make(i);
             off[i] = all.len;
             rc_event_encode_json(ev, 0, &all);
             rc_event_free(ev);
@@ -186,15 +192,19 @@ static result plain(rc_fsync_mode mode, int encode_in_loop) {
                       NULL, NULL, NULL), db, "sync");
     must(sqlite3_exec(db, RC__WRITER_PRAGMAS, NULL, NULL, NULL), db, "pragmas");
     must(sqlite3_exec(db, rc__store_schema(), NULL, NULL, NULL), db, "schema");
-    sqlite3_stmt *ins, *begin, *commit;
+    sqlite3_stmt *ins, *begin, *commit, *put = NULL;
     must(sqlite3_prepare_v2(db, "INSERT INTO events(seq,source,id,type,subject,time_ms,payload) "
                                 "VALUES(?1,?2,?3,?4,?5,?6,?7)", -1, &ins, NULL), db, "prepare");
+    must(sqlite3_prepare_v2(db, "INSERT INTO kv(key,kind,value,ctype,size,create_seq,mod_seq,version) "
+                                "VALUES(?1,1,?2,?3,?4,?5,?5,1) ON CONFLICT(key) DO UPDATE SET "
+                                "value=excluded.value,ctype=excluded.ctype,size=excluded.size,"
+                                "mod_seq=excluded.mod_seq,version=version+1", -1, &put, NULL), db, "prepare");
     must(sqlite3_prepare_v2(db, "BEGIN", -1, &begin, NULL), db, "prepare");
     must(sqlite3_prepare_v2(db, "COMMIT", -1, &commit, NULL), db, "prepare");
     rc_buf one = RC_BUF_INIT;
     double c0 = cpu_s(), t0 = now_s();
     for (size_t i = 0; i < n_events; i++) {
-        if (i % 1000 == 0) {
+        if (i % plain_txn == 0) {
             must(sqlite3_step(begin), db, "begin");
             sqlite3_reset(begin);
         }
@@ -203,7 +213,7 @@ static result plain(rc_fsync_mode mode, int encode_in_loop) {
         size_t len;
         rc_event *ev = NULL;
         if (encode_in_loop) {
-            ev = make_event(i);
+            ev = make(i);
             if (rc_time_parse(ev->time, &tms)) exit(1);
             rc_buf_reset(&one);
             rc_event_encode_json(ev, 0, &one);
@@ -213,25 +223,41 @@ static result plain(rc_fsync_mode mode, int encode_in_loop) {
             json = all.p + off[i];
             len = off[i + 1] - off[i];
         }
-        snprintf(id, sizeof id, "bench-%zu", i);
-        snprintf(subj, sizeof subj, "sensor/%zu", i % 100);
+        if (kv) {
+            snprintf(id, sizeof id, "kv-%zu", i);
+            if (kind == K_PUT_RANDOM) snprintf(subj, sizeof subj, "key:%012zu", (i * 2654435761u) % 100000);
+            else snprintf(subj, sizeof subj, "key:__rand_int__");
+        } else {
+            snprintf(id, sizeof id, "bench-%zu", i);
+            snprintf(subj, sizeof subj, "sensor/%zu", i % 100);
+        }
         sqlite3_bind_int64(ins, 1, (sqlite3_int64)i + 1);
-        sqlite3_bind_text(ins, 2, "/bench/producer", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, kv ? "redcar://resp" : "/bench/producer", -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(ins, 4, "bench.reading", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, kv ? "io.redcar.kv.put" : "bench.reading", -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 5, subj, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 6, tms);
         sqlite3_bind_text(ins, 7, json, (int)len, SQLITE_STATIC);
         must(sqlite3_step(ins), db, "insert");
         sqlite3_reset(ins);
+        if (kv) {
+            sqlite3_bind_text(put, 1, subj, -1, SQLITE_STATIC);
+            sqlite3_bind_blob(put, 2, "xxx", 3, SQLITE_STATIC);
+            sqlite3_bind_text(put, 3, "text/plain; charset=utf-8", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(put, 4, 3);
+            sqlite3_bind_int64(put, 5, (sqlite3_int64)i + 1);
+            must(sqlite3_step(put), db, "kv upsert");
+            sqlite3_reset(put);
+        }
         rc_event_free(ev);
-        if (i % 1000 == 999 || i + 1 == n_events) {
+        if (i % plain_txn == plain_txn - 1 || i + 1 == n_events) {
             must(sqlite3_step(commit), db, "commit");
             sqlite3_reset(commit);
         }
     }
     double dt = now_s() - t0, dc = cpu_s() - c0;
     sqlite3_finalize(ins);
+    sqlite3_finalize(put);
     sqlite3_finalize(begin);
     sqlite3_finalize(commit);
     sqlite3_close(db);
@@ -239,7 +265,7 @@ static result plain(rc_fsync_mode mode, int encode_in_loop) {
     rc_buf_free(&all);
     free(off);
     nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events, 0};
+    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events, 0, 0};
 }
 
 /* ---- the library -------------------------------------------------------- */
@@ -251,19 +277,82 @@ typedef struct producer {
     pthread_cond_t cv;
     size_t inflight;
     size_t failed;
+    size_t answered;          /* (-a) answers queued for this client */
+    struct producer *next;    /* (-a) in the answer queue */
+    int queued;
 } producer;
+
+/* -a: the door's answer thread. Completions only queue the client and wake
+ * this thread when it sleeps, as the doors do. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    producer *head;
+    int sleeping, stop;
+} answers = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0};
+
+static void answer(producer *p, size_t n) {
+    pthread_mutex_lock(&p->mu);
+    /* wake the producer only where it may wait: a full window, or the end */
+    size_t before = p->inflight;
+    p->inflight -= n;
+    int wake = before == window || p->inflight == 0;
+    pthread_mutex_unlock(&p->mu);
+    if (wake) pthread_cond_signal(&p->cv);
+}
+
+static void *answer_main(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&answers.mu);
+    for (;;) {
+        while (!answers.head && !answers.stop) {
+            answers.sleeping = 1;
+            pthread_cond_wait(&answers.cv, &answers.mu);
+            answers.sleeping = 0;
+        }
+        if (!answers.head) break;
+        producer *list = answers.head;
+        answers.head = NULL;
+        for (producer *p = list; p; p = p->next) p->queued = 0;
+        /* counts taken under the lock, answers given outside it */
+        size_t counts[256], k = 0;
+        producer *ps[256];
+        for (producer *p = list; p && k < 256; p = p->next, k++) {
+            ps[k] = p;
+            counts[k] = p->answered;
+            p->answered = 0;
+        }
+        pthread_mutex_unlock(&answers.mu);
+        for (size_t i = 0; i < k; i++) answer(ps[i], counts[i]);
+        pthread_mutex_lock(&answers.mu);
+    }
+    pthread_mutex_unlock(&answers.mu);
+    return NULL;
+}
 
 static void done(void *arg, int status, const rc_err *err, const rc_append_item *items, size_t n) {
     (void)items, (void)n;
     producer *p = arg;
-    pthread_mutex_lock(&p->mu);
     if (status != RC_OK) {
+        pthread_mutex_lock(&p->mu);
         if (p->failed++ == 0) fprintf(stderr, "append failed: %s\n", rc_err_msg(err));
+        pthread_mutex_unlock(&p->mu);
     }
-    /* wake the producer only where it may wait: a full window, or the end */
-    size_t before = p->inflight--;
-    if (before == window || before == 1) pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    if (door) {
+        pthread_mutex_lock(&answers.mu);
+        p->answered++;
+        if (!p->queued) {
+            p->queued = 1;
+            p->next = answers.head;
+            answers.head = p;
+        }
+        int wake = answers.sleeping;
+        answers.sleeping = 0; /* one wake per batch of answers */
+        pthread_mutex_unlock(&answers.mu);
+        if (wake) pthread_cond_signal(&answers.cv);
+        return;
+    }
+    answer(p, 1);
 }
 
 /* INCR of one key, as the RESP door's step does it. */
@@ -286,6 +375,14 @@ static int incr_fn(rc_txn *tx, void *arg, rc_err *err) {
     return rc_txn_append(tx, make_put(i, "counter", val, (size_t)vl), NULL, err);
 }
 
+static rc_event *make_lib(size_t i) {
+    switch (kind) {
+    case K_EVENTS: return make_event_t(i, 1);
+    case K_NOTIME: return make_event_t(i, 0);
+    default: return make_kv(i);
+    }
+}
+
 static void *produce(void *arg) {
     producer *p = arg;
     for (size_t i = p->first; i < p->first + p->count; i++) {
@@ -305,7 +402,7 @@ static void *produce(void *arg) {
             }
             continue;
         }
-        rc_event *ev = kind == K_EVENTS ? make_event(i) : make_kv(i);
+        rc_event *ev = make_lib(i);
         pthread_mutex_lock(&p->mu);
         while (p->inflight >= window) pthread_cond_wait(&p->cv, &p->mu);
         p->inflight++;
@@ -316,7 +413,7 @@ static void *produce(void *arg) {
             /* queue full: cannot happen with the window below the cap, but
              * be correct anyway (the event was consumed: rebuild it) */
             usleep(100);
-            ev = kind == K_EVENTS ? make_event(i) : make_kv(i);
+            ev = make_lib(i);
         }
         if (rc != RC_OK) {
             fprintf(stderr, "submit: %s\n", rc_err_msg(&err));
@@ -342,9 +439,13 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
         fprintf(stderr, "open: %s\n", rc_err_msg(&err));
         exit(1);
     }
+    pthread_t answerer;
+    answers.stop = 0;
+    if (door) pthread_create(&answerer, NULL, answer_main, NULL);
     producer *ps = calloc((size_t)n_producers, sizeof *ps);
     pthread_t *th = calloc((size_t)n_producers, sizeof *th);
     size_t per = n_events / (size_t)n_producers;
+    double w0 = thread_cpu_s(st->thread), s0 = st->sync_started ? thread_cpu_s(st->sync_thread) : 0;
     double c0 = cpu_s(), t0 = now_s();
     for (int i = 0; i < n_producers; i++) {
         ps[i].st = st;
@@ -356,9 +457,17 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
     }
     for (int i = 0; i < n_producers; i++) pthread_join(th[i], NULL);
     double dt = now_s() - t0, dc = cpu_s() - c0;
+    double wc = thread_cpu_s(st->thread) - w0;
+    double sc = st->sync_started ? thread_cpu_s(st->sync_thread) - s0 : 0;
+    if (door) {
+        pthread_mutex_lock(&answers.mu);
+        answers.stop = 1;
+        pthread_cond_signal(&answers.cv);
+        pthread_mutex_unlock(&answers.mu);
+        pthread_join(answerer, NULL);
+    }
     size_t failed = 0;
     for (int i = 0; i < n_producers; i++) failed += ps[i].failed;
-    double wc = writer_cpu_s();
     rc_store_stats s;
     rc_store_stats_get(st, &s);
     *commits = s.commits;
@@ -371,13 +480,15 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
     free(ps);
     free(th);
     nftw(d, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-    return (result){(double)n_events / dt, dc * 1e6 / (double)n_events, wc * 1e6 / (double)n_events};
+    double n = (double)n_events;
+    return (result){n / dt, dc * 1e6 / n, wc * 1e6 / n, sc * 1e6 / n};
 }
 
 static void best(result *b, result r) {
     if (r.evs > b->evs) b->evs = r.evs;
     if (b->cpu_us == 0 || r.cpu_us < b->cpu_us) b->cpu_us = r.cpu_us;
     if (b->writer_us == 0 || r.writer_us < b->writer_us) b->writer_us = r.writer_us;
+    if (b->sync_us == 0 || r.sync_us < b->sync_us) b->sync_us = r.sync_us;
 }
 
 /* Variants interleaved, best of `repeats` each: other load on the machine
@@ -385,34 +496,53 @@ static void best(result *b, result r) {
 static void run(rc_fsync_mode mode) {
     const char *name = mode == RC_FSYNC_NORMAL ? "normal" : "always";
     int do_plain = strcmp(only, "lib") != 0, do_lib = strcmp(only, "plain") != 0;
-    result ps = {0, 0, 0}, pa = {0, 0, 0}, lib = {0, 0, 0};
+    result ps = {0, 0, 0, 0}, pa = {0, 0, 0, 0}, lib = {0, 0, 0, 0}, same = {0, 0, 0, 0};
     uint64_t commits = 0;
+    size_t group = 0;
     for (int r = 0; r < repeats; r++) {
-        if (do_plain) best(&ps, plain(mode, 0));
-        if (do_lib) best(&lib, library(mode, &commits));
-        if (do_plain) best(&pa, plain(mode, 1));
+        if (do_plain && !door) best(&ps, plain(mode, 0, 0));
+        if (do_lib) {
+            best(&lib, library(mode, &commits));
+            group = (size_t)((double)n_events / (double)(commits ? commits : 1) + 0.5);
+        }
+        if (do_plain && !door) best(&pa, plain(mode, 1, 0));
+        if (do_plain && door) {
+            /* the same rows in transactions as large as the store's groups */
+            size_t keep = plain_txn;
+            if (group) plain_txn = group;
+            best(&same, plain(mode, 0, 1));
+            plain_txn = keep;
+        }
     }
-    if (do_plain) {
-        printf("fsync=%-6s plain sqlite, pre-encoded, 1000/txn:    %9.0f ev/s  %6.2f cpu-us/ev\n",
-               name, ps.evs, ps.cpu_us);
-        printf("fsync=%-6s plain sqlite, encode in loop, 1000/txn: %9.0f ev/s  %6.2f cpu-us/ev\n",
-               name, pa.evs, pa.cpu_us);
+    if (do_plain && !door) {
+        printf("fsync=%-6s plain sqlite, pre-encoded, %zu/txn:    %9.0f ev/s  %6.2f cpu-us/ev\n",
+               name, plain_txn, ps.evs, ps.cpu_us);
+        printf("fsync=%-6s plain sqlite, encode in loop, %zu/txn: %9.0f ev/s  %6.2f cpu-us/ev\n",
+               name, plain_txn, pa.evs, pa.cpu_us);
     }
+    if (do_plain && door)
+        printf("fsync=%-6s plain sqlite, same rows (%s), %zu/txn:  %9.0f ev/s  %6.2f cpu-us/ev\n",
+               name, is_put() ? "event + kv row" : "event", group ? group : plain_txn, same.evs,
+               same.cpu_us);
     if (do_lib)
-        printf("fsync=%-6s redcar store (%s), %d producers x window %zu: %9.0f ev/s  %6.2f cpu-us/ev "
-               "(writer %.2f)  (%llu group commits, %.0f ev/commit)\n",
-               name, kind_names[kind], n_producers, window, lib.evs, lib.cpu_us, lib.writer_us,
-               (unsigned long long)commits, (double)n_events / (double)(commits ? commits : 1));
-    if (do_plain && do_lib)
+        printf("fsync=%-6s redcar store (%s), %d %s x window %zu: %9.0f ev/s  %6.2f cpu-us/ev "
+               "(writer %.2f, sync %.2f)  (%llu group commits, %.1f ev/commit)\n",
+               name, kind_names[kind], n_producers, door ? "clients" : "producers", window, lib.evs,
+               lib.cpu_us, lib.writer_us, lib.sync_us, (unsigned long long)commits,
+               (double)n_events / (double)(commits ? commits : 1));
+    if (do_plain && do_lib && !door)
         printf("fsync=%-6s RATIO store/plain(pre-encoded) = %.2f   (store/plain(encode in loop) = %.2f)\n",
                name, lib.evs / ps.evs, lib.evs / pa.evs);
+    if (do_plain && do_lib && door)
+        printf("fsync=%-6s RATIO store/plain(same rows, same txn size) = %.2f ev/s; writer cpu/plain cpu = %.2f\n",
+               name, lib.evs / same.evs, lib.writer_us / same.cpu_us);
     fflush(stdout);
 }
 
 int main(int argc, char **argv) {
     const char *sync = "both";
     int c;
-    while ((c = getopt(argc, argv, "n:p:w:s:d:o:r:k:")) != -1) {
+    while ((c = getopt(argc, argv, "n:p:w:s:d:o:r:k:a")) != -1) {
         switch (c) {
         case 'n': n_events = strtoull(optarg, NULL, 10); break;
         case 'p': n_producers = atoi(optarg); break;
@@ -421,11 +551,12 @@ int main(int argc, char **argv) {
         case 'd': base = optarg; break;
         case 'o': only = optarg; break;
         case 'r': repeats = atoi(optarg); break;
+        case 'a': door = 1; break;
         case 'k': {
             size_t k = 0;
             while (k < sizeof kind_names / sizeof kind_names[0] && strcmp(optarg, kind_names[k]) != 0) k++;
             if (k == sizeof kind_names / sizeof kind_names[0]) {
-                fprintf(stderr, "-k: one of events, put, put-random, incr\n");
+                fprintf(stderr, "-k: one of events, notime, put, put-random, incr\n");
                 return 2;
             }
             kind = (kind_t)k;
@@ -433,7 +564,7 @@ int main(int argc, char **argv) {
         }
         default:
             fprintf(stderr, "usage: %s [-n events] [-p producers] [-w window] "
-                            "[-s always|normal|both] [-o plain|lib|all] [-r repeats] [-d dir] [-k kind]\n", argv[0]);
+                            "[-s always|normal|both] [-o plain|lib|all] [-r repeats] [-d dir] [-k kind] [-a]\n", argv[0]);
             return 2;
         }
     }
