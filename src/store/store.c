@@ -233,7 +233,7 @@ static int migrate(rc_store *st, rc_err *err) {
 static int open_writer(rc_store *st, rc_err *err) {
     int rc = sqlite3_open_v2(st->db_path, &st->wdb,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+                             rc__wal_vfs());
     if (rc != SQLITE_OK) return rc__sqlite_err(st->wdb, rc, err, "opening database");
     sqlite3_extended_result_codes(st->wdb, 1);
     sqlite3_busy_timeout(st->wdb, 5000);

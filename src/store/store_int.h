@@ -192,6 +192,11 @@ int rc__sqlite_err(sqlite3 *db, int rc, rc_err *err, const char *what);
 /* The schema text (schemas/store.sql), for migration v1 and the benchmark. */
 const char *rc__store_schema(void);
 
+/* walvfs.c: the write connection's VFS (combines a commit's WAL writes);
+ * NULL when it could not be registered (then the default VFS serves). */
+#define RC__WAL_VFS "redcar-wal"
+const char *rc__wal_vfs(void);
+
 /* writer.c */
 int rc__writer_start(rc_store *st, rc_err *err);
 void rc__writer_stop(rc_store *st);
