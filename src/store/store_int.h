@@ -85,9 +85,11 @@ typedef struct rc__req {
     rc_event **evs;          /* owned events (txn: the ones it appended) */
     size_t n, cap;
     /* Per event of an append: its JSON encoding in `payload` (encoded on
-     * the producer thread) and its time; off == SIZE_MAX means "no time:
-     * stamp and encode on the writer". */
-    struct rc__enc { size_t off, len; int64_t time_ms; } *enc;
+     * the producer thread) and its time. stamp != SIZE_MAX: the event had
+     * no time; the encoding holds a placeholder time at payload + stamp,
+     * which the writer overwrites with the commit time (as it does the
+     * event's `time`). off == SIZE_MAX: stamp and encode on the writer. */
+    struct rc__enc { size_t off, len, stamp; int64_t time_ms; } *enc;
     char *payload;           /* the encodings, back to back */
     int one_block;           /* evs/enc/items/payload live in this allocation */
     int64_t expect_seq;
@@ -123,6 +125,8 @@ struct rc_store {
     sqlite3_stmt *ws[WS__COUNT];
     uint64_t head;            /* (writer) latest assigned seq */
     int64_t now_ms;           /* (writer) clock of the current group */
+    char now_str[40];         /* (writer) now_ms as RFC 3339 */
+    size_t now_len;
     rc_event **fresh;         /* (writer) newly stored events of the group */
     size_t n_fresh, cap_fresh;
     rc_buf scratch;           /* (writer) encodings made on the writer */

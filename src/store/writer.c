@@ -103,14 +103,39 @@ static int check_event(const rc_event *ev, size_t i, rc_err *err) {
     return RC_OK;
 }
 
+/* An event without `time` gets the commit time, known only on the writer.
+ * The producer encodes it with this stand-in, as wide as every time
+ * rc_time_format writes for years 0000-9999, and the writer overwrites
+ * the stand-in in place (in the encoding and in ev->time): no encoding and
+ * no allocation on the writer. */
+#define TIME_STANDIN "0000-00-00T00:00:00.000Z"
+#define TIME_STANDIN_LEN (sizeof TIME_STANDIN - 1)
+#define TIME_KEY "\"time\":\""
+
 /* Producer side: strip seq, parse time, encode onto out. */
 static int prep_event(rc_event *ev, size_t i, struct rc__enc *enc, rc_buf *out, rc_err *err) {
     int rc = check_event(ev, i, err);
     if (rc) return rc;
     if (ev->n_ext) rc_event_remove_ext(ev, "seq");
     ev->seq = 0;
+    enc->stamp = SIZE_MAX;
     if (!ev->time) {
         enc->off = SIZE_MAX;
+        if (rc_event_set(ev, "time", TIME_STANDIN) != RC_OK) return RC_OK; /* writer does it */
+        enc->off = out->len;
+        rc_event_encode_json(ev, 0, out);
+        enc->len = out->len - enc->off;
+        /* The first `"time":"` is the attribute: the core attributes come
+         * first and their string values are escaped (a quote is \"). */
+        const char *p = memmem(out->p + enc->off, enc->len, TIME_KEY TIME_STANDIN "\"",
+                               sizeof TIME_KEY TIME_STANDIN "\"" - 1);
+        if (p) {
+            enc->stamp = (size_t)(p - out->p) + sizeof TIME_KEY - 1;
+            return RC_OK;
+        }
+        out->len = enc->off; /* not found (cannot happen): the writer encodes */
+        enc->off = SIZE_MAX;
+        rc_event_set(ev, "time", NULL);
         return RC_OK;
     }
     if (rc_time_parse(ev->time, &enc->time_ms) != RC_OK)
@@ -411,9 +436,8 @@ static int store_event(rc_store *st, rc_event *ev, const char *json, size_t len,
 
 /* An event without `time` gets the group's commit time, encoded here. */
 static int stamp_and_encode(rc_store *st, rc_event *ev, int64_t *time_ms, rc_err *err) {
-    char t[40];
-    rc_time_format(st->now_ms, t, sizeof t);
-    if (rc_event_set(ev, "time", t) != RC_OK) return rc_err_set(err, RC_NOMEM, "out of memory");
+    if (rc_event_set(ev, "time", st->now_str) != RC_OK)
+        return rc_err_set(err, RC_NOMEM, "out of memory");
     *time_ms = st->now_ms;
     rc_buf_reset(&st->scratch);
     rc_event_encode_json(ev, 0, &st->scratch);
@@ -447,7 +471,13 @@ static int run_append(rc_store *st, rc__req *r) {
         int64_t tms = r->enc[i].time_ms;
         const char *json;
         size_t len;
-        if (r->enc[i].off == SIZE_MAX) {
+        if (r->enc[i].stamp != SIZE_MAX && st->now_len == TIME_STANDIN_LEN) {
+            memcpy(r->payload + r->enc[i].stamp, st->now_str, TIME_STANDIN_LEN);
+            memcpy(ev->time, st->now_str, TIME_STANDIN_LEN);
+            tms = st->now_ms;
+            json = r->payload + r->enc[i].off;
+            len = r->enc[i].len;
+        } else if (r->enc[i].off == SIZE_MAX || r->enc[i].stamp != SIZE_MAX) {
             if ((rc = stamp_and_encode(st, ev, &tms, &r->err))) return rc;
             json = st->scratch.p;
             len = st->scratch.len;
@@ -612,6 +642,8 @@ static void run_group(rc_store *st, rc__req *list) {
     rc_err gerr;
     rc_err_clear(&gerr);
     st->now_ms = rc__now_ms();
+    rc_time_format(st->now_ms, st->now_str, sizeof st->now_str);
+    st->now_len = strlen(st->now_str);
     st->n_fresh = 0;
     int rc = SQLITE_OK;
     if (st->broken) {

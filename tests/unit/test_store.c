@@ -444,6 +444,120 @@ START_TEST(seq_stripped_time_stamped) {
 }
 END_TEST
 
+/* An event without time is encoded on the producer with a stand-in time
+ * that the writer overwrites: the stored JSON, the event the hook sees and
+ * the row's time_ms all carry the commit time, and a stand-in lookalike in
+ * the data or the subject is left alone. */
+typedef struct stamped {
+    char time[64];
+    int n;
+} stamped;
+
+static void stamp_hook(void *arg, rc_event *const *evs, size_t n) {
+    stamped *s = arg;
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_nonnull(evs[i]->time);
+        snprintf(s->time, sizeof s->time, "%s", evs[i]->time);
+        s->n++;
+    }
+}
+
+typedef struct row_copy {
+    char *json;
+    int64_t time_ms;
+} row_copy;
+
+static int grab_row(const rc_stored *row, void *arg) {
+    row_copy *c = arg;
+    c->json = strdup(row->json);
+    c->time_ms = row->time_ms;
+    return 1;
+}
+
+START_TEST(stamp_standin_replaced) {
+    rc_store *st = open_store();
+    stamped sh;
+    memset(&sh, 0, sizeof sh);
+    rc_store_set_commit_hook(st, stamp_hook, &sh);
+    static const char standin[] = "0000-00-00T00:00:00.000Z";
+    const char *data = "{\"time\":\"0000-00-00T00:00:00.000Z\",\"n\":1}";
+    rc_event *evs[3];
+    evs[0] = mkev("/t", "a", "t", "x\"time\":\"0000-00-00T00:00:00.000Z");
+    ck_assert_int_eq(rc_event_set_data(evs[0], "application/json", data, strlen(data), RC_DATA_JSON),
+                     RC_OK);
+    evs[1] = mkev("/t", "b", "io.redcar.kv.put", "k");
+    ck_assert_int_eq(rc_event_set_data(evs[1], "text/plain", "v", 1, RC_DATA_NONE), RC_OK);
+    evs[2] = mkev("/t", "c", "t", "s");
+    ck_assert_int_eq(rc_event_set_ext_string(evs[2], "note", RC_EXT_STRING, standin), RC_OK);
+    int64_t before = 0;
+    rc_event *probe = mkev("/t", "probe", "t", NULL);
+    ck_assert_uint_eq(append1(st, probe, NULL), 1);
+    row_copy c = {NULL, 0};
+    ck_assert_int_eq(rc_store_get(st, 1, grab_row, &c, NULL), RC_OK);
+    before = c.time_ms;
+    free(c.json);
+    rc_err err;
+    ck_assert_msg(rc_store_append(st, evs, 3, NULL, NULL, &err) == RC_OK, "%s", err.msg);
+    for (uint64_t seq = 2; seq <= 4; seq++) {
+        c.json = NULL;
+        ck_assert_int_eq(rc_store_get(st, seq, grab_row, &c, NULL), RC_OK);
+        rc_event *back = NULL;
+        ck_assert_int_eq(rc_event_decode_json(c.json, strlen(c.json), &back, NULL), RC_OK);
+        ck_assert_ptr_nonnull(back->time);
+        ck_assert_str_ne(back->time, standin);
+        int64_t ms = 0;
+        ck_assert_int_eq(rc_time_parse(back->time, &ms), RC_OK);
+        ck_assert_int_eq(ms, c.time_ms);
+        ck_assert_int_ge(ms, before);
+        ck_assert_str_eq(back->time, sh.time); /* the hook saw the same time */
+        if (seq == 2) {
+            ck_assert_str_eq(back->subject, "x\"time\":\"0000-00-00T00:00:00.000Z");
+            ck_assert_ptr_nonnull(strstr((const char *)back->data, standin));
+        }
+        if (seq == 4) ck_assert_str_eq(rc_event_ext(back, "note")->s, standin);
+        rc_event_free(back);
+        free(c.json);
+    }
+    ck_assert_int_eq(sh.n, 4);
+    rc_store_close(st);
+}
+END_TEST
+
+/* One commit far larger than the write connection's WAL buffer and than
+ * one write of the VFS: every event is readable at once and after a
+ * reopen (the WAL is recovered from the file, not from memory). */
+START_TEST(large_commit_through_wal_buffer) {
+    rc_store *st = open_store();
+    ck_assert_ptr_nonnull(sqlite3_vfs_find("redcar-wal"));
+    enum { N = 600 };
+    size_t big = 8000;
+    char *data = malloc(big + 1);
+    memset(data, 'q', big);
+    data[big] = '\0';
+    rc_event *evs[N];
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "L%d", i);
+        evs[i] = mkev("/t", id, "t", "s");
+        data[0] = (char)('a' + i % 26);
+        ck_assert_int_eq(rc_event_set_data(evs[i], "text/plain", data, big, RC_DATA_TEXT), RC_OK);
+    }
+    rc_err err;
+    ck_assert_msg(rc_store_append(st, evs, N, NULL, NULL, &err) == RC_OK, "%s", err.msg);
+    ck_assert_uint_eq(count_all(st), N);
+    ck_assert_uint_eq(append1(st, mkev("/t", "after", "t", "s"), NULL), N + 1);
+    rc_store_close(st);
+    st = open_store();
+    ck_assert_uint_eq(count_all(st), N + 1);
+    row_copy c = {NULL, 0};
+    ck_assert_int_eq(rc_store_get(st, 300, grab_row, &c, NULL), RC_OK);
+    ck_assert_ptr_nonnull(strstr(c.json, "\"id\":\"L299\""));
+    free(c.json);
+    free(data);
+    rc_store_close(st);
+}
+END_TEST
+
 /* ---- lifecycle ---- */
 
 START_TEST(lock_refusal) {
@@ -658,6 +772,8 @@ Suite *store_suite(void) {
     tcase_add_test(tc, many_threads);
     tcase_add_test(tc, commit_hook_order);
     tcase_add_test(tc, seq_stripped_time_stamped);
+    tcase_add_test(tc, stamp_standin_replaced);
+    tcase_add_test(tc, large_commit_through_wal_buffer);
     tcase_add_test(tc, lock_refusal);
     tcase_add_test(tc, creates_nested_dir);
     tcase_add_test(tc, migration);
