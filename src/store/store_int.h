@@ -162,20 +162,19 @@ struct rc_store {
      * synchronous=NORMAL and a sync thread fdatasyncs the WAL, so that the
      * writer runs the next group while the disk flushes the last one. A
      * committed group waits in wait_h..wait_t, unanswered and not yet fanned
-     * out, until a sync that began after its commit returned. */
+     * out, until a sync that began after its commit returned; then the sync
+     * thread calls the commit hook and the completions (off the writer). */
     int wal_fd;               /* (sync) the WAL, for fdatasync; -1 = no sync thread */
     pthread_t sync_thread;
     int sync_started;
     pthread_mutex_t smu;
     pthread_cond_t scv;
-    uint64_t sync_want;       /* (smu) latest committed group to make durable */
     int sync_stop;            /* (smu) */
-    uint64_t synced;          /* (q) latest group a sync covered */
-    int sync_errno;           /* (q) a failed sync: data of later groups may be lost */
-    struct rc__group *wait_h, *wait_t; /* (writer) committed, waiting for the sync */
-    size_t n_waiting;         /* (writer) requests in those groups */
+    struct rc__group *wait_h, *wait_t; /* (smu) committed, waiting for the sync */
+    _Atomic size_t n_waiting; /* requests in those groups (and being answered) */
+    int writer_waits;         /* (q) the writer sleeps until n_waiting drops */
     uint64_t gen;             /* (writer) groups committed */
-    int broken;               /* (writer) a sync failed: every write fails */
+    _Atomic int broken;       /* a sync failed: every later write fails */
 
     _Atomic uint64_t pub_head; /* head as of the last durable commit, for readers */
     _Atomic uint64_t commits, appended;

@@ -16,9 +16,11 @@
  * so COMMIT writes the WAL without syncing it, and a sync thread
  * fdatasyncs the WAL; the writer meanwhile runs the next group. A committed
  * group is parked, unanswered, until a sync that began after its COMMIT
- * returned; then the writer calls the commit hook with its events in seq
- * order and the completions. One sync covers every group committed before
- * it, so groups that pile up behind a slow disk share one flush. Readers
+ * returned; then the sync thread calls the commit hook with its events in
+ * seq order and the completions, and frees the requests: that work is per
+ * request, and the writer is the one thread every request goes through.
+ * One sync covers every group committed before it, so groups that pile up
+ * behind a slow disk share one flush. Readers
  * of the database may see a commit up to one flush before it is durable
  * (as Redis readers see a write before its AOF fsync); answers, fan-out and
  * stats.head_seq never do. If a sync fails, the parked requests fail with
@@ -298,15 +300,18 @@ static int waiter_wait(waiter *w) {
     return w->status;
 }
 
+/* The threads that run transaction functions, hooks and completions: a
+ * blocking call there would wait for itself. */
 static int on_writer(rc_store *st) {
-    return st->thread_started && pthread_equal(pthread_self(), st->thread);
+    return (st->thread_started && pthread_equal(pthread_self(), st->thread)) ||
+           (st->sync_started && pthread_equal(pthread_self(), st->sync_thread));
 }
 
 int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
                     rc_append_item *items, rc_err *err) {
     if (st && on_writer(st)) {
         for (size_t i = 0; evs && i < n; i++) rc_event_free(evs[i]);
-        return rc_err_set(err, RC_BUSY, "store: blocking append on the writer thread would deadlock");
+        return rc_err_set(err, RC_BUSY, "store: blocking append on a store thread would deadlock");
     }
     waiter w = {.status = RC_OK, .err = err, .items = items, .n = n};
     pthread_mutex_init(&w.mu, NULL);
@@ -351,7 +356,7 @@ int rc__enqueue_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_append_done don
 int rc_store_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_err *err) {
     if (!st || !fn) return rc_err_set(err, RC_INVALID, "store: no store or function");
     if (on_writer(st))
-        return rc_err_set(err, RC_BUSY, "store: blocking transaction on the writer thread would deadlock");
+        return rc_err_set(err, RC_BUSY, "store: blocking transaction on a store thread would deadlock");
     rc__req *r = req_new_txn();
     if (!r) return rc_err_set(err, RC_NOMEM, "out of memory");
     waiter w = {.status = RC_OK, .err = err};
@@ -634,7 +639,6 @@ static void fail_all(rc__req *list, int status, const rc_err *err) {
 }
 
 static int wait_sync(rc_store *st, rc__req *list);
-static void finish_synced(rc_store *st, uint64_t synced, int sync_errno);
 
 static void run_group(rc_store *st, rc__req *list) {
     uint64_t saved = st->head;
@@ -646,7 +650,7 @@ static void run_group(rc_store *st, rc__req *list) {
     st->now_len = strlen(st->now_str);
     st->n_fresh = 0;
     int rc = SQLITE_OK;
-    if (st->broken) {
+    if (atomic_load(&st->broken)) {
         gstatus = rc_err_set(&gerr, RC_IO, "store: an fsync of the log failed earlier; restart "
                                            "the server to recover what is on disk");
     } else if ((rc = wstep(st, WS_BEGIN)) != SQLITE_OK) {
@@ -688,11 +692,20 @@ static void run_group(rc_store *st, rc__req *list) {
         int e = 0;
         if (st->sync_started) {
             if (wait_sync(st, list) == RC_OK) return;
-            /* No memory to park the group: sync here. That covers the
-             * groups still waiting too; they are answered first, in order. */
-            while (fdatasync(st->wal_fd) != 0 && (e = errno) == EINTR) e = 0;
-            if (e) st->broken = 1;
-            finish_synced(st, st->gen, e);
+            /* No memory to park the group: let the sync thread answer
+             * every parked group first (hooks and answers stay in seq
+             * order and on one thread at a time), then sync here. */
+            pthread_mutex_lock(&st->qmu);
+            while (atomic_load(&st->n_waiting) > 0) {
+                st->writer_waits = 1;
+                pthread_cond_wait(&st->qcv, &st->qmu);
+            }
+            st->writer_waits = 0;
+            pthread_mutex_unlock(&st->qmu);
+            if (atomic_load(&st->broken)) e = EIO;
+            else
+                while (fdatasync(st->wal_fd) != 0 && (e = errno) == EINTR) e = 0;
+            if (e) atomic_store(&st->broken, 1);
         }
         if (e) {
             rc_err_set(&gerr, RC_IO, "store: fsync of the log failed (%s): the write may be lost",
@@ -731,25 +744,25 @@ static int wait_sync(rc_store *st, rc__req *list) {
     for (rc__req *r = list; r; r = r->next) g->n_reqs++;
     st->fresh = NULL; /* the next group gets a new array */
     st->n_fresh = st->cap_fresh = 0;
+    atomic_fetch_add(&st->n_waiting, g->n_reqs);
+    pthread_mutex_lock(&st->smu);
+    int was_idle = st->wait_h == NULL;
     if (st->wait_t) st->wait_t->next = g;
     else st->wait_h = g;
     st->wait_t = g;
-    st->n_waiting += g->n_reqs;
-    pthread_mutex_lock(&st->smu);
-    st->sync_want = g->gen;
-    pthread_cond_signal(&st->scv);
+    /* A busy sync thread takes every parked group when it comes back. */
+    if (was_idle) pthread_cond_signal(&st->scv);
     pthread_mutex_unlock(&st->smu);
     return RC_OK;
 }
 
-/* Writer: answer and fan out the waiting groups up to `synced` (or fail
- * them all if the sync failed: their data may not be on disk). */
-static void finish_synced(rc_store *st, uint64_t synced, int sync_errno) {
-    while (st->wait_h && st->wait_h->gen <= synced) {
-        rc__group *g = st->wait_h;
-        st->wait_h = g->next;
-        if (!st->wait_h) st->wait_t = NULL;
-        st->n_waiting -= g->n_reqs;
+/* Sync thread: answer and fan out groups a sync covered (or fail them
+ * all if it failed: their data may not be on disk), in seq order; then
+ * let a writer that waits for room go on. */
+static void finish_groups(rc_store *st, rc__group *g, int sync_errno) {
+    size_t answered = 0;
+    while (g) {
+        rc__group *next = g->next;
         if (sync_errno) {
             rc_err e;
             rc_err_set(&e, RC_IO, "store: fsync of the log failed (%s): the write may be lost",
@@ -760,37 +773,39 @@ static void finish_synced(rc_store *st, uint64_t synced, int sync_errno) {
             if (st->hook && g->n_fresh) st->hook(st->hook_arg, g->fresh, g->n_fresh);
         }
         complete_all(g->list);
+        answered += g->n_reqs;
         free(g->fresh);
         free(g);
+        g = next;
     }
+    atomic_fetch_sub(&st->n_waiting, answered);
+    pthread_mutex_lock(&st->qmu);
+    if (st->writer_waits) pthread_cond_signal(&st->qcv);
+    pthread_mutex_unlock(&st->qmu);
 }
 
 /* fdatasync of the WAL file covers every frame written before it began:
- * all groups committed up to sync_want. */
+ * all groups parked by then. After a failed sync nothing later is synced
+ * again (the kernel may have dropped the pages): every group fails. */
 static void *sync_main(void *arg) {
     rc_store *st = arg;
     pthread_setname_np(pthread_self(), "rc-sync");
-    uint64_t done = 0;
+    int sync_errno = 0;
     pthread_mutex_lock(&st->smu);
     for (;;) {
-        while (st->sync_want == done && !st->sync_stop) pthread_cond_wait(&st->scv, &st->smu);
-        if (st->sync_want == done) break; /* stopping, nothing left */
-        uint64_t want = st->sync_want;
+        while (!st->wait_h && !st->sync_stop) pthread_cond_wait(&st->scv, &st->smu);
+        if (!st->wait_h) break; /* stopping, nothing left */
+        rc__group *g = st->wait_h;
+        st->wait_h = st->wait_t = NULL;
         pthread_mutex_unlock(&st->smu);
-        int e = 0;
-        while (fdatasync(st->wal_fd) != 0) {
+        while (!sync_errno && fdatasync(st->wal_fd) != 0) {
             if (errno == EINTR) continue;
-            e = errno;
-            break;
+            sync_errno = errno;
+            atomic_store(&st->broken, 1);
+            RC_ERROR("store", "fsync of %s-wal failed: %s", st->db_path, strerror(sync_errno));
         }
-        if (e) RC_ERROR("store", "fsync of %s-wal failed: %s", st->db_path, strerror(e));
-        pthread_mutex_lock(&st->qmu);
-        st->synced = want;
-        if (e && !st->sync_errno) st->sync_errno = e;
-        pthread_cond_signal(&st->qcv);
-        pthread_mutex_unlock(&st->qmu);
+        finish_groups(st, g, sync_errno);
         pthread_mutex_lock(&st->smu);
-        done = want;
     }
     pthread_mutex_unlock(&st->smu);
     return NULL;
@@ -815,8 +830,11 @@ static void sync_start(rc_store *st) {
     dfd = -1;
     pthread_mutex_init(&st->smu, NULL);
     pthread_cond_init(&st->scv, NULL);
-    st->sync_want = st->synced = st->gen = 0;
-    st->sync_stop = st->sync_errno = 0;
+    st->wait_h = st->wait_t = NULL;
+    st->gen = 0;
+    st->sync_stop = 0;
+    atomic_store(&st->n_waiting, 0);
+    atomic_store(&st->broken, 0);
     why = "cannot start a thread";
     if (pthread_create(&st->sync_thread, NULL, sync_main, st) != 0) {
         pthread_mutex_destroy(&st->smu);
@@ -967,51 +985,38 @@ static void ckpt_stop(rc_store *st) {
 static void *writer_main(void *arg) {
     rc_store *st = arg;
     pthread_setname_np(pthread_self(), "rc-writer");
-    uint64_t finished = 0; /* groups answered after their sync */
     for (;;) {
         pthread_mutex_lock(&st->qmu);
         int take;
         for (;;) {
-            take = st->qhead && st->n_waiting < WAIT_CAP;
-            if (take || st->synced != finished) break;
-            if (st->stopping && !st->qhead && !st->wait_h) break;
+            take = st->qhead && atomic_load(&st->n_waiting) < WAIT_CAP;
+            if (take || (st->stopping && !st->qhead)) break;
+            st->writer_waits = st->qhead != NULL; /* full: the sync thread wakes us */
             pthread_cond_wait(&st->qcv, &st->qmu);
         }
-        uint64_t synced = st->synced;
-        int sync_errno = st->sync_errno;
-        rc__req *list = NULL, *last;
-        size_t k = 0;
-        if (take) {
-            list = st->qhead;
-            if (st->qlen <= st->opts.max_group) {
-                /* the usual case: take everything without walking the list */
-                k = st->qlen;
-                st->qhead = st->qtail = NULL;
-            } else {
-                last = list;
-                for (k = 1; k < st->opts.max_group; k++) last = last->next;
-                st->qhead = last->next;
-                last->next = NULL;
-            }
-            int was_full = st->qlen >= QUEUE_CAP;
-            st->qlen -= k;
-            if (was_full) pthread_cond_broadcast(&st->qspace);
-        }
-        pthread_mutex_unlock(&st->qmu);
-        if (synced != finished) {
-            if (sync_errno) st->broken = 1;
-            finish_synced(st, synced, sync_errno);
-            finished = synced;
-        }
-        if (list) {
-            run_group(st, list);
-            after_group(st);
-        } else if (synced == finished && st->stopping && !st->wait_h) {
-            pthread_mutex_lock(&st->qmu);
-            int done = !st->qhead;
+        st->writer_waits = 0;
+        if (!take) { /* stopping and drained: the sync thread answers the rest */
             pthread_mutex_unlock(&st->qmu);
-            if (done) break;
+            break;
         }
+        rc__req *list = st->qhead, *last;
+        size_t k;
+        if (st->qlen <= st->opts.max_group) {
+            /* the usual case: take everything without walking the list */
+            k = st->qlen;
+            st->qhead = st->qtail = NULL;
+        } else {
+            last = list;
+            for (k = 1; k < st->opts.max_group; k++) last = last->next;
+            st->qhead = last->next;
+            last->next = NULL;
+        }
+        int was_full = st->qlen >= QUEUE_CAP;
+        st->qlen -= k;
+        if (was_full) pthread_cond_broadcast(&st->qspace);
+        pthread_mutex_unlock(&st->qmu);
+        run_group(st, list);
+        after_group(st);
     }
     return NULL;
 }
