@@ -230,6 +230,7 @@ typedef struct rc_store_stats {
     uint64_t bytes;           /* database + WAL file size */
     uint64_t commits;         /* group commits since open */
     uint64_t appended;        /* events appended since open */
+    uint64_t syncs;           /* fdatasyncs of the log by the sync thread since open */
 } rc_store_stats;
 int rc_store_stats_get(rc_store *st, rc_store_stats *out);
 

@@ -365,6 +365,7 @@ int rc_store_stats_get(rc_store *st, rc_store_stats *out) {
     out->head_seq = atomic_load(&st->pub_head);
     out->commits = atomic_load(&st->commits);
     out->appended = atomic_load(&st->appended);
+    out->syncs = atomic_load(&st->syncs);
     size_t n = strlen(st->db_path) + 8;
     char *wal = malloc(n);
     if (wal) {

@@ -170,14 +170,18 @@ struct rc_store {
     pthread_mutex_t smu;
     pthread_cond_t scv;
     int sync_stop;            /* (smu) */
+    int committing;           /* (smu) the writer runs a group */
+    int sync_waits;           /* (smu) the sync thread waits for that group */
+    _Atomic int syncing;      /* an fdatasync is in flight */
+    _Atomic size_t n_parked;  /* groups in wait_h..wait_t */
     struct rc__group *wait_h, *wait_t; /* (smu) committed, waiting for the sync */
     _Atomic size_t n_waiting; /* requests in those groups (and being answered) */
-    int writer_waits;         /* (q) the writer sleeps until n_waiting drops */
+    int writer_waits;         /* (q) the writer sleeps with requests queued */
     uint64_t gen;             /* (writer) groups committed */
     _Atomic int broken;       /* a sync failed: every later write fails */
 
     _Atomic uint64_t pub_head; /* head as of the last durable commit, for readers */
-    _Atomic uint64_t commits, appended;
+    _Atomic uint64_t commits, appended, syncs;
 
     struct rc__cluster *cl;   /* cluster mode (apply.c); NULL on a single node */
 

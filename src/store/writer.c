@@ -640,6 +640,23 @@ static void fail_all(rc__req *list, int status, const rc_err *err) {
 
 static int wait_sync(rc_store *st, rc__req *list);
 
+/* The sync thread lets a group being committed join the sync it is about
+ * to start (see writer_main): these bracket the writer's group. */
+static void commit_begin(rc_store *st) {
+    if (!st->sync_started) return;
+    pthread_mutex_lock(&st->smu);
+    st->committing = 1;
+    pthread_mutex_unlock(&st->smu);
+}
+
+static void commit_end(rc_store *st) {
+    if (!st->sync_started) return;
+    pthread_mutex_lock(&st->smu);
+    st->committing = 0;
+    if (st->sync_waits) pthread_cond_signal(&st->scv);
+    pthread_mutex_unlock(&st->smu);
+}
+
 static void run_group(rc_store *st, rc__req *list) {
     uint64_t saved = st->head;
     int gstatus = RC_OK;
@@ -695,6 +712,7 @@ static void run_group(rc_store *st, rc__req *list) {
             /* No memory to park the group: let the sync thread answer
              * every parked group first (hooks and answers stay in seq
              * order and on one thread at a time), then sync here. */
+            commit_end(st);
             pthread_mutex_lock(&st->qmu);
             while (atomic_load(&st->n_waiting) > 0) {
                 st->writer_waits = 1;
@@ -750,6 +768,7 @@ static int wait_sync(rc_store *st, rc__req *list) {
     if (st->wait_t) st->wait_t->next = g;
     else st->wait_h = g;
     st->wait_t = g;
+    atomic_fetch_add(&st->n_parked, 1);
     /* A busy sync thread takes every parked group when it comes back. */
     if (was_idle) pthread_cond_signal(&st->scv);
     pthread_mutex_unlock(&st->smu);
@@ -795,8 +814,17 @@ static void *sync_main(void *arg) {
     for (;;) {
         while (!st->wait_h && !st->sync_stop) pthread_cond_wait(&st->scv, &st->smu);
         if (!st->wait_h) break; /* stopping, nothing left */
+        /* A group being committed now would otherwise wait for the sync
+         * after this one: a commit is short next to a sync. */
+        while (st->committing) {
+            st->sync_waits = 1;
+            pthread_cond_wait(&st->scv, &st->smu);
+        }
+        st->sync_waits = 0;
         rc__group *g = st->wait_h;
         st->wait_h = st->wait_t = NULL;
+        atomic_store(&st->n_parked, 0);
+        atomic_store(&st->syncing, 1);
         pthread_mutex_unlock(&st->smu);
         while (!sync_errno && fdatasync(st->wal_fd) != 0) {
             if (errno == EINTR) continue;
@@ -804,6 +832,13 @@ static void *sync_main(void *arg) {
             atomic_store(&st->broken, 1);
             RC_ERROR("store", "fsync of %s-wal failed: %s", st->db_path, strerror(sync_errno));
         }
+        atomic_store(&st->syncing, 0);
+        atomic_fetch_add(&st->syncs, 1);
+        /* a writer holding requests for the next sync commits them now,
+         * while this thread answers */
+        pthread_mutex_lock(&st->qmu);
+        if (st->writer_waits) pthread_cond_signal(&st->qcv);
+        pthread_mutex_unlock(&st->qmu);
         finish_groups(st, g, sync_errno);
         pthread_mutex_lock(&st->smu);
     }
@@ -832,7 +867,9 @@ static void sync_start(rc_store *st) {
     pthread_cond_init(&st->scv, NULL);
     st->wait_h = st->wait_t = NULL;
     st->gen = 0;
-    st->sync_stop = 0;
+    st->sync_stop = st->committing = st->sync_waits = 0;
+    atomic_store(&st->syncing, 0);
+    atomic_store(&st->n_parked, 0);
     atomic_store(&st->n_waiting, 0);
     atomic_store(&st->broken, 0);
     why = "cannot start a thread";
@@ -990,6 +1027,14 @@ static void *writer_main(void *arg) {
         int take;
         for (;;) {
             take = st->qhead && atomic_load(&st->n_waiting) < WAIT_CAP;
+            /* While a sync is in flight and a group already waits for the
+             * next one, more requests would only join that next sync too:
+             * hold them until this sync returns and commit them as one
+             * group then (the sync thread waits for that commit). Fewer,
+             * larger groups: each commit costs ~30 us whatever its size. */
+            if (take && st->qlen < st->opts.max_group && atomic_load(&st->syncing) &&
+                atomic_load(&st->n_parked) > 0)
+                take = 0;
             if (take || (st->stopping && !st->qhead)) break;
             st->writer_waits = st->qhead != NULL; /* full: the sync thread wakes us */
             pthread_cond_wait(&st->qcv, &st->qmu);
@@ -1015,7 +1060,9 @@ static void *writer_main(void *arg) {
         st->qlen -= k;
         if (was_full) pthread_cond_broadcast(&st->qspace);
         pthread_mutex_unlock(&st->qmu);
+        commit_begin(st);
         run_group(st, list);
+        commit_end(st);
         after_group(st);
     }
     return NULL;

@@ -426,6 +426,8 @@ static void *produce(void *arg) {
     return NULL;
 }
 
+static uint64_t last_syncs;
+
 static result library(rc_fsync_mode mode, uint64_t *commits) {
     char d[512];
     fresh_dir(d, sizeof d, "lib");
@@ -471,6 +473,7 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
     rc_store_stats s;
     rc_store_stats_get(st, &s);
     *commits = s.commits;
+    last_syncs = s.syncs;
     if (failed || s.head_seq != n_events) {
         fprintf(stderr, "library run wrong: %zu failed, head %llu\n", failed,
                 (unsigned long long)s.head_seq);
@@ -526,10 +529,10 @@ static void run(rc_fsync_mode mode) {
                same.cpu_us);
     if (do_lib)
         printf("fsync=%-6s redcar store (%s), %d %s x window %zu: %9.0f ev/s  %6.2f cpu-us/ev "
-               "(writer %.2f, sync %.2f)  (%llu group commits, %.1f ev/commit)\n",
+               "(writer %.2f, sync %.2f)  (%llu group commits, %.1f ev/commit, %llu syncs)\n",
                name, kind_names[kind], n_producers, door ? "clients" : "producers", window, lib.evs,
                lib.cpu_us, lib.writer_us, lib.sync_us, (unsigned long long)commits,
-               (double)n_events / (double)(commits ? commits : 1));
+               (double)n_events / (double)(commits ? commits : 1), (unsigned long long)last_syncs);
     if (do_plain && do_lib && !door)
         printf("fsync=%-6s RATIO store/plain(pre-encoded) = %.2f   (store/plain(encode in loop) = %.2f)\n",
                name, lib.evs / ps.evs, lib.evs / pa.evs);
