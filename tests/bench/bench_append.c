@@ -42,6 +42,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,9 +356,12 @@ static void done(void *arg, int status, const rc_err *err, const rc_append_item 
     answer(p, 1);
 }
 
+static _Atomic size_t next_id; /* see make_lib */
+
 /* INCR of one key, as the RESP door's step does it. */
 static int incr_fn(rc_txn *tx, void *arg, rc_err *err) {
-    size_t i = (size_t)(uintptr_t)arg;
+    (void)arg;
+    size_t i = atomic_fetch_add(&next_id, 1);
     rc_kv_entry e;
     long long cur = 0;
     int rc = rc_txn_kv_get(tx, "counter", &e, err);
@@ -375,12 +379,25 @@ static int incr_fn(rc_txn *tx, void *arg, rc_err *err) {
     return rc_txn_append(tx, make_put(i, "counter", val, (size_t)vl), NULL, err);
 }
 
+/* Ids (and, for plain events, the datum) follow one counter in submission
+ * order, as the RESP door's ids (one counter) and a load generator's do,
+ * rather than each producer's own range: otherwise every event of a group
+ * lands on its own leaf of the (source, id) index. Keys and subjects still
+ * follow i. */
 static rc_event *make_lib(size_t i) {
+    size_t n = atomic_fetch_add(&next_id, 1);
+    rc_event *ev;
     switch (kind) {
-    case K_EVENTS: return make_event_t(i, 1);
-    case K_NOTIME: return make_event_t(i, 0);
-    default: return make_kv(i);
+    case K_EVENTS: ev = make_event_t(n, 1); break;
+    case K_NOTIME: ev = make_event_t(n, 0); break;
+    default: {
+        ev = make_kv(i);
+        char id[32];
+        snprintf(id, sizeof id, "kv-%zu", n);
+        if (rc_event_set(ev, "id", id)) exit(1);
     }
+    }
+    return ev;
 }
 
 static void *produce(void *arg) {
@@ -443,6 +460,7 @@ static result library(rc_fsync_mode mode, uint64_t *commits) {
     }
     pthread_t answerer;
     answers.stop = 0;
+    atomic_store(&next_id, 0);
     if (door) pthread_create(&answerer, NULL, answer_main, NULL);
     producer *ps = calloc((size_t)n_producers, sizeof *ps);
     pthread_t *th = calloc((size_t)n_producers, sizeof *th);
