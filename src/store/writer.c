@@ -439,9 +439,18 @@ static int store_event(rc_store *st, rc_event *ev, const char *json, size_t len,
     return RC_OK;
 }
 
+/* The group's clock as RFC 3339, formatted once per group when needed. */
+static const char *group_time(rc_store *st) {
+    if (!st->now_len) {
+        rc_time_format(st->now_ms, st->now_str, sizeof st->now_str);
+        st->now_len = strlen(st->now_str);
+    }
+    return st->now_str;
+}
+
 /* An event without `time` gets the group's commit time, encoded here. */
 static int stamp_and_encode(rc_store *st, rc_event *ev, int64_t *time_ms, rc_err *err) {
-    if (rc_event_set(ev, "time", st->now_str) != RC_OK)
+    if (rc_event_set(ev, "time", group_time(st)) != RC_OK)
         return rc_err_set(err, RC_NOMEM, "out of memory");
     *time_ms = st->now_ms;
     rc_buf_reset(&st->scratch);
@@ -476,7 +485,7 @@ static int run_append(rc_store *st, rc__req *r) {
         int64_t tms = r->enc[i].time_ms;
         const char *json;
         size_t len;
-        if (r->enc[i].stamp != SIZE_MAX && st->now_len == TIME_STANDIN_LEN) {
+        if (r->enc[i].stamp != SIZE_MAX && group_time(st) && st->now_len == TIME_STANDIN_LEN) {
             memcpy(r->payload + r->enc[i].stamp, st->now_str, TIME_STANDIN_LEN);
             memcpy(ev->time, st->now_str, TIME_STANDIN_LEN);
             tms = st->now_ms;
@@ -663,8 +672,7 @@ static void run_group(rc_store *st, rc__req *list) {
     rc_err gerr;
     rc_err_clear(&gerr);
     st->now_ms = rc__now_ms();
-    rc_time_format(st->now_ms, st->now_str, sizeof st->now_str);
-    st->now_len = strlen(st->now_str);
+    st->now_len = 0; /* formatted when an event needs it (group_time) */
     st->n_fresh = 0;
     int rc = SQLITE_OK;
     if (atomic_load(&st->broken)) {
