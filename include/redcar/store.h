@@ -16,9 +16,13 @@
  *
  * Threads
  *  - One writer thread owns the write connection. Producers on any thread
- *    submit requests; the writer takes every request that is waiting, runs
- *    them in one SQLite transaction (group commit), commits, then calls each
- *    request's completion and the commit hook.
+ *    submit requests (and pay for encoding them); the writer takes every
+ *    request that is waiting, runs them in one SQLite transaction (group
+ *    commit) and commits. Once the commit is durable the commit hook and
+ *    then each request's completion are called on a store thread: with
+ *    fsync always the sync thread (after its fdatasync of the WAL), else
+ *    the writer. They are called on one thread at a time, in seq order;
+ *    blocking store calls (rc_store_append, rc_store_txn) are refused there.
  *  - Reads may be called from any thread; each uses a pooled read-only
  *    connection (WAL: readers never block the writer).
  *
@@ -82,9 +86,10 @@ typedef struct rc_append_item {
     int duplicate;     /* 1 when (source, id) was already stored */
 } rc_append_item;
 
-/* Completion, called once on the writer thread after the request committed
- * (status RC_OK) or failed (nothing of it was applied). items has one entry
- * per appended event, valid only during the call. Must not block. */
+/* Completion, called once on a store thread (see Threads) after the request
+ * committed durably (status RC_OK) or failed (nothing of it was applied).
+ * items has one entry per appended event, valid only during the call.
+ * Must not block. */
 typedef void (*rc_append_done)(void *arg, int status, const rc_err *err,
                                const rc_append_item *items, size_t n);
 
@@ -119,8 +124,8 @@ int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts
  * It must not block. */
 typedef struct rc_txn rc_txn;
 typedef int (*rc_txn_fn)(rc_txn *tx, void *arg, rc_err *err);
-/* Called on the writer thread after commit (or failure); items are the
- * events the function appended. */
+/* Called like an append's completion after the commit (or failure); items
+ * are the events the function appended. */
 typedef rc_append_done rc_txn_done;
 
 int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
@@ -236,9 +241,10 @@ int rc_store_stats_get(rc_store *st, rc_store_stats *out);
 
 /* ---- fan-out hook ------------------------------------------------------- */
 
-/* Called once per group commit on the writer thread, after the commit and
- * before completions, with the newly stored events in seq order (each has
- * ev->seq set; borrowed for the call). Set once, before any append. */
+/* Called once per group commit on a store thread (see Threads), after the
+ * commit is durable and before its completions, with the newly stored
+ * events in seq order (each has ev->seq and ev->time set; borrowed for the
+ * call). Set once, before any append. */
 typedef void (*rc_commit_hook)(void *arg, rc_event *const *evs, size_t n);
 void rc_store_set_commit_hook(rc_store *st, rc_commit_hook fn, void *arg);
 

@@ -6,7 +6,7 @@
  *
  * Ownership: fields marked (writer) are touched only by the writer thread
  * (or by open/close while no writer runs); fields marked (q) only under
- * qmu; the read pool only under its own mutex.
+ * qmu, (smu) only under smu; the read pool only under its own mutex.
  */
 #ifndef REDCAR_STORE_INT_H
 #define REDCAR_STORE_INT_H
