@@ -739,6 +739,69 @@ START_TEST(io_failure_restores_seq) {
 }
 END_TEST
 
+/* Completions and the hook run on a store thread (the sync thread with
+ * fsync always): a blocking call from there would wait for itself and is
+ * refused; an asynchronous one is fine. Both fsync modes. */
+typedef struct reentry {
+    rc_store *st;
+    int blocking_rc, async_rc, done, second_done;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} reentry;
+
+static void reentry_second(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                           size_t n) {
+    (void)err, (void)items, (void)n;
+    reentry *r = arg;
+    pthread_mutex_lock(&r->mu);
+    r->second_done = status == RC_OK ? 1 : -1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void reentry_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                         size_t n) {
+    (void)err, (void)items, (void)n;
+    reentry *r = arg;
+    ck_assert_int_eq(status, RC_OK);
+    rc_event *ev = mkev("/t", "inner", "t", "s");
+    r->blocking_rc = rc_store_append(r->st, &ev, 1, NULL, NULL, NULL);
+    ev = mkev("/t", "inner-async", "t", "s");
+    r->async_rc = rc_store_append_async(r->st, &ev, 1, NULL, reentry_second, r, NULL);
+    pthread_mutex_lock(&r->mu);
+    r->done = 1;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+START_TEST(completion_reentry) {
+    for (int mode = 0; mode < 2; mode++) {
+        rc_store_opts o;
+        rc_store_opts_default(&o);
+        o.dir = dir;
+        o.fsync = mode ? RC_FSYNC_NORMAL : RC_FSYNC_ALWAYS;
+        reentry r;
+        memset(&r, 0, sizeof r);
+        pthread_mutex_init(&r.mu, NULL);
+        pthread_cond_init(&r.cv, NULL);
+        ck_assert_int_eq(rc_store_open(&r.st, &o, NULL), RC_OK);
+        char id[16];
+        snprintf(id, sizeof id, "outer%d", mode);
+        rc_event *ev = mkev("/t", id, "t", "s");
+        ck_assert_int_eq(rc_store_append_async(r.st, &ev, 1, NULL, reentry_done, &r, NULL), RC_OK);
+        pthread_mutex_lock(&r.mu);
+        while (!r.done || !r.second_done) pthread_cond_wait(&r.cv, &r.mu);
+        pthread_mutex_unlock(&r.mu);
+        ck_assert_int_eq(r.blocking_rc, RC_BUSY);
+        ck_assert_int_eq(r.async_rc, RC_OK);
+        ck_assert_int_eq(r.second_done, 1);
+        rc_store_close(r.st);
+        pthread_mutex_destroy(&r.mu);
+        pthread_cond_destroy(&r.cv);
+    }
+}
+END_TEST
+
 START_TEST(close_drains_and_refuses) {
     rc_store *st = open_store();
     int acked = 0;
@@ -779,6 +842,7 @@ Suite *store_suite(void) {
     tcase_add_test(tc, migration);
     tcase_add_test(tc, schema_matches_file);
     tcase_add_test(tc, io_failure_restores_seq);
+    tcase_add_test(tc, completion_reentry);
     tcase_add_test(tc, close_drains_and_refuses);
     suite_add_tcase(s, tc);
     return s;
