@@ -54,6 +54,9 @@
 /* Most requests waiting in the queue: beyond this async submitters get
  * RC_BUSY and blocking ones wait, so memory stays bounded under overload. */
 #define QUEUE_CAP 65536
+/* While a sync is in flight and no group waits for the next one, requests
+ * are held below this many (see writer_main). */
+#define HOLD_MAX 64
 
 /* The helper checkpoints each time the WAL grew by this many frames
  * (SQLite's own autocheckpoint default). */
@@ -232,8 +235,11 @@ static int enqueue(rc_store *st, rc__req *r, int wait, rc_err *err) {
     else st->qhead = r;
     st->qtail = r;
     st->qlen++;
-    /* The writer only sleeps on an empty queue (checked under qmu). */
-    if (was_empty) pthread_cond_signal(&st->qcv);
+    /* The writer sleeps on an empty queue, or holding requests during a
+     * sync until there are enough of them (checked under qmu). */
+    if (was_empty ||
+        (st->writer_waits && (st->qlen == HOLD_MAX || st->qlen == st->opts.max_group)))
+        pthread_cond_signal(&st->qcv);
     pthread_mutex_unlock(&st->qmu);
     return RC_OK;
 }
@@ -1026,9 +1032,6 @@ static void ckpt_stop(rc_store *st) {
 /* Most requests waiting for a sync; past it the writer waits too, so
  * memory stays bounded however slow the disk is. */
 #define WAIT_CAP QUEUE_CAP
-/* While a sync is in flight and no group waits for the next one, requests
- * are held below this many (see writer_main). */
-#define HOLD_MAX 64
 
 static void *writer_main(void *arg) {
     rc_store *st = arg;
