@@ -24,11 +24,11 @@
  * request, and the writer is the one thread every request goes through.
  * One sync covers every group committed before it, so groups that pile up
  * behind a slow disk share one flush; and as a request that arrives during
- * a sync can only be made durable by the next one, the writer holds such
- * requests and commits them as one group when the sync returns (the sync
- * thread waiting for that commit before it starts the next sync): one
- * commit per sync instead of many small ones, each with ~40 us of its own
- * cost. Readers of the database may see a commit up to one flush before
+ * a sync while a group already waits for the next one can only be made
+ * durable by that next sync too, the writer holds such requests and
+ * commits them as one group when the sync returns (the sync thread waiting
+ * for that commit before it starts the next sync): fewer, larger groups,
+ * each commit having ~40 us of its own cost. Readers of the database may see a commit up to one flush before
  * it is durable
  * (as Redis readers see a write before its AOF fsync); answers, fan-out and
  * stats.head_seq never do. If a sync fails, the parked requests fail with
@@ -62,9 +62,6 @@
 /* Most requests waiting in the queue: beyond this async submitters get
  * RC_BUSY and blocking ones wait, so memory stays bounded under overload. */
 #define QUEUE_CAP 65536
-/* While a sync is in flight and no group waits for the next one, requests
- * are held below this many (see writer_main). */
-#define HOLD_MAX 64
 
 /* The helper checkpoints each time the WAL grew by this many frames
  * (SQLite's own autocheckpoint default). */
@@ -244,9 +241,8 @@ static int enqueue(rc_store *st, rc__req *r, int wait, rc_err *err) {
     st->qtail = r;
     st->qlen++;
     /* The writer sleeps on an empty queue, or holding requests during a
-     * sync until there are enough of them (checked under qmu). */
-    if (was_empty ||
-        (st->writer_waits && (st->qlen == HOLD_MAX || st->qlen == st->opts.max_group)))
+     * sync until they make a full group (checked under qmu). */
+    if (was_empty || (st->writer_waits && st->qlen == st->opts.max_group))
         pthread_cond_signal(&st->qcv);
     pthread_mutex_unlock(&st->qmu);
     return RC_OK;
@@ -1049,17 +1045,18 @@ static void *writer_main(void *arg) {
         int take;
         for (;;) {
             take = st->qhead && atomic_load(&st->n_waiting) < WAIT_CAP;
-            /* While a sync is in flight, requests committed now can only be
-             * made durable by the next sync, which the sync thread starts
-             * after this one returned and after waiting for a commit in
-             * progress. So hold them until this sync returns and commit
-             * them as one group then: fewer, larger groups (a commit costs
-             * ~40 us of its own, whatever its size). Only a group already
-             * big enough goes at once and keeps the writer busy during the
-             * sync when the load saturates it. */
-            if (take && atomic_load(&st->syncing) &&
-                (atomic_load(&st->n_parked) > 0 ? st->qlen < st->opts.max_group
-                                                : st->qlen < HOLD_MAX))
+            /* While a sync is in flight and a group already waits for the
+             * next one, requests committed now would only join that next
+             * sync too, which the sync thread starts after this one
+             * returned and after waiting for a commit in progress. So hold
+             * them until this sync returns and commit them as one group
+             * then: fewer groups (a commit costs ~40 us of its own,
+             * whatever its size). Without a parked group the writer
+             * commits at once: the next sync then has work ready when this
+             * one returns, and on a fast disk commit and sync overlap
+             * instead of taking turns. A full group goes at once. */
+            if (take && atomic_load(&st->syncing) && atomic_load(&st->n_parked) > 0 &&
+                st->qlen < st->opts.max_group)
                 take = 0;
             if (take || (st->stopping && !st->qhead)) break;
             st->writer_waits = st->qhead != NULL; /* full: the sync thread wakes us */
