@@ -125,8 +125,9 @@ struct rc_store {
     sqlite3_stmt *ws[WS__COUNT];
     uint64_t head;            /* (writer) latest assigned seq */
     int64_t now_ms;           /* (writer) clock of the current group */
-    char now_str[40];         /* (writer) now_ms as RFC 3339 */
+    char now_str[40];         /* (writer) now_fmt_ms as RFC 3339 (now_len bytes) */
     size_t now_len;
+    int64_t now_fmt_ms;
     rc_event **fresh;         /* (writer) newly stored events of the group */
     size_t n_fresh, cap_fresh;
     rc_buf scratch;           /* (writer) encodings made on the writer */

@@ -123,7 +123,8 @@ static int check_event(const rc_event *ev, size_t i, rc_err *err) {
 #define TIME_KEY "\"time\":\""
 
 /* Producer side: strip seq, parse time, encode onto out. */
-static int prep_event(rc_event *ev, size_t i, struct rc__enc *enc, rc_buf *out, rc_err *err) {
+static int prep_event(rc_event *ev, size_t i, int standin, struct rc__enc *enc, rc_buf *out,
+                      rc_err *err) {
     int rc = check_event(ev, i, err);
     if (rc) return rc;
     if (ev->n_ext) rc_event_remove_ext(ev, "seq");
@@ -131,7 +132,8 @@ static int prep_event(rc_event *ev, size_t i, struct rc__enc *enc, rc_buf *out, 
     enc->stamp = SIZE_MAX;
     if (!ev->time) {
         enc->off = SIZE_MAX;
-        if (rc_event_set(ev, "time", TIME_STANDIN) != RC_OK) return RC_OK; /* writer does it */
+        if (!standin || rc_event_set(ev, "time", TIME_STANDIN) != RC_OK)
+            return RC_OK; /* the writer (or the cluster's publish) stamps it */
         enc->off = out->len;
         rc_event_encode_json(ev, 0, out);
         enc->len = out->len - enc->off;
@@ -181,13 +183,13 @@ static rc_buf *enc_buf(void) {
 
 /* Prepare the n events and build the request in one block:
  * [rc__req | evs | enc | items | payload]. Frees the events on failure. */
-static int req_build(rc_event **evs, size_t n, rc__req **out, rc_err *err) {
+static int req_build(rc_event **evs, size_t n, int standin, rc__req **out, rc_err *err) {
     rc_buf local = RC_BUF_INIT, *b = enc_buf();
     if (!b) b = &local;
     rc_buf_reset(b);
     struct rc__enc small[8], *enc = n <= 8 ? small : malloc(n * sizeof *enc);
     int rc = enc ? RC_OK : rc_err_set(err, RC_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++) rc = prep_event(evs[i], i, &enc[i], b, err);
+    for (size_t i = 0; i < n && !rc; i++) rc = prep_event(evs[i], i, standin, &enc[i], b, err);
     rc__req *r = NULL;
     if (!rc) {
         size_t o_evs = ALIGN8(sizeof *r), o_enc = o_evs + ALIGN8(n * sizeof *evs),
@@ -256,7 +258,9 @@ static int submit_append(rc_store *st, rc_event **evs, size_t n, const rc_append
     }
     if (n == 0) return rc_err_set(err, RC_INVALID, "store: empty append");
     rc__req *r;
-    int rc = req_build(evs, n, &r, err);
+    /* In cluster mode the publish stamps events without time itself (the
+     * local request is not what gets stored): no stand-in there. */
+    int rc = req_build(evs, n, st->cl == NULL, &r, err);
     if (rc) return rc;
     r->done = done;
     r->arg = arg;
@@ -449,11 +453,14 @@ static int store_event(rc_store *st, rc_event *ev, const char *json, size_t len,
     return RC_OK;
 }
 
-/* The group's clock as RFC 3339, formatted once per group when needed. */
+/* The group's clock as RFC 3339, formatted when an event first needs it
+ * (again if the clock was set meanwhile: a cluster apply runs on the
+ * stream's time). */
 static const char *group_time(rc_store *st) {
-    if (!st->now_len) {
+    if (!st->now_len || st->now_fmt_ms != st->now_ms) {
         rc_time_format(st->now_ms, st->now_str, sizeof st->now_str);
         st->now_len = strlen(st->now_str);
+        st->now_fmt_ms = st->now_ms;
     }
     return st->now_str;
 }
