@@ -82,6 +82,16 @@ uint64_t rc_hub_head(rc_hub *hub);
  * Returns the head. */
 uint64_t rc_hub_wait(rc_hub *hub, uint64_t after_seq, int timeout_ms);
 
+/* Called once at the end of every rc_hub_publish_hook() call, after all the
+ * deliveries of that batch, on the same thread and with the hub locked (the
+ * same rules as a deliver callback). A door that stages deliveries in its
+ * callbacks hands them over here: one hand-over and one wake-up per commit
+ * group instead of one per delivery. After rc_hub_del_batch_hook() returns
+ * the hook is never called again. */
+typedef void (*rc_hub_batch_fn)(void *arg);
+int rc_hub_add_batch_hook(rc_hub *hub, rc_hub_batch_fn fn, void *arg);   /* RC_OK or RC_NOMEM */
+void rc_hub_del_batch_hook(rc_hub *hub, rc_hub_batch_fn fn, void *arg);
+
 rc_sub *rc_hub_subscribe(rc_hub *hub, const rc_sub_opts *opts);
 void rc_hub_unsubscribe(rc_hub *hub, rc_sub *sub);   /* frees sub */
 int rc_sub_set_name(rc_hub *hub, rc_sub *sub, const char *name);

@@ -40,6 +40,11 @@ struct rc_sub {
     uint64_t mark;        /* publish pass that last selected it (dedup) */
 };
 
+typedef struct batch_hook {
+    rc_hub_batch_fn fn;
+    void *arg;
+} batch_hook;
+
 typedef struct group_rr {
     struct group_rr *next;
     char *name;
@@ -51,6 +56,9 @@ struct rc_hub {
     pthread_cond_t moved;     /* head advanced */
     rc_sub *subs;
     size_t nsubs, nobservers;
+    size_t nmatch_all;        /* subscribers with match_all: walked per event only if any */
+    batch_hook *hooks;
+    size_t nhooks;
     chan **buckets;
     size_t nbuckets, nchans;
     pat *pats;
@@ -131,6 +139,7 @@ void rc_hub_free(rc_hub *h) {
     free(h->buckets);
     free(h->pats);
     free(h->cand);
+    free(h->hooks);
     pthread_cond_destroy(&h->moved);
     pthread_mutex_destroy(&h->lock);
     free(h);
@@ -299,6 +308,7 @@ rc_sub *rc_hub_subscribe(rc_hub *h, const rc_sub_opts *o) {
     h->subs = s;
     h->nsubs++;
     h->nobservers += (size_t)s->observer;
+    h->nmatch_all += s->match_all ? 1 : 0;
     pthread_mutex_unlock(&h->lock);
     return s;
 }
@@ -334,9 +344,33 @@ void rc_hub_unsubscribe(rc_hub *h, rc_sub *s) {
     if (s->next) s->next->prev = s->prev;
     h->nsubs--;
     h->nobservers -= (size_t)s->observer;
+    h->nmatch_all -= s->match_all ? 1 : 0;
     if (s->group) group_drop_if_empty(h, s->group);
     pthread_mutex_unlock(&h->lock);
     sub_free(s);
+}
+
+int rc_hub_add_batch_hook(rc_hub *h, rc_hub_batch_fn fn, void *arg) {
+    pthread_mutex_lock(&h->lock);
+    batch_hook *nh = realloc(h->hooks, (h->nhooks + 1) * sizeof *nh);
+    if (!nh) {
+        pthread_mutex_unlock(&h->lock);
+        return RC_NOMEM;
+    }
+    h->hooks = nh;
+    h->hooks[h->nhooks++] = (batch_hook){fn, arg};
+    pthread_mutex_unlock(&h->lock);
+    return RC_OK;
+}
+
+void rc_hub_del_batch_hook(rc_hub *h, rc_hub_batch_fn fn, void *arg) {
+    pthread_mutex_lock(&h->lock);
+    for (size_t i = 0; i < h->nhooks; i++) {
+        if (h->hooks[i].fn != fn || h->hooks[i].arg != arg) continue;
+        h->hooks[i] = h->hooks[--h->nhooks];
+        break;
+    }
+    pthread_mutex_unlock(&h->lock);
 }
 
 /* ---- introspection ------------------------------------------------------ */
@@ -466,7 +500,7 @@ static void collect_matching(rc_hub *h, const rc_event *ev, const char *channel)
         if (rc_glob_match(p->glob, strlen(p->glob), channel, clen, 0) && passes(p->sub, ev))
             cand_push(h, p->sub, p->glob, 0);
     }
-    for (rc_sub *s = h->subs; s; s = s->next)
+    for (rc_sub *s = h->nmatch_all ? h->subs : NULL; s; s = s->next)
         if (s->match_all && passes(s, ev)) cand_push(h, s, NULL, 0);
 }
 
@@ -559,6 +593,7 @@ void rc_hub_publish_hook(void *arg, rc_event *const *evs, size_t n) {
         publish_one(h, evs[i]);
         if (evs[i]->seq > h->head) h->head = evs[i]->seq;
     }
+    for (size_t i = 0; i < h->nhooks; i++) h->hooks[i].fn(h->hooks[i].arg);
     pthread_cond_broadcast(&h->moved);
     pthread_mutex_unlock(&h->lock);
 }

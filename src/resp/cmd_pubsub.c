@@ -24,6 +24,110 @@
 
 /* ---- delivery (store writer thread) -------------------------------------------- */
 
+void rc__r_frame_unref(rc__frame *f) {
+    if (f && atomic_fetch_sub(&f->refs, 1) == 1) free(f);
+}
+
+void rc__r_frames_push(rc__frames *q, rc__frame *f) {
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        rc__frame **v = realloc(q->v, cap * sizeof *v);
+        if (!v) abort();
+        q->v = v;
+        q->cap = cap;
+    }
+    q->v[q->n++] = f;
+}
+
+void rc__r_frames_clear(rc__frames *q) {
+    for (size_t i = 0; i < q->n; i++) rc__r_frame_unref(q->v[i]);
+    q->n = 0;
+}
+
+void rc__r_frames_free(rc__frames *q) {
+    rc__r_frames_clear(q);
+    free(q->v);
+    q->v = NULL;
+    q->cap = 0;
+}
+
+static void fcache_drop(rc_resp *d) {
+    for (size_t i = 0; i < d->nfcache; i++) rc__r_frame_unref(d->fcache[i].f);
+    d->nfcache = 0;
+    d->fc_ev = NULL;
+    d->fc_seq = 0;
+}
+
+static rc__frame *frame_build(const rc_delivery *dl, int proto, int json) {
+    const rc_event *ev = dl->ev;
+    rc_buf b = RC_BUF_INIT, js = RC_BUF_INIT;
+    const void *payload = ev->data ? (const void *)ev->data : "";
+    size_t plen = ev->data_len;
+    if (json) {
+        rc_event_encode_json(ev, RC_ENC_SEQ, &js);
+        payload = js.p;
+        plen = js.len;
+    }
+    const char *chan = dl->channel ? dl->channel : rc_event_channel(ev);
+    rc_buf_reserve(&b, sizeof(rc__frame) + plen + strlen(chan) + 64);
+    b.len = sizeof(rc__frame); /* the header goes in front of the bytes */
+    rc_resp_w w = {&b, proto};
+    if (dl->pattern && !dl->via_channel) {
+        rc_resp_w_push(&w, 4);
+        rc_resp_w_bulk(&w, "pmessage", 8);
+        rc_resp_w_bulkstr(&w, dl->pattern);
+    } else {
+        rc_resp_w_push(&w, 3);
+        rc_resp_w_bulk(&w, "message", 7);
+    }
+    rc_resp_w_bulkstr(&w, chan);
+    rc_resp_w_bulk(&w, payload, plen);
+    rc_buf_free(&js);
+    size_t len;
+    rc__frame *f = (rc__frame *)rc_buf_detach(&b, &len);
+    if (!f) abort();
+    f->len = len - sizeof(rc__frame);
+    atomic_init(&f->refs, 1);
+    return f;
+}
+
+/* The frame of this delivery's variant, built on first use for the event;
+ * returns a new reference. */
+static rc__frame *frame_for(rc_resp *d, const rc_delivery *dl, int proto, int json) {
+    if (d->fc_ev != dl->ev || d->fc_seq != dl->ev->seq) {
+        fcache_drop(d);
+        d->fc_ev = dl->ev;
+        d->fc_seq = dl->ev->seq;
+    }
+    const char *pattern = dl->pattern && !dl->via_channel ? dl->pattern : NULL;
+    for (size_t i = 0; i < d->nfcache; i++) {
+        struct rc__fcache *e = &d->fcache[i];
+        if (e->proto == proto && e->json == json && e->pattern == pattern) {
+            atomic_fetch_add(&e->f->refs, 1);
+            return e->f;
+        }
+    }
+    rc__frame *f = frame_build(dl, proto, json);
+    if (d->nfcache < sizeof d->fcache / sizeof d->fcache[0]) {
+        d->fcache[d->nfcache++] = (struct rc__fcache){proto, json, pattern, f};
+        atomic_fetch_add(&f->refs, 1);
+    }
+    return f;
+}
+
+static void stage(rc_resp *d, rc__client *cl, rc__frame *f) {
+    if (d->nstage == d->capstage) {
+        size_t cap = d->capstage ? d->capstage * 2 : 256;
+        struct rc__staged *v = realloc(d->stage, cap * sizeof *v);
+        if (!v) abort();
+        d->stage = v;
+        d->capstage = cap;
+    }
+    d->stage[d->nstage++] = (struct rc__staged){cl, f};
+}
+
+/* The hub's deliver callback: runs on the writer thread with the hub
+ * locked, so the staging area needs no lock of its own. */
 static void deliver(void *arg, const rc_delivery *dl) {
     rc__client *cl = arg;
     rc_resp *d = cl->door;
@@ -36,37 +140,50 @@ static void deliver(void *arg, const rc_delivery *dl) {
         }
         d->pubring[i].n++;
     }
-    const void *payload = ev->data ? (const void *)ev->data : "";
-    size_t plen = ev->data_len;
-    if (atomic_load(&cl->ce_json)) {
-        rc_buf_reset(&d->dscratch);
-        rc_event_encode_json(ev, RC_ENC_SEQ, &d->dscratch);
-        payload = d->dscratch.p;
-        plen = d->dscratch.len;
+    atomic_fetch_add(&d->st_pubsub_msgs, 1);
+    if (cl->w_overflow) return;
+    rc__frame *f = frame_for(d, dl, atomic_load(&cl->proto), atomic_load(&cl->ce_json));
+    cl->staged += f->len;
+    if (cl->out_limit &&
+        cl->staged + atomic_load(&cl->in_bytes) + atomic_load(&cl->out_len) > cl->out_limit) {
+        cl->w_overflow = 1;
+        rc__r_frame_unref(f);
+        f = NULL; /* staged as "over the limit" */
     }
-    const char *chan = dl->channel ? dl->channel : rc_event_channel(ev);
-    rc_resp_w w = {NULL, atomic_load(&cl->proto)};
+    stage(d, cl, f);
+}
+
+void rc__r_deliver_batch(void *arg) {
+    rc_resp *d = arg;
+    fcache_drop(d);
+    if (!d->nstage) return;
     pthread_mutex_lock(&d->qmu);
-    if (!cl->overflow) {
-        w.b = &cl->inbox;
-        if (dl->pattern && !dl->via_channel) {
-            rc_resp_w_push(&w, 4);
-            rc_resp_w_bulk(&w, "pmessage", 8);
-            rc_resp_w_bulkstr(&w, dl->pattern);
-        } else {
-            rc_resp_w_push(&w, 3);
-            rc_resp_w_bulk(&w, "message", 7);
-        }
-        rc_resp_w_bulkstr(&w, chan);
-        rc_resp_w_bulk(&w, payload, plen);
-        if (cl->out_limit && cl->inbox.len + atomic_load(&cl->out_len) > cl->out_limit) {
+    for (size_t i = 0; i < d->nstage; i++) {
+        rc__client *cl = d->stage[i].cl;
+        rc__frame *f = d->stage[i].f;
+        cl->staged = 0;
+        if (!f) {
             cl->overflow = 1;
-            rc_buf_free(&cl->inbox);
+            rc__r_frames_clear(&cl->inbox);
+            atomic_store(&cl->in_bytes, 0);
+        } else if (cl->overflow) {
+            rc__r_frame_unref(f);
+            continue;
+        } else {
+            rc__r_frames_push(&cl->inbox, f);
+            atomic_fetch_add(&cl->in_bytes, f->len);
         }
         rc__r_inbox_dirty(d, cl);
     }
+    d->nstage = 0;
+    int w = rc__r_arm(d);
     pthread_mutex_unlock(&d->qmu);
-    atomic_fetch_add(&d->st_pubsub_msgs, 1);
+    if (w) rc__r_wake(d);
+    if (d->capstage > 65536) { /* give a burst's memory back */
+        free(d->stage);
+        d->stage = NULL;
+        d->capstage = 0;
+    }
 }
 
 /* ---- subscriptions (loop thread) ------------------------------------------------ */
@@ -318,6 +435,7 @@ static void ks_deliver(void *arg, const rc_delivery *dl) {
     for (size_t i = 0; i < sizeof ks_map / sizeof ks_map[0]; i++) {
         if (strcmp(op, ks_map[i].op) != 0) continue;
         pthread_mutex_lock(&d->qmu);
+        int w = 0;
         if (d->ks_flags & ks_map[i].cls) {
             const char *name = ks_map[i].name;
             if (!strcmp(op, "expire") && !rc_event_ext(ev, "expires")) name = "persist";
@@ -326,9 +444,10 @@ static void ks_deliver(void *arg, const rc_delivery *dl) {
                 const rc_ext *x = rc_event_ext(ev, "newkey");
                 if (x && x->s) ks_record(&d->ks_pending, x->s, "rename_to");
             }
-            rc__r_inbox_dirty_door(d);
+            w = rc__r_arm(d);
         }
         pthread_mutex_unlock(&d->qmu);
+        if (w) rc__r_wake(d);
         return;
     }
 }

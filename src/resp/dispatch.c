@@ -216,13 +216,12 @@ static rc__op *op_new(rc__call *c, rc__rkind kind) {
     return op;
 }
 
-/* The store refused the request up front: no completion will come. */
-static void op_fail_now(rc__op *op, int rc, const rc_err *err) {
-    op->status = rc ? rc : RC_INTERNAL;
-    if (err) op->err = *err;
-    rc__client *cl = op->cl;
-    rc__r_op_finish(op);
-    cl->pending--;
+static void defer(rc__op *op) {
+    rc_resp *d = op->door;
+    op->next = NULL;
+    if (d->defer_t) d->defer_t->next = op;
+    else d->defer_h = op;
+    d->defer_t = op;
 }
 
 static void append_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
@@ -256,10 +255,16 @@ void rc__r_append(rc__call *c, rc_event **evs, size_t n, rc__rkind kind, int64_t
     }
     rc__op *op = op_new(c, kind);
     op->ival = ival;
-    rc_err err;
-    rc_err_clear(&err);
-    int rc = rc_store_append_async(c->door->st, evs, n, NULL, append_done, op, &err);
-    if (rc) op_fail_now(op, rc, &err);
+    op->nevs = n;
+    if (n == 1) {
+        op->ev1 = evs[0];
+        op->evs = &op->ev1;
+    } else {
+        op->evs = malloc(n * sizeof *op->evs);
+        if (!op->evs) abort();
+        memcpy(op->evs, evs, n * sizeof *evs);
+    }
+    defer(op);
 }
 
 static int txn_trampoline(rc_txn *tx, void *arg, rc_err *err) {
@@ -294,10 +299,36 @@ void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *))
     op->step = fn;
     op->arg = arg;
     op->arg_free = arg_free;
-    rc_err err;
-    rc_err_clear(&err);
-    int rc = rc_store_txn_async(c->door->st, txn_trampoline, op, txn_done, op, &err);
-    if (rc) op_fail_now(op, rc, &err);
+    defer(op);
+}
+
+void rc__r_submit(rc_resp *d) {
+    rc__op *op = d->defer_h;
+    d->defer_h = d->defer_t = NULL;
+    while (op) {
+        rc__op *next = op->next;
+        rc_err err;
+        rc_err_clear(&err);
+        int rc;
+        if (op->evs) {
+            rc_event **evs = op->evs;
+            int owned = evs != &op->ev1;
+            op->evs = NULL; /* from here the writer thread may be using op */
+            /* the store owns the events from here, whatever it answers */
+            rc = rc_store_append_async(d->st, evs, op->nevs, NULL, append_done, op, &err);
+            if (owned) free(evs);
+        } else {
+            rc = rc_store_txn_async(d->st, txn_trampoline, op, txn_done, op, &err);
+        }
+        if (rc) {
+            /* refused up front: no completion will come; answer through
+             * the completion path like any other outcome */
+            op->status = rc;
+            op->err = err;
+            rc__r_op_complete(op);
+        }
+        op = next;
+    }
 }
 
 void rc__r_op_finish(rc__op *op) {

@@ -5,9 +5,11 @@
  *
  * Threads: everything here belongs to the loop thread except
  *  - rc__op, which a command hands to the store writer and which comes back
- *    through door->qmu's completion queue;
- *  - a client's inbox (pub/sub messages), filled by the hub's deliver
- *    callback on the writer thread under door->qmu.
+ *    through the door's lock-free completion stack (door->done);
+ *  - a client's inbox (pub/sub messages): the hub's deliver callback stages
+ *    (client, frame) pairs on the writer thread, and the hub's batch hook
+ *    moves them into the clients' inboxes under door->qmu once per commit
+ *    group. A frame is built once per event and variant and shared.
  *
  * Reply order: a client's replies leave in command order. A command that
  * writes gets a pending slot in the client's slot FIFO; while any slot is
@@ -72,6 +74,26 @@ typedef struct rc__cmd {
 const rc__cmd *rc__r_cmd_find(const char *name, size_t len);
 const rc__cmd *rc__r_cmd_table(size_t *n);
 
+/* ---- pub/sub frames ---------------------------------------------------------- */
+/* The encoded message (or pmessage) of one event for one variant (RESP2 or
+ * RESP3, data or CEFORMAT json, pattern): built once on the writer thread,
+ * shared by every subscriber it goes to, freed by the last reference. */
+typedef struct rc__frame {
+    atomic_uint refs;
+    size_t len;
+    char data[];
+} rc__frame;
+void rc__r_frame_unref(rc__frame *f);
+
+/* A vector of frame references: a client's inbox. */
+typedef struct rc__frames {
+    rc__frame **v;
+    size_t n, cap;
+} rc__frames;
+void rc__r_frames_push(rc__frames *q, rc__frame *f); /* takes the reference */
+void rc__r_frames_clear(rc__frames *q);              /* drops every reference, keeps memory */
+void rc__r_frames_free(rc__frames *q);
+
 /* ---- connection ------------------------------------------------------------- */
 typedef struct rc__client rc__client;
 typedef struct rc__slot rc__slot;
@@ -135,10 +157,17 @@ struct rc__client {
     size_t nchans, npats;
     atomic_int ce_json;    /* CLIENT CEFORMAT json: messages are structured CloudEvents */
     size_t out_limit;      /* client-output-buffer-limit-pubsub at SUBSCRIBE; 0 = none */
+    /* writer thread only (deliver callback and batch hook, under the hub lock) */
+    size_t staged;         /* bytes staged for this client in the current batch */
+    int w_overflow;        /* past out_limit: nothing more is staged */
     /* below: under door->qmu */
-    rc_buf inbox;
+    rc__frames inbox;
+    atomic_size_t in_bytes; /* bytes in inbox; read without the lock by deliver */
     int in_dirty, overflow;
     rc__client *dirty_next;
+    /* loop only: the inbox taken from under the lock, not yet in out */
+    rc__frames lq;
+    int l_overflow;
     /* loop-only list of clients to service after a wake-up */
     int touched;
     rc__client *tnext;
@@ -173,6 +202,10 @@ struct rc__op {
     rc_buf reply;
     int status;
     rc_err err;
+    /* a submission held until the end of the loop iteration (rc__r_submit) */
+    rc_event **evs;      /* NULL: a transaction step */
+    size_t nevs;
+    rc_event *ev1;       /* evs points here when there is one event */
     rc__op *next;
 };
 
@@ -206,11 +239,24 @@ struct rc_resp {
     size_t nclients;
     uint64_t next_id;
     int64_t start_ms;
-    /* completion queue + pub/sub inboxes, filled on the writer thread */
+    /* completions: a lock-free stack (newest first); the push that finds
+     * it empty wakes the loop, so one wake-up per drain */
+    _Atomic(rc__op *) done;
+    /* pub/sub inboxes, filled on the writer thread */
     pthread_mutex_t qmu;
-    rc__op *qh, *qt;
     rc__client *dirty;
     int wake_armed;
+    /* writer thread only (hub lock held): deliveries of the current batch,
+     * and the frames built for its current event */
+    struct rc__staged { rc__client *cl; rc__frame *f; } *stage;
+    size_t nstage, capstage;
+    struct rc__fcache { int proto, json; const char *pattern; rc__frame *f; } fcache[8];
+    size_t nfcache;
+    const rc_event *fc_ev;
+    uint64_t fc_seq;
+    int hooked;            /* rc__r_deliver_batch is a hub batch hook */
+    /* loop only: writes held until the end of the loop iteration */
+    rc__op *defer_h, *defer_t;
     /* PUBLISH receiver counts by seq: written by deliver, read by the
      * append completion, both on the store writer thread. */
     struct { uint64_t seq; uint32_t n; } pubring[RC__PUBRING];
@@ -218,7 +264,6 @@ struct rc_resp {
     rc_sub *ks_sub;
     unsigned ks_flags;
     rc_buf ks_pending;     /* under qmu: encoded (key, event name) records */
-    rc_buf dscratch;       /* writer thread only: CloudEvent JSON for CEFORMAT json */
     /* stats (loop thread) */
     uint64_t st_conns, st_cmds, st_rejected, st_slow_kills, st_proto_errs;
     uint64_t st_keyspace_hits, st_keyspace_misses;
@@ -312,9 +357,15 @@ rc_buf *rc__r_reply_target(rc__client *cl);    /* where a reply goes now (keeps 
 rc__slot *rc__r_slot_pending(rc__client *cl);  /* a slot for a write in flight */
 void rc__r_op_complete(rc__op *op);            /* writer thread: queue op for the loop */
 void rc__r_op_finish(rc__op *op);              /* loop: op outcome into its slot; frees op */
-void rc__r_inbox_dirty(rc_resp *d, rc__client *cl); /* under qmu: inbox has data */
+/* Loop, at the end of each iteration: hand the held writes to the store in
+ * command order, all at once, so the writer takes them as one group instead
+ * of waking at the first and committing the rest in a later group. */
+void rc__r_submit(rc_resp *d);
+void rc__r_inbox_dirty(rc_resp *d, rc__client *cl); /* under qmu: inbox has data (no wake) */
+int rc__r_arm(rc_resp *d);                     /* under qmu: 1 = caller wakes the loop after unlock */
+void rc__r_wake(rc_resp *d);                   /* any thread: poke the loop's eventfd */
+void rc__r_deliver_batch(void *door);          /* hub batch hook: staged deliveries to inboxes */
 void rc__r_client_close(rc__client *cl, const char *why);
-void rc__r_inbox_dirty_door(rc_resp *d);       /* under qmu: keyspace records queued */
 void rc__r_keyspace_flush(rc_resp *d);         /* loop: deliver keyspace notifications */
 void rc__r_client_kill(rc__client *cl);          /* close after this command */
 void rc__r_client_set_proto(rc__client *cl, int proto);

@@ -43,6 +43,7 @@
 static void client_close(rc__client *cl, const char *why);
 static void client_process(rc__client *cl);
 static void client_flush(rc__client *cl);
+static void flush_lq(rc__client *cl);
 
 int64_t rc__r_now_ms(void) {
     struct timespec ts;
@@ -52,29 +53,30 @@ int64_t rc__r_now_ms(void) {
 
 /* ---- wake-ups from other threads ------------------------------------------ */
 
-static void wake(rc_resp *d) {
+void rc__r_wake(rc_resp *d) {
     uint64_t one = 1;
     ssize_t n = write(d->evfd, &one, sizeof one);
     (void)n; /* EAGAIN means it is already signalled */
 }
 
 /* Under qmu. Returns 1 if the caller must wake the loop after unlocking. */
-static int arm(rc_resp *d) {
+int rc__r_arm(rc_resp *d) {
     if (d->wake_armed) return 0;
     d->wake_armed = 1;
     return 1;
 }
 
+/* Writer thread, once per finished request: no lock, and only the push that
+ * finds the stack empty (the first since the loop last took it) wakes the
+ * loop, so a commit group of many requests costs one wake-up. */
 void rc__r_op_complete(rc__op *op) {
     rc_resp *d = op->door;
-    pthread_mutex_lock(&d->qmu);
-    op->next = NULL;
-    if (d->qt) d->qt->next = op;
-    else d->qh = op;
-    d->qt = op;
-    int w = arm(d);
-    pthread_mutex_unlock(&d->qmu);
-    if (w) wake(d);
+    rc__op *old = atomic_load_explicit(&d->done, memory_order_relaxed);
+    do {
+        op->next = old;
+    } while (!atomic_compare_exchange_weak_explicit(&d->done, &old, op, memory_order_release,
+                                                    memory_order_relaxed));
+    if (!old) rc__r_wake(d);
 }
 
 void rc__r_inbox_dirty(rc_resp *d, rc__client *cl) {
@@ -84,12 +86,6 @@ void rc__r_inbox_dirty(rc_resp *d, rc__client *cl) {
         cl->dirty_next = d->dirty;
         d->dirty = cl;
     }
-    if (arm(d)) wake(d); /* a write(2) under the lock is short and rare */
-}
-
-void rc__r_inbox_dirty_door(rc_resp *d) {
-    /* under qmu */
-    if (arm(d)) wake(d);
 }
 
 /* ---- epoll interest ---------------------------------------------------------- */
@@ -248,6 +244,7 @@ static void accept_all(rc_resp *d, int lfd, int tls) {
         cl->door = d;
         atomic_init(&cl->proto, 2);
         atomic_init(&cl->out_len, 0);
+        atomic_init(&cl->in_bytes, 0);
         cl->authed = !requirepass_set(d);
         cl->ctime_ms = cl->last_ms = rc__r_now_ms();
         cl->last_cmd = "NULL";
@@ -287,7 +284,8 @@ static void client_free(rc__client *cl) {
     free(cl->watch);
     slots_free(cl);
     rc_buf_free(&cl->out);
-    rc_buf_free(&cl->inbox);
+    rc__r_frames_free(&cl->inbox);
+    rc__r_frames_free(&cl->lq);
     rc_resp_parser_free(cl->parser);
     free(cl->name);
     free(cl->lib_name);
@@ -450,18 +448,32 @@ static void client_read(rc__client *cl) {
 
 void rc__r_op_finish(rc__op *op); /* dispatch.c: turns the outcome into reply bytes */
 
+/* Under qmu: move a client's inbox to its loop-only list. */
+static void take_inbox(rc__client *cl) {
+    if (cl->overflow) cl->l_overflow = 1;
+    if (!cl->inbox.n) return;
+    if (!cl->lq.n) { /* the usual case: swap the vectors */
+        rc__frames t = cl->lq;
+        cl->lq = cl->inbox;
+        cl->inbox = t;
+    } else {
+        for (size_t i = 0; i < cl->inbox.n; i++) rc__r_frames_push(&cl->lq, cl->inbox.v[i]);
+        cl->inbox.n = 0;
+    }
+    atomic_store(&cl->in_bytes, 0);
+}
+
 static void drain_queue(rc_resp *d) {
     uint64_t v;
     ssize_t n = read(d->evfd, &v, sizeof v);
     (void)n;
     pthread_mutex_lock(&d->qmu);
-    rc__op *ops = d->qh;
-    d->qh = d->qt = NULL;
-    /* Take the dirty clients onto a loop-only list: once the lock is gone
-     * the writer may put them on d->dirty again. */
+    /* Take the dirty clients and their inboxes onto loop-only lists: once
+     * the lock is gone the writer may put them on d->dirty again. */
     rc__client *dirty = NULL;
     for (rc__client *c = d->dirty; c; c = c->dirty_next) {
         c->in_dirty = 0;
+        take_inbox(c);
         if (!c->touched) {
             c->touched = 1;
             c->tnext = dirty;
@@ -472,6 +484,18 @@ static void drain_queue(rc_resp *d) {
     d->wake_armed = 0;
     int ks = d->ks_pending.len > 0;
     pthread_mutex_unlock(&d->qmu);
+    /* Completions after the messages: the writer hands over a group's
+     * messages before its answers, so taking them in this order answers
+     * writers (PUBLISH) in the same pass as their group's messages. The
+     * stack is newest first: reverse it to answer in order. Clients with
+     * answers go first on the list (the writer is waiting on them). */
+    rc__op *ops = NULL, *lifo = atomic_exchange_explicit(&d->done, NULL, memory_order_acquire);
+    while (lifo) {
+        rc__op *next = lifo->next;
+        lifo->next = ops;
+        ops = lifo;
+        lifo = next;
+    }
 
     while (ops) {
         rc__op *op = ops;
@@ -491,7 +515,7 @@ static void drain_queue(rc_resp *d) {
         dirty = cl->tnext;
         cl->touched = 0;
         if (cl->dead) continue;
-        rc__r_flush_inbox(cl);
+        flush_lq(cl);
         if (cl->dead) continue;
         slots_drain(cl);
         if (cl->throttled && cl->pending < MAX_INFLIGHT / 2) {
@@ -511,35 +535,43 @@ static void drain_queue(rc_resp *d) {
     }
 }
 
-void rc__r_flush_inbox(rc__client *cl) {
+/* Loop: the taken messages into out (one copy of each shared frame). */
+static void flush_lq(rc__client *cl) {
     rc_resp *d = cl->door;
-    if (cl->dead) return;
-    pthread_mutex_lock(&d->qmu);
-    int over = cl->overflow;
-    rc_buf in = cl->inbox;
-    rc_buf_init(&cl->inbox);
-    pthread_mutex_unlock(&d->qmu);
-    if (over) {
-        rc_buf_free(&in);
+    if (cl->l_overflow) {
+        rc__r_frames_clear(&cl->lq);
         d->st_slow_kills++;
         RC_WARN("resp", "client %llu (%s) disconnected: pub/sub output over "
                 "client-output-buffer-limit-pubsub", (unsigned long long)cl->id, cl->addr);
         client_close(cl, "output buffer limit");
         return;
     }
-    if (!in.len) {
-        rc_buf_free(&in);
-        return;
-    }
+    if (!cl->lq.n) return;
+    size_t bytes = 0;
+    for (size_t i = 0; i < cl->lq.n; i++) bytes += cl->lq.v[i]->len;
     if (cl->out.len == cl->out_off) {
-        rc_buf_free(&cl->out);
-        cl->out = in;
         cl->out_off = 0;
-    } else {
-        rc_buf_append(&cl->out, in.p, in.len);
-        rc_buf_free(&in);
+        rc_buf_reset(&cl->out);
     }
+    rc_buf_reserve(&cl->out, bytes);
+    for (size_t i = 0; i < cl->lq.n; i++) {
+        rc__frame *f = cl->lq.v[i];
+        memcpy(cl->out.p + cl->out.len, f->data, f->len);
+        cl->out.len += f->len;
+        rc__r_frame_unref(f);
+    }
+    cl->lq.n = 0;
+    if (cl->lq.cap > 4096) rc__r_frames_free(&cl->lq);
     atomic_store(&cl->out_len, cl->out.len - cl->out_off);
+}
+
+void rc__r_flush_inbox(rc__client *cl) {
+    rc_resp *d = cl->door;
+    if (cl->dead) return;
+    pthread_mutex_lock(&d->qmu);
+    take_inbox(cl);
+    pthread_mutex_unlock(&d->qmu);
+    flush_lq(cl);
 }
 
 /* ---- the thread ------------------------------------------------------------------ */
@@ -612,6 +644,7 @@ static void *loop_main(void *arg) {
                 else if (evs[i].events & EPOLLOUT) client_flush(cl);
             }
         }
+        rc__r_submit(d);
         reap(d);
     }
     /* close everything */
@@ -705,6 +738,11 @@ int rc_resp_start(rc_resp **out, const rc_resp_opts *o, rc_store *st, rc_hub *hu
     ev.data.u64 = TAG_EVENT;
     epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev);
     rc__r_keyspace_configure(d);
+    if (rc_hub_add_batch_hook(hub, rc__r_deliver_batch, d) != RC_OK) {
+        rc = rc_err_set(err, RC_NOMEM, "resp: out of memory");
+        goto fail;
+    }
+    d->hooked = 1;
     if (!(d->cache = rc__r_cache_new(hub, 64u * 1024 * 1024))) {
         rc = rc_err_set(err, RC_NOMEM, "resp: cannot create the read cache");
         goto fail;
@@ -715,7 +753,7 @@ int rc_resp_start(rc_resp **out, const rc_resp_opts *o, rc_store *st, rc_hub *hu
     }
     if (pthread_create(&d->exp_th, NULL, expiry_main, d) != 0) {
         atomic_store(&d->stop, 1);
-        wake(d);
+        rc__r_wake(d);
         pthread_join(d->th, NULL);
         rc = rc_err_set(err, RC_INTERNAL, "resp: cannot start expiry thread");
         goto fail;
@@ -728,6 +766,7 @@ fail:
     if (d->epfd >= 0) close(d->epfd);
     if (d->evfd >= 0) close(d->evfd);
     if (d->ks_sub) rc_hub_unsubscribe(hub, d->ks_sub);
+    if (d->hooked) rc_hub_del_batch_hook(hub, rc__r_deliver_batch, d);
     rc__r_cache_free(d->cache);
     pthread_mutex_destroy(&d->qmu);
     free(d);
@@ -740,10 +779,11 @@ int rc_resp_tls_port(const rc_resp *r) { return r ? r->tls_port : 0; }
 void rc_resp_stop(rc_resp *d) {
     if (!d) return;
     atomic_store(&d->stop, 1);
-    wake(d);
+    rc__r_wake(d);
     pthread_join(d->th, NULL);
     pthread_join(d->exp_th, NULL);
     if (d->ks_sub) rc_hub_unsubscribe(d->hub, d->ks_sub);
+    rc_hub_del_batch_hook(d->hub, rc__r_deliver_batch, d);
     rc__r_cache_free(d->cache);
     /* zombies left after the deadline: their completions may still come */
     while (d->zombies) {
@@ -758,7 +798,7 @@ void rc_resp_stop(rc_resp *d) {
     if (d->tls_lfd >= 0) close(d->tls_lfd);
     free(d->byfd);
     rc_buf_free(&d->ks_pending);
-    rc_buf_free(&d->dscratch);
+    free(d->stage);
     pthread_mutex_destroy(&d->qmu);
     RC_INFO("resp", "stopped");
     free(d);
