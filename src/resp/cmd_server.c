@@ -306,6 +306,7 @@ void rc__r_cmd_config(rc__call *c) {
                 return;
             }
             if (rc__r_streq(c->argv[i], "notify-keyspace-events")) rc__r_keyspace_configure(d);
+            rc__r_config_refresh(d);
         }
         rc_resp_w_ok(&c->w);
     } else if (rc__r_streq(sub, "RESETSTAT") && c->argc == 2) {

@@ -1055,6 +1055,10 @@ void rc__r_cmd_xadd(rc__call *c) {
     }
     rc_event *ev = build_event(&c->w, c->argv, c->argvlen, i, c->argc, c->argv[1]);
     if (!ev) return;
+    if (!rc__r_event_fits(c, ev)) {
+        rc_event_free(ev);
+        return;
+    }
     xw_arg *a = xw_arg_new(c);
     a->ev = ev;
     a->nomk = nomk;

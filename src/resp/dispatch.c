@@ -187,8 +187,43 @@ rc__args *rc__r_args(const rc__call *c, size_t from, size_t to) {
     return a;
 }
 
+/* ---- max-event-size -------------------------------------------------------------- */
+
+static size_t slen(const char *s) { return s ? strlen(s) : 0; }
+
+size_t rc__r_event_size(const rc_event *ev) {
+    size_t n = ev->data_len + slen(ev->id) + slen(ev->source) + slen(ev->specversion) +
+               slen(ev->type) + slen(ev->datacontenttype) + slen(ev->dataschema) +
+               slen(ev->subject) + slen(ev->time);
+    for (size_t i = 0; i < ev->n_ext; i++) n += slen(ev->ext[i].name) + slen(ev->ext[i].s) + 8;
+    return n;
+}
+
+static int too_big(size_t limit, const rc_event *ev, rc_err *err) {
+    if (!limit || !ev) return 0;
+    size_t n = rc__r_event_size(ev);
+    if (n <= limit) return 0;
+    rc_err_set(err, RC_TOO_LARGE, "event of %zu bytes is larger than max-event-size (%zu)", n, limit);
+    return 1;
+}
+
+int rc__r_event_fits(rc__call *c, const rc_event *ev) {
+    rc_err err;
+    if (!too_big(atomic_load_explicit(&c->door->max_event, memory_order_relaxed), ev, &err)) return 1;
+    rc_resp_w_status(&c->w, RC_TOO_LARGE, &err);
+    return 0;
+}
+
+/* Steps run on the writer thread; txn_trampoline sets the limit of the door
+ * whose step runs, so rc__r_tx_append needs no door argument. */
+static _Thread_local size_t tl_max_event;
+
 int rc__r_tx_append(rc_txn *tx, rc_event *ev, rc_err *err) {
     if (!ev) return rc_err_set(err, RC_NOMEM, "out of memory");
+    if (too_big(tl_max_event, ev, err)) {
+        rc_event_free(ev);
+        return RC_TOO_LARGE;
+    }
     return rc_txn_append(tx, ev, NULL, err);
 }
 
@@ -239,6 +274,11 @@ static void append_done(void *arg, int status, const rc_err *err, const rc_appen
 }
 
 void rc__r_append(rc__call *c, rc_event **evs, size_t n, rc__rkind kind, int64_t ival) {
+    for (size_t i = 0; i < n; i++) {
+        if (rc__r_event_fits(c, evs[i])) continue;
+        for (size_t k = 0; k < n; k++) rc_event_free(evs[k]); /* nothing of it is stored */
+        return;
+    }
     if (c->tx) { /* inside EXEC: part of its single transaction */
         for (size_t i = 0; i < n; i++) {
             if (c->status) {
@@ -271,6 +311,7 @@ static int txn_trampoline(rc_txn *tx, void *arg, rc_err *err) {
     rc__op *op = arg;
     rc_buf_reset(&op->reply); /* a retried group runs the step again */
     rc_resp_w w = {&op->reply, op->proto};
+    tl_max_event = atomic_load_explicit(&op->door->max_event, memory_order_relaxed);
     int rc = op->step(tx, op->arg, &w, err);
     if (rc && err) op->err = *err;
     return rc;

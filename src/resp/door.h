@@ -257,6 +257,11 @@ struct rc_resp {
     int hooked;            /* rc__r_deliver_batch is a hub batch hook */
     /* loop only: writes held until the end of the loop iteration */
     rc__op *defer_h, *defer_t;
+    /* settings read once per loop iteration and after CONFIG SET */
+    size_t out_limit_normal;     /* client-output-buffer-limit-normal; 0 = none */
+    int64_t idle_ms;             /* timeout in ms; 0 = never */
+    atomic_size_t max_event;     /* max-event-size; read by steps on the writer thread */
+    int64_t sweep_ms;            /* last idle sweep */
     /* PUBLISH receiver counts by seq: written by deliver, read by the
      * append completion, both on the store writer thread. */
     struct { uint64_t seq; uint32_t n; } pubring[RC__PUBRING];
@@ -265,7 +270,7 @@ struct rc_resp {
     unsigned ks_flags;
     rc_buf ks_pending;     /* under qmu: encoded (key, event name) records */
     /* stats (loop thread) */
-    uint64_t st_conns, st_cmds, st_rejected, st_slow_kills, st_proto_errs;
+    uint64_t st_conns, st_cmds, st_rejected, st_slow_kills, st_proto_errs, st_idle_kills;
     uint64_t st_keyspace_hits, st_keyspace_misses;
     atomic_uint_fast64_t st_pubsub_msgs;
     int64_t lastsave_ms;
@@ -361,6 +366,11 @@ void rc__r_op_finish(rc__op *op);              /* loop: op outcome into its slot
  * command order, all at once, so the writer takes them as one group instead
  * of waking at the first and committing the rest in a later group. */
 void rc__r_submit(rc_resp *d);
+void rc__r_config_refresh(rc_resp *d);          /* loop: re-read the settings cached above */
+/* max-event-size on this door: the size of an event as data plus attribute
+ * bytes. fits() answers the error itself and returns 0 when it is over. */
+size_t rc__r_event_size(const rc_event *ev);
+int rc__r_event_fits(rc__call *c, const rc_event *ev);
 void rc__r_inbox_dirty(rc_resp *d, rc__client *cl); /* under qmu: inbox has data (no wake) */
 int rc__r_arm(rc_resp *d);                     /* under qmu: 1 = caller wakes the loop after unlock */
 void rc__r_wake(rc_resp *d);                   /* any thread: poke the loop's eventfd */

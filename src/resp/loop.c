@@ -351,6 +351,51 @@ rc__client *rc__r_client_by_id(rc_resp *d, uint64_t id) {
     return NULL;
 }
 
+void rc__r_config_refresh(rc_resp *d) {
+    if (!d->cfg) return;
+    d->out_limit_normal = (size_t)rc_config_int(d->cfg, "client-output-buffer-limit-normal");
+    d->idle_ms = rc_config_int(d->cfg, "timeout") * 1000;
+    atomic_store_explicit(&d->max_event, (size_t)rc_config_int(d->cfg, "max-event-size"),
+                          memory_order_relaxed);
+}
+
+/* Bytes of replies produced and not sent yet (out, and the last slot when
+ * it is filled: the one replies are appended to while writes are in flight). */
+static size_t unsent(const rc__client *cl) {
+    size_t n = cl->out.len - cl->out_off;
+    if (cl->st && cl->st->ready) n += cl->st->buf.len;
+    return n;
+}
+
+/* One write of what out holds, without closing on errors (the caller's
+ * flush does that). The socket's only write call besides client_flush. */
+static void write_some(rc__client *cl) {
+    while (cl->out.len > cl->out_off) {
+        ssize_t n = write(cl->fd, cl->out.p + cl->out_off, cl->out.len - cl->out_off);
+        if (n > 0) {
+            cl->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        return;
+    }
+}
+
+/* client-output-buffer-limit-normal (subscribers have their own limit):
+ * past it, after giving the socket what it takes now, the client is
+ * disconnected, as Redis does for its `normal` class. Returns 1 if closed. */
+static int over_out_limit(rc__client *cl) {
+    size_t lim = cl->door->out_limit_normal;
+    if (!lim || cl->nsubs || cl->dead || unsent(cl) <= lim) return 0;
+    write_some(cl);
+    if (unsent(cl) <= lim) return 0;
+    cl->door->st_slow_kills++;
+    RC_WARN("resp", "client %llu (%s) disconnected: %zu bytes of unsent replies, over "
+            "client-output-buffer-limit-normal", (unsigned long long)cl->id, cl->addr, unsent(cl));
+    client_close(cl, "output buffer limit");
+    return 1;
+}
+
 static void client_flush(rc__client *cl) {
     while (cl->out.len > cl->out_off) {
         ssize_t n = cl->tls ? rc_tls_conn_write(cl->tls, cl->out.p + cl->out_off, cl->out.len - cl->out_off)
@@ -406,8 +451,10 @@ static void client_process(rc__client *cl) {
             break;
         }
         rc__r_dispatch(cl, &cmd);
+        if (over_out_limit(cl)) return;
     }
     slots_drain(cl);
+    over_out_limit(cl);
 }
 
 static void client_read(rc__client *cl) {
@@ -518,6 +565,7 @@ static void drain_queue(rc_resp *d) {
         flush_lq(cl);
         if (cl->dead) continue;
         slots_drain(cl);
+        if (over_out_limit(cl)) continue;
         if (cl->throttled && cl->pending < MAX_INFLIGHT / 2) {
             cl->throttled = 0;
             client_process(cl);
@@ -593,6 +641,23 @@ static void *expiry_main(void *arg) {
     return NULL;
 }
 
+/* `timeout`: close clients idle for longer than it, as Redis does. Not
+ * subscribers, not clients waiting on their writes or blocked in XREAD
+ * (pending > 0), not a client whose replies are still going out. */
+static void sweep_idle(rc_resp *d, int64_t now) {
+    if (!d->idle_ms || now - d->sweep_ms < 1000) return;
+    d->sweep_ms = now;
+    for (rc__client *cl = d->all, *next; cl; cl = next) {
+        next = cl->next;
+        if (cl->nsubs || cl->pending || cl->held || cl->out.len > cl->out_off) continue;
+        if (now - cl->last_ms <= d->idle_ms) continue;
+        d->st_idle_kills++;
+        RC_DEBUG("resp", "client %llu (%s) idle for over %llds: closed (timeout)",
+                 (unsigned long long)cl->id, cl->addr, (long long)(d->idle_ms / 1000));
+        client_close(cl, "idle timeout");
+    }
+}
+
 static int any_pending(rc_resp *d) {
     if (d->zombies) return 1;
     for (rc__client *c = d->all; c; c = c->next)
@@ -621,6 +686,7 @@ static void *loop_main(void *arg) {
         }
         int tls_busy = d->tls_pend ? rc__r_tls_kick(d, client_read) : 0;
         int n = epoll_wait(d->epfd, evs, 256, tls_busy ? 0 : stop_deadline ? 50 : 1000);
+        rc__r_config_refresh(d);
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == TAG_LISTEN) {
@@ -645,6 +711,7 @@ static void *loop_main(void *arg) {
             }
         }
         rc__r_submit(d);
+        sweep_idle(d, rc__r_now_ms());
         reap(d);
     }
     /* close everything */
@@ -738,6 +805,8 @@ int rc_resp_start(rc_resp **out, const rc_resp_opts *o, rc_store *st, rc_hub *hu
     ev.data.u64 = TAG_EVENT;
     epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->evfd, &ev);
     rc__r_keyspace_configure(d);
+    atomic_init(&d->max_event, 0);
+    rc__r_config_refresh(d);
     if (rc_hub_add_batch_hook(hub, rc__r_deliver_batch, d) != RC_OK) {
         rc = rc_err_set(err, RC_NOMEM, "resp: out of memory");
         goto fail;
