@@ -28,29 +28,11 @@ SIZE=${SIZE:-64}
 PIPE=${PIPE:-64}
 RUNS=${RUNS:-3}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-TMP=$(mktemp -d /tmp/redcar-fanout-XXXXXX)
-RC_PORT=$(free_port)
-RD_PORT=$(free_port)
-RC_PID=
-RD_PID=
-cleanup() {
-    [ -n "$RC_PID" ] && kill "$RC_PID" 2>/dev/null && wait "$RC_PID" 2>/dev/null || true
-    [ -n "$RD_PID" ] && kill "$RD_PID" 2>/dev/null && wait "$RD_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"$BIN" -r "127.0.0.1:$RC_PORT" -a 127.0.0.1:0 -d "$TMP/redcar" --fsync always -l warn \
-    >"$TMP/redcar.log" 2>&1 &
-RC_PID=$!
-mkdir -p "$TMP/redis"
-redis-server --port "$RD_PORT" --bind 127.0.0.1 --dir "$TMP/redis" --appendonly yes \
-    --appendfsync always --save '' --daemonize no --logfile "$TMP/redis.log" &
-RD_PID=$!
-for p in "$RC_PORT" "$RD_PORT"; do
-    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+. "$(dirname "$0")/lib_servers.sh"
+bench_init fanout
+bench_start_redcar "$BIN"
+bench_start_redis
+bench_wait_ping "$RC_PORT" "$RD_PORT"
 
 # best delivered_rate of RUNS runs against a port
 best() {

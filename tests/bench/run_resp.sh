@@ -23,29 +23,11 @@ KEYSPACE=${KEYSPACE:-100000}
 RANDOM_KEYS=()
 [ "$KEYSPACE" != 0 ] && RANDOM_KEYS=(-r "$KEYSPACE")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-TMP=$(mktemp -d /tmp/redcar-bench-XXXXXX)
-RC_PORT=$(free_port)
-RD_PORT=$(free_port)
-RC_PID=
-RD_PID=
-cleanup() {
-    [ -n "$RC_PID" ] && kill "$RC_PID" 2>/dev/null && wait "$RC_PID" 2>/dev/null || true
-    [ -n "$RD_PID" ] && kill "$RD_PID" 2>/dev/null && wait "$RD_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"$BIN" -r "127.0.0.1:$RC_PORT" -a 127.0.0.1:0 -d "$TMP/redcar" --fsync always -l warn \
-    >"$TMP/redcar.log" 2>&1 &
-RC_PID=$!
-mkdir -p "$TMP/redis"
-redis-server --port "$RD_PORT" --bind 127.0.0.1 --dir "$TMP/redis" --appendonly yes \
-    --appendfsync always --save '' --daemonize no --logfile "$TMP/redis.log" &
-RD_PID=$!
-for p in "$RC_PORT" "$RD_PORT"; do
-    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+. "$(dirname "$0")/lib_servers.sh"
+bench_init bench
+bench_start_redcar "$BIN"
+bench_start_redis
+bench_wait_ping "$RC_PORT" "$RD_PORT"
 
 # requests/s of one load: port test pipeline n
 # PUBLISH is not a built-in redis-benchmark test: it runs as a custom command
@@ -67,10 +49,9 @@ size_n() {
 
 # one live subscriber per server, so PUBLISH fans out as well as appends
 redis-cli -p "$RC_PORT" subscribe bench:channel >/dev/null 2>&1 &
-SUB1=$!
+bench_on_exit $!
 redis-cli -p "$RD_PORT" subscribe bench:channel >/dev/null 2>&1 &
-SUB2=$!
-trap 'kill $SUB1 $SUB2 2>/dev/null; cleanup' EXIT
+bench_on_exit $!
 
 echo "keys: ${KEYSPACE/#0/one fixed key} (redis-benchmark ${RANDOM_KEYS[*]:-without -r}), $CLIENTS clients, fsync always on both"
 printf '%-10s %-4s %14s %14s %8s\n' test P redcar_rps redis_rps ratio

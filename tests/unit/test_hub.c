@@ -263,6 +263,44 @@ START_TEST(many_channels_rehash) {
 }
 END_TEST
 
+/* The batch hook runs once per publish call, after every delivery of the
+ * batch (what a door relies on to hand staged deliveries over), and never
+ * after it is removed. */
+typedef struct {
+    rx *r;
+    int calls;
+    int got_at_call;
+} batch_rx;
+
+static void on_batch(void *arg) {
+    batch_rx *b = arg;
+    b->calls++;
+    b->got_at_call = b->r->got;
+}
+
+START_TEST(batch_hook_once_per_publish) {
+    rc_hub *h = rc_hub_new();
+    rx r = {0};
+    batch_rx b = {&r, 0, 0};
+    rc_sub *s = sub(h, &r, NULL, NULL);
+    rc_sub_add_channel(h, s, "c");
+    ck_assert_int_eq(rc_hub_add_batch_hook(h, on_batch, &b), RC_OK);
+    rc_event *evs[3] = {mk("c", "t", NULL, NULL, 1), mk("c", "t", NULL, NULL, 2), mk("x", "t", NULL, NULL, 3)};
+    rc_hub_publish_hook(h, evs, 3);
+    ck_assert_int_eq(b.calls, 1);
+    ck_assert_int_eq(b.got_at_call, 2); /* after both deliveries of the batch */
+    pub(h, mk("nobody", "t", NULL, NULL, 4));
+    ck_assert_int_eq(b.calls, 2); /* also for a batch that delivered nothing */
+    rc_hub_del_batch_hook(h, on_batch, &b);
+    pub(h, mk("c", "t", NULL, NULL, 5));
+    ck_assert_int_eq(b.calls, 2);
+    ck_assert_int_eq(r.got, 3);
+    for (int i = 0; i < 3; i++) rc_event_free(evs[i]);
+    rc_hub_unsubscribe(h, s);
+    rc_hub_free(h);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("hub");
     TCase *tc = tcase_create("core");
@@ -275,6 +313,7 @@ int main(void) {
     tcase_add_test(tc, match_all_with_filter);
     tcase_add_test(tc, observers_see_every_cast_mode);
     tcase_add_test(tc, many_channels_rehash);
+    tcase_add_test(tc, batch_hook_once_per_publish);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
