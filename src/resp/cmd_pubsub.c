@@ -102,7 +102,8 @@ static rc__frame *frame_for(rc_resp *d, const rc_delivery *dl, int proto, int js
     const char *pattern = dl->pattern && !dl->via_channel ? dl->pattern : NULL;
     for (size_t i = 0; i < d->nfcache; i++) {
         struct rc__fcache *e = &d->fcache[i];
-        if (e->proto == proto && e->json == json && e->pattern == pattern) {
+        if (e->proto == proto && e->json == json &&
+            (e->pattern == pattern || (e->pattern && pattern && !strcmp(e->pattern, pattern)))) {
             atomic_fetch_add(&e->f->refs, 1);
             return e->f;
         }

@@ -270,7 +270,7 @@ struct rc_resp {
     unsigned ks_flags;
     rc_buf ks_pending;     /* under qmu: encoded (key, event name) records */
     /* stats (loop thread) */
-    uint64_t st_conns, st_cmds, st_rejected, st_slow_kills, st_proto_errs, st_idle_kills;
+    uint64_t st_conns, st_cmds, st_rejected, st_slow_kills, st_proto_errs;
     uint64_t st_keyspace_hits, st_keyspace_misses;
     atomic_uint_fast64_t st_pubsub_msgs;
     int64_t lastsave_ms;

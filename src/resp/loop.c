@@ -367,18 +367,31 @@ static size_t unsent(const rc__client *cl) {
     return n;
 }
 
-/* One write of what out holds, without closing on errors (the caller's
- * flush does that). The socket's only write call besides client_flush. */
-static void write_some(rc__client *cl) {
+/* ---- socket I/O: every read and write of a client socket goes through
+ * these two, plain or TLS. Same contract as read(2) and write(2): -1 with
+ * errno (EAGAIN when it would block), 0 from sock_read at end of stream. */
+static ssize_t sock_read(rc__client *cl, void *p, size_t n) {
+    return cl->tls ? rc_tls_conn_read(cl->tls, p, n) : read(cl->fd, p, n);
+}
+
+static ssize_t sock_write(rc__client *cl, const void *p, size_t n) {
+    return cl->tls ? rc_tls_conn_write(cl->tls, p, n) : write(cl->fd, p, n);
+}
+
+/* Write what out holds until the socket would block. Returns -1 on a
+ * socket error (the caller closes), else 0. */
+static int write_some(rc__client *cl) {
     while (cl->out.len > cl->out_off) {
-        ssize_t n = write(cl->fd, cl->out.p + cl->out_off, cl->out.len - cl->out_off);
+        ssize_t n = sock_write(cl, cl->out.p + cl->out_off, cl->out.len - cl->out_off);
         if (n > 0) {
             cl->out_off += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
-        return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+        return -1;
     }
+    return 0;
 }
 
 /* client-output-buffer-limit-normal (subscribers have their own limit):
@@ -387,8 +400,7 @@ static void write_some(rc__client *cl) {
 static int over_out_limit(rc__client *cl) {
     size_t lim = cl->door->out_limit_normal;
     if (!lim || cl->nsubs || cl->dead || unsent(cl) <= lim) return 0;
-    write_some(cl);
-    if (unsent(cl) <= lim) return 0;
+    if (write_some(cl) == 0 && unsent(cl) <= lim) return 0;
     cl->door->st_slow_kills++;
     RC_WARN("resp", "client %llu (%s) disconnected: %zu bytes of unsent replies, over "
             "client-output-buffer-limit-normal", (unsigned long long)cl->id, cl->addr, unsent(cl));
@@ -397,15 +409,7 @@ static int over_out_limit(rc__client *cl) {
 }
 
 static void client_flush(rc__client *cl) {
-    while (cl->out.len > cl->out_off) {
-        ssize_t n = cl->tls ? rc_tls_conn_write(cl->tls, cl->out.p + cl->out_off, cl->out.len - cl->out_off)
-                            : write(cl->fd, cl->out.p + cl->out_off, cl->out.len - cl->out_off);
-        if (n > 0) {
-            cl->out_off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    if (write_some(cl) < 0) {
         client_close(cl, "write error");
         return;
     }
@@ -466,7 +470,7 @@ static void client_read(rc__client *cl) {
             client_close(cl, "out of memory");
             return;
         }
-        ssize_t n = cl->tls ? rc_tls_conn_read(cl->tls, sp, room) : read(cl->fd, sp, room);
+        ssize_t n = sock_read(cl, sp, room);
         if (n == 0) {
             client_close(cl, "connection closed by peer");
             return;
@@ -651,7 +655,6 @@ static void sweep_idle(rc_resp *d, int64_t now) {
         next = cl->next;
         if (cl->nsubs || cl->pending || cl->held || cl->out.len > cl->out_off) continue;
         if (now - cl->last_ms <= d->idle_ms) continue;
-        d->st_idle_kills++;
         RC_DEBUG("resp", "client %llu (%s) idle for over %llds: closed (timeout)",
                  (unsigned long long)cl->id, cl->addr, (long long)(d->idle_ms / 1000));
         client_close(cl, "idle timeout");
@@ -687,6 +690,7 @@ static void *loop_main(void *arg) {
         int tls_busy = d->tls_pend ? rc__r_tls_kick(d, client_read) : 0;
         int n = epoll_wait(d->epfd, evs, 256, tls_busy ? 0 : stop_deadline ? 50 : 1000);
         rc__r_config_refresh(d);
+        int woken = 0;
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == TAG_LISTEN) {
@@ -694,7 +698,7 @@ static void *loop_main(void *arg) {
             } else if (tag == TAG_LISTEN_TLS) {
                 if (d->tls_lfd >= 0) accept_all(d, d->tls_lfd, 1);
             } else if (tag == TAG_EVENT) {
-                drain_queue(d);
+                woken = 1; /* after the reads: see below */
             } else {
                 if (tag >= d->nbyfd) continue;
                 rc__client *cl = d->byfd[tag];
@@ -710,7 +714,14 @@ static void *loop_main(void *arg) {
                 else if (evs[i].events & EPOLLOUT) client_flush(cl);
             }
         }
+        /* The writes parsed from this round of reads go to the store
+         * together (one group), and before the completions and messages
+         * are written out, which can take a while with many subscribers. */
         rc__r_submit(d);
+        if (woken) {
+            drain_queue(d);
+            rc__r_submit(d); /* clients resumed by the drain */
+        }
         sweep_idle(d, rc__r_now_ms());
         reap(d);
     }
