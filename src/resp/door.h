@@ -262,6 +262,7 @@ struct rc_resp {
     int64_t idle_ms;             /* timeout in ms; 0 = never */
     atomic_size_t max_event;     /* max-event-size; read by steps on the writer thread */
     int64_t sweep_ms;            /* last idle sweep */
+    int64_t cfg_ms;              /* last refresh of the settings above */
     /* PUBLISH receiver counts by seq: written by deliver, read by the
      * append completion, both on the store writer thread. */
     struct { uint64_t seq; uint32_t n; } pubring[RC__PUBRING];

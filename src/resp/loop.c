@@ -689,7 +689,11 @@ static void *loop_main(void *arg) {
         }
         int tls_busy = d->tls_pend ? rc__r_tls_kick(d, client_read) : 0;
         int n = epoll_wait(d->epfd, evs, 256, tls_busy ? 0 : stop_deadline ? 50 : 1000);
-        rc__r_config_refresh(d);
+        int64_t now = rc__r_now_ms();
+        if (now - d->cfg_ms >= 100) { /* CONFIG SET refreshes at once; this is for any other way */
+            rc__r_config_refresh(d);
+            d->cfg_ms = now;
+        }
         int woken = 0;
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
@@ -722,7 +726,7 @@ static void *loop_main(void *arg) {
             drain_queue(d);
             rc__r_submit(d); /* clients resumed by the drain */
         }
-        sweep_idle(d, rc__r_now_ms());
+        sweep_idle(d, now);
         reap(d);
     }
     /* close everything */
