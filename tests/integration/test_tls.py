@@ -125,8 +125,9 @@ def refused(fn):
 
 
 def tls_server(*extra):
+    # max-event-size (1mb by default, both doors) is raised for the 3 MB value below
     s = Redcar("--https", "127.0.0.1:0", "--tls-port", "127.0.0.1:0", "--tls-cert-file", P("server.crt"),
-               "--tls-key-file", P("server.key"), *extra)
+               "--tls-key-file", P("server.key"), "--max-event-size", "8mb", *extra)
     servers.append(s)
     return s
 
