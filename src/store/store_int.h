@@ -158,6 +158,7 @@ struct rc_store {
     int wal_frames;           /* (writer) frames in the WAL after the last commit */
     int wal_kicked;           /* (writer) wal_frames when the helper was last asked */
     _Atomic uint64_t ckpt_bg, ckpt_writer; /* passes run by the helper / the writer */
+    _Atomic int ckpt_backfilled; /* frames of the WAL already in the database (last pass) */
 
     /* durability (writer.c), with fsync always: the write connection runs
      * synchronous=NORMAL and a sync thread fdatasyncs the WAL, so that the

@@ -67,7 +67,12 @@
  * (SQLite's own autocheckpoint default). */
 #define CKPT_STEP 1000
 /* From this WAL length on, the writer completes the checkpoint itself
- * after each group (cheap: the helper already copied nearly everything). */
+ * after each group, provided the helper already copied all but the last
+ * CKPT_STEP frames (so it is cheap). When a long reader (a backup, a big
+ * export) pinned its snapshot, the helper could not copy past it and the
+ * WAL grew behind it: the first pass after the reader left has the whole
+ * backlog to copy and two fsyncs to run, which must happen on the helper,
+ * not in front of the writer's next group. */
 #define WAL_RESTART 4096
 
 struct rc_txn {
@@ -960,7 +965,10 @@ static void *ckpt_main(void *arg) {
         pthread_mutex_unlock(&st->cmu);
         int log = 0, done = 0;
         int rc = sqlite3_wal_checkpoint_v2(st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        if (rc == SQLITE_OK) atomic_fetch_add(&st->ckpt_bg, 1);
+        if (rc == SQLITE_OK) {
+            atomic_store(&st->ckpt_backfilled, done);
+            atomic_fetch_add(&st->ckpt_bg, 1);
+        }
         else if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
             RC_WARN("store", "checkpoint: %s", sqlite3_errmsg(st->cdb));
         pthread_mutex_lock(&st->cmu);
@@ -973,14 +981,21 @@ static void *ckpt_main(void *arg) {
  * here when the WAL is long (see the file comment). */
 static void after_group(rc_store *st) {
     int frames = st->wal_frames;
-    if (frames < st->wal_kicked) st->wal_kicked = 0; /* the WAL was rewound */
-    if (!st->ckpt_started) return;                  /* SQLite's autocheckpoint runs */
-    if (frames >= WAL_RESTART) {
+    if (frames < st->wal_kicked) { /* the WAL was rewound */
+        st->wal_kicked = 0;
+        atomic_store(&st->ckpt_backfilled, 0);
+    }
+    if (!st->ckpt_started) return; /* SQLite's autocheckpoint runs */
+    /* Left to copy; negative when a pass of the helper over the old WAL
+     * raced the rewind: unknown, so leave it to the helper. */
+    int left = frames - atomic_load(&st->ckpt_backfilled);
+    if (frames >= WAL_RESTART && left >= 0 && left <= CKPT_STEP) {
         int log = 0, done = 0;
         /* PASSIVE: SQLITE_BUSY while the helper holds the checkpoint lock;
          * the next group tries again. */
         if (sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) ==
             SQLITE_OK) {
+            atomic_store(&st->ckpt_backfilled, done);
             atomic_fetch_add(&st->ckpt_writer, 1);
             st->wal_kicked = 0;
             return;
