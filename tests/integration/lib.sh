@@ -23,8 +23,9 @@ rc_start() {
   "$REDCAR_BIN" -a 127.0.0.1:0 -r 127.0.0.1:0 -d "$RC_TMP/$name" -o "$RC_LOG" "$@" &
   RC_PID=$!
   RC_PIDS+=("$RC_PID")
+  # Up to 60 s: a loaded CI machine can take seconds to start a process.
   local i
-  for i in $(seq 100); do
+  for i in $(seq 1200); do
     grep -q "ready" "$RC_LOG" && break
     kill -0 "$RC_PID" 2>/dev/null || { echo "redcar exited:"; cat "$RC_LOG"; return 1; }
     sleep 0.05
@@ -40,6 +41,18 @@ rc_stop() {
   local p=${1:-$RC_PID}
   kill "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
+}
+
+# wait_grep FILE REGEX [SECONDS=30]: wait until FILE has a line matching the
+# (grep -E) REGEX; 0 when it does, 1 at the deadline. Use it instead of a fixed
+# sleep wherever a test needs something to have happened.
+wait_grep() {
+  local file=$1 re=$2 secs=${3:-30} i
+  for i in $(seq $((secs * 20))); do
+    grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
 }
 
 # Tally for the plain closing line "N passed, N failed".

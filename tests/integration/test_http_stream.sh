@@ -14,18 +14,32 @@ post() { # post ID TYPE
 }
 for i in 1 2 3 4 5; do post "e$i" "$([ $((i % 2)) -eq 0 ] && echo even || echo odd)" >/dev/null; done
 
+# Each stream runs until the test has seen what it waits for (bounded by
+# --max-time 60 and wait_grep), then is stopped by PID: a fixed duration
+# cuts a stream short on a loaded machine.
 # Replay from 2 then live, filtered to odd: 3, 5, then live 7 (6 is even).
-curl -sN --max-time 3 "$RC_URL/events/stream?from=2&type=odd" > "$RC_TMP/sse1" &
+curl -sN --max-time 60 "$RC_URL/events/stream?from=2&type=odd" > "$RC_TMP/sse1" &
 S1=$!
 # Resume after 4 with Last-Event-ID, no filter: 5, then live 6, 7.
-curl -sN --max-time 3 -H 'Last-Event-ID: 4' "$RC_URL/events/stream" > "$RC_TMP/sse2" &
+curl -sN --max-time 60 -H 'Last-Event-ID: 4' "$RC_URL/events/stream" > "$RC_TMP/sse2" &
 S2=$!
 # Live only.
-curl -sN --max-time 3 "$RC_URL/events/stream" > "$RC_TMP/sse3" &
+curl -sN --max-time 60 "$RC_URL/events/stream" > "$RC_TMP/sse3" &
 S3=$!
-sleep 0.7
+# Live from here: the replays are done and the live-only stream is open
+# (it has sent its first heartbeat).
+wait_grep "$RC_TMP/sse1" '^id: 5$' || true
+wait_grep "$RC_TMP/sse2" '^id: 5$' || true
+wait_grep "$RC_TMP/sse3" '^: heartbeat$' || true
 post e6 even >/dev/null
 post e7 odd >/dev/null
+for f in sse1 sse2 sse3; do wait_grep "$RC_TMP/$f" '^id: 7$' || true; done
+# and one more heartbeat after the last event, so each has been written whole
+for f in sse1 sse2 sse3; do
+  n=$(grep -c '^: heartbeat$' "$RC_TMP/$f" || true)
+  for _ in $(seq 200); do [ "$(grep -c '^: heartbeat$' "$RC_TMP/$f" || true)" -gt "$n" ] && break; sleep 0.05; done
+done
+kill $S1 $S2 $S3 2>/dev/null || true
 wait $S1 $S2 $S3 || true
 expect_eq "replay+live filtered ids" "3 5 7" "$(sed -n 's/^id: //p' "$RC_TMP/sse1" | xargs)"
 expect_eq "Last-Event-ID resume ids" "5 6 7" "$(sed -n 's/^id: //p' "$RC_TMP/sse2" | xargs)"
@@ -33,18 +47,22 @@ expect_eq "live only ids" "6 7" "$(sed -n 's/^id: //p' "$RC_TMP/sse3" | xargs)"
 check "event field is the type" grep -q '^event: odd$' "$RC_TMP/sse1"
 check "data carries seq" grep -q '^data: {.*"seq":7' "$RC_TMP/sse1"
 check "heartbeats" grep -q '^: heartbeat$' "$RC_TMP/sse3"
-expect_eq "SSE content type" "text/event-stream" "$(curl -s --max-time 1 -D - -o /dev/null "$RC_URL/events/stream" | tr -d '\r' | sed -n 's/^Content-Type: //Ip')"
+curl -s --max-time 60 -D "$RC_TMP/sse-head" -o /dev/null "$RC_URL/events/stream" &
+SH=$!
+wait_grep "$RC_TMP/sse-head" '^\s*$' || true # the blank line that ends the headers
+kill $SH 2>/dev/null || true
+wait $SH || true
+expect_eq "SSE content type" "text/event-stream" "$(tr -d '\r' < "$RC_TMP/sse-head" | sed -n 's/^Content-Type: //Ip')"
 expect_eq "SSE bad filter 400" 400 "$(curl -s -o /dev/null -w '%{http_code}' "$RC_URL/events/stream?since=bad")"
 
 # Many events while a replay runs: every seq exactly once, in order.
-# (the stream stays open until the last id arrived or 20 s passed: on a
-# loaded machine 53 sequential POSTs may take longer than a fixed window)
-curl -sN --max-time 30 "$RC_URL/events/stream?from=1" > "$RC_TMP/sse4" &
+curl -sN --max-time 120 "$RC_URL/events/stream?from=1" > "$RC_TMP/sse4" &
 S4=$!
 for i in $(seq 8 60); do post "e$i" odd >/dev/null; done
-for _ in $(seq 200); do grep -q '^id: 60$' "$RC_TMP/sse4" && break; sleep 0.1; done
-sleep 0.3 # anything after 60 would be a duplicate: give it a moment to show
-kill "$S4" 2>/dev/null || true
+wait_grep "$RC_TMP/sse4" '^id: 60$' 60 || true
+n=$(grep -c '^: heartbeat$' "$RC_TMP/sse4" || true) # then one more heartbeat: nothing after 60
+for _ in $(seq 200); do [ "$(grep -c '^: heartbeat$' "$RC_TMP/sse4" || true)" -gt "$n" ] && break; sleep 0.05; done
+kill $S4 2>/dev/null || true
 wait $S4 || true
 expect_eq "replay-then-live gapless" "$(seq 1 60 | xargs)" "$(sed -n 's/^id: //p' "$RC_TMP/sse4" | xargs)"
 
@@ -79,9 +97,9 @@ check "bad escapes answered ($resp)" test -n "$resp"
 expect_eq "alive after garbage" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$RC_URL/health")"
 
 # Stop with a stream open: the stream ends, the server stops cleanly.
-curl -sN --max-time 10 "$RC_URL/events/stream" > /dev/null &
+curl -sN --max-time 60 "$RC_URL/events/stream" > "$RC_TMP/sse5" &
 S5=$!
-sleep 0.3
+wait_grep "$RC_TMP/sse5" '^: heartbeat$' || true # the stream is open
 t0=$(date +%s)
 rc_stop
 wait $S5 || true
