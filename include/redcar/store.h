@@ -223,6 +223,12 @@ typedef struct rc_query {
  * retention removed (err names the earliest stored seq). */
 int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, rc_err *err);
 int rc_store_get(rc_store *st, uint64_t seq, rc_stored_fn fn, void *arg, rc_err *err);
+/* How many stored events rc_store_scan(q) would hand out, counted from the
+ * indexes without reading an event (limit and desc are ignored). Never
+ * RC_TRIMMED: bounds below the earliest stored seq count what is left. With
+ * both type and subject the type index is used (suited to rare types within
+ * a busy subject, such as a stream's tombstones). */
+int rc_store_count(rc_store *st, const rc_query *q, uint64_t *count, rc_err *err);
 /* Events of one key (subject) with io.redcar.kv.* types, oldest first. */
 int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_fn fn, void *arg,
                         rc_err *err);

@@ -257,6 +257,51 @@ int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, r
     return rc;
 }
 
+int rc_store_count(rc_store *st, const rc_query *q, uint64_t *count, rc_err *err) {
+    if (!st || !q || !count) return rc_err_set(err, RC_INVALID, "count: missing argument");
+    *count = 0;
+    uint64_t lo = scan_lo(q);
+    char *pend = NULL;
+    int has_pend = 0;
+    if (q->subject_prefix) {
+        pend = malloc(strlen(q->subject_prefix) + 1);
+        if (!pend) return rc_err_set(err, RC_NOMEM, "out of memory");
+        has_pend = rc__prefix_end(q->subject_prefix, pend);
+    }
+    /* Same filters and parameter numbers as rc__scan_sql. "+subject" keeps
+     * the planner (no ANALYZE statistics) on the type index when both are
+     * given; a subject alone is served by events_subject (subject, seq),
+     * which covers the count. */
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM events WHERE 1%s%s%s%s%s%s%s%s%s",
+             lo ? " AND seq>=?1" : "", q->to ? " AND seq<=?2" : "", q->type ? " AND type=?3" : "",
+             q->source ? " AND source=?4" : "",
+             q->subject ? (q->type ? " AND +subject=?5" : " AND subject=?5") : "",
+             q->subject_prefix ? " AND subject>=?6" : "", has_pend ? " AND subject<?7" : "",
+             q->since_ms ? " AND time_ms>=?8" : "", q->until_ms ? " AND time_ms<?9" : "");
+    rc__rconn *c = rc__rconn_get(st);
+    sqlite3_stmt *s = NULL;
+    int rc = rc__rconn_stmt(c, sql, &s, err);
+    if (!rc) {
+        if (lo) sqlite3_bind_int64(s, 1, (sqlite3_int64)lo);
+        if (q->to) sqlite3_bind_int64(s, 2, (sqlite3_int64)q->to);
+        if (q->type) sqlite3_bind_text(s, 3, q->type, -1, SQLITE_STATIC);
+        if (q->source) sqlite3_bind_text(s, 4, q->source, -1, SQLITE_STATIC);
+        if (q->subject) sqlite3_bind_text(s, 5, q->subject, -1, SQLITE_STATIC);
+        if (q->subject_prefix) sqlite3_bind_text(s, 6, q->subject_prefix, -1, SQLITE_STATIC);
+        if (has_pend) sqlite3_bind_text(s, 7, pend, -1, SQLITE_STATIC);
+        if (q->since_ms) sqlite3_bind_int64(s, 8, q->since_ms);
+        if (q->until_ms) sqlite3_bind_int64(s, 9, q->until_ms);
+        int r = sqlite3_step(s);
+        if (r == SQLITE_ROW) *count = (uint64_t)sqlite3_column_int64(s, 0);
+        else rc = rc__sqlite_err(c->db, r, err, "counting the log");
+        sqlite3_reset(s);
+    }
+    rc__rconn_put(st, c);
+    free(pend);
+    return rc;
+}
+
 int rc_store_get(rc_store *st, uint64_t seq, rc_stored_fn fn, void *arg, rc_err *err) {
     if (!st || !fn) return rc_err_set(err, RC_INVALID, "get: missing argument");
     if (seq == 0) return rc_err_set(err, RC_INVALID, "seq must be >= 1");
