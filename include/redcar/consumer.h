@@ -235,6 +235,20 @@ typedef int (*rc_consumer_pending_fn)(const rc_consumer_pending *p, void *arg);
 int rc_consumer_pending_list(rc_store *st, const char *name, const char *member, uint64_t after,
                              size_t limit, rc_consumer_pending_fn fn, void *arg, rc_err *err);
 
+/* ---- members ------------------------------------------------------------ */
+
+typedef struct rc_consumer_member {
+    const char *member;       /* borrowed for the callback */
+    int64_t seen_ms;          /* last read or claim */
+    int64_t active_ms;        /* last handed events; -1: never */
+} rc_consumer_member;
+typedef int (*rc_consumer_member_fn)(const rc_consumer_member *m, void *arg);
+
+/* The members recorded by rc_consumer_txn_member_touch, by name (members
+ * that only hold pending events are in the pending list). RC_NOT_FOUND. */
+int rc_consumer_members(rc_store *st, const char *name, rc_consumer_member_fn fn, void *arg,
+                        rc_err *err);
+
 /* ---- inside a caller's transaction function ------------------------------
  * The same operations as steps of the caller's own transaction function
  * (rc_store_txn / rc_store_txn_async), for a door that must not block its
@@ -257,9 +271,17 @@ int rc_consumer_txn_ack(rc_store *st, rc_txn *tx, const char *name, const uint64
  * unless forward_only. Pending events stay pending. */
 int rc_consumer_txn_seek(rc_store *st, rc_txn *tx, const char *name, uint64_t read_seq,
                          int forward_only, rc_err *err);
-/* Forget a member's pending events (they count as finished). */
+/* Forget a member: its pending events (they count as finished) and its
+ * record (rc_consumer_members). */
 int rc_consumer_txn_drop_member(rc_store *st, rc_txn *tx, const char *name, const char *member,
                                 size_t *dropped, rc_err *err);
+/* Record that member used the consumer now (a read or a claim; active: it
+ * was handed events). A consumer keeps its members, those holding nothing
+ * too, until rc_consumer_txn_drop_member or its deletion, so they survive
+ * restarts (Redis keeps a stream consumer until XGROUP DELCONSUMER).
+ * *fresh (may be NULL) = 1 when the member was new. RC_NOT_FOUND. */
+int rc_consumer_txn_member_touch(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                                 int active, int *fresh, rc_err *err);
 /* Pending events as rc_consumer_pending_list(), seen from the transaction. */
 int rc_consumer_txn_pending(rc_store *st, rc_txn *tx, const char *name, const char *member,
                             uint64_t after, size_t limit, rc_consumer_pending_fn fn, void *arg,

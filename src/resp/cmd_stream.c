@@ -214,70 +214,10 @@ static void err_nogroup(rc_resp_w *w, const char *key, const char *group, const 
 
 /* ---- known consumers (members) -----------------------------------------------------
  * Redis keeps consumers that hold nothing (XGROUP CREATECONSUMER, a read
- * that found nothing). The durable part of a member is its pending list;
- * this registry adds the rest for XINFO CONSUMERS, in memory: a consumer
- * without pending entries is forgotten at restart. */
-typedef struct xmember {
-    char *group;   /* consumer name */
-    char *member;  /* escaped */
-    int64_t seen_ms, active_ms;
-} xmember;
-
-static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static xmember *reg;
-static size_t nreg, capreg;
-
-static xmember *reg_find(const char *group, const char *member) {
-    for (size_t i = 0; i < nreg; i++)
-        if (!strcmp(reg[i].group, group) && (!member || !strcmp(reg[i].member, member))) return &reg[i];
-    return NULL;
-}
-
-/* Returns 1 when the member was new. active: it was handed entries. */
-static int reg_touch(const char *group, const char *member, int active) {
-    int64_t now = rc__r_now_ms();
-    pthread_mutex_lock(&reg_mu);
-    xmember *m = reg_find(group, member);
-    int fresh = m == NULL;
-    if (!m) {
-        if (nreg == capreg) {
-            capreg = capreg ? capreg * 2 : 16;
-            reg = realloc(reg, capreg * sizeof *reg);
-            if (!reg) abort();
-        }
-        m = &reg[nreg++];
-        m->group = rc__r_strndup(group, strlen(group));
-        m->member = rc__r_strndup(member, strlen(member));
-        m->active_ms = -1;
-    }
-    m->seen_ms = now;
-    if (active) m->active_ms = now;
-    pthread_mutex_unlock(&reg_mu);
-    return fresh;
-}
-
-/* member NULL: every member of the group. Returns how many were removed. */
-static int reg_drop(const char *group, const char *member) {
-    int n = 0;
-    pthread_mutex_lock(&reg_mu);
-    for (size_t i = 0; i < nreg;) {
-        if (!strcmp(reg[i].group, group) && (!member || !strcmp(reg[i].member, member))) {
-            free(reg[i].group);
-            free(reg[i].member);
-            reg[i] = reg[--nreg];
-            n++;
-        } else {
-            i++;
-        }
-    }
-    if (nreg == 0) {
-        free(reg);
-        reg = NULL;
-        capreg = 0;
-    }
-    pthread_mutex_unlock(&reg_mu);
-    return n;
-}
+ * that found nothing) until DELCONSUMER. Every read, claim and
+ * CREATECONSUMER records its consumer with the durable consumer
+ * (rc_consumer_txn_member_touch), in the same transaction, so members
+ * survive restarts; XINFO CONSUMERS merges them with the pending list. */
 
 /* ---- JSON data (trusted shape, scanned defensively) ------------------------------- */
 
@@ -1366,24 +1306,20 @@ static int xgroup_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
             rc_resp_w_int(w, 0);
             return RC_OK;
         }
-        if (!rc) {
-            reg_drop(a->gname, NULL);
-            rc_resp_w_int(w, 1);
-        }
+        if (!rc) rc_resp_w_int(w, 1); /* its members went with it */
         return rc;
-    case XG_CREATECONSUMER:
-        rc = rc_consumer_txn_position(a->st, tx, a->gname, NULL, err);
+    case XG_CREATECONSUMER: {
+        int fresh = 0;
+        rc = rc_consumer_txn_member_touch(a->st, tx, a->gname, a->member, 0, &fresh, err);
         if (nogroup(rc, err, w, a, NULL)) return RC_OK;
-        if (!rc) rc_resp_w_int(w, reg_touch(a->gname, a->member, 0));
+        if (!rc) rc_resp_w_int(w, fresh);
         return rc;
+    }
     default: { /* XG_DELCONSUMER */
         size_t n = 0;
         rc = rc_consumer_txn_drop_member(a->st, tx, a->gname, a->member, &n, err);
         if (nogroup(rc, err, w, a, NULL)) return RC_OK;
-        if (!rc) {
-            reg_drop(a->gname, a->member);
-            rc_resp_w_int(w, (int64_t)n);
-        }
+        if (!rc) rc_resp_w_int(w, (int64_t)n);
         return rc;
     }
     }
@@ -1561,7 +1497,8 @@ static int claim_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
     if (rc) goto out;
     if (a->lastid_set && (rc = rc_consumer_txn_seek(a->st, tx, a->gname, a->lastid, 1, err)))
         goto out;
-    reg_touch(a->gname, a->member, b.n > 0);
+    if ((rc = rc_consumer_txn_member_touch(a->st, tx, a->gname, a->member, b.n > 0, NULL, err)))
+        goto out;
     rc_buf gone = RC_BUF_INIT;
     size_t ngone = 0;
     if (a->sub == CL_XAUTOCLAIM) {
@@ -1922,7 +1859,9 @@ static int xrg_run(rc_txn *tx, const xreq *r, rc_resp_w *w, int64_t *found, rc_e
             history = 1;
             rc = xrg_history(tx, r, i, &ew, &got, err);
         }
-        reg_touch(r->gnames[i], r->member, got > 0);
+        if (rc == RC_OK)
+            rc = rc_consumer_txn_member_touch(r->st, tx, r->gnames[i], r->member, got > 0, NULL,
+                                              err);
         if (rc == RC_OK && (got > 0 || r->after[i] != NEW_ONLY)) {
             kb_key(&kb, r->keys[i]);
             rc_resp_w aw = {&kb.b, w->proto};
@@ -2392,6 +2331,7 @@ typedef struct mcount {
     char *member;
     uint64_t n;
     int64_t min_idle;
+    int64_t active_ms; /* last handed entries, -1: never (or not recorded) */
 } mcount;
 
 typedef struct pendsum {
@@ -2418,6 +2358,7 @@ static void ps_member(pendsum *s, const char *member, int64_t idle) {
     s->m[s->nm].member = rc__r_strndup(member, strlen(member));
     s->m[s->nm].n = 1;
     s->m[s->nm].min_idle = idle;
+    s->m[s->nm].active_ms = -1;
     s->nm++;
 }
 
@@ -2587,28 +2528,31 @@ static int groups_of(rc_store *st, const char *key, size_t klen, glist *l, rc_bu
     return rc_consumer_list(st, glist_fn, l, err);
 }
 
-/* Members of a group: those with pending entries and those registered. */
+/* A recorded member: new to the summary, or a fresher idle time. */
+static int member_row(const rc_consumer_member *m, void *arg) {
+    pendsum *s = arg;
+    int64_t idle = rc__r_now_ms() - m->seen_ms;
+    if (idle < 0) idle = 0;
+    size_t k = 0;
+    while (k < s->nm && strcmp(s->m[k].member, m->member)) k++;
+    if (k == s->nm) {
+        s->m = realloc(s->m, (s->nm + 1) * sizeof *s->m);
+        if (!s->m) abort();
+        s->m[s->nm].member = rc__r_strndup(m->member, strlen(m->member));
+        s->m[s->nm].n = 0;
+        s->m[s->nm].min_idle = idle;
+        s->nm++;
+    } else if (idle < s->m[k].min_idle) {
+        s->m[k].min_idle = idle;
+    }
+    s->m[k].active_ms = m->active_ms;
+    return 0;
+}
+
+/* Members of a group: those with pending entries and those recorded. */
 static int members_of(rc_store *st, const char *gname, pendsum *s, rc_err *err) {
     int rc = rc_consumer_pending_list(st, gname, NULL, 0, 0, ps_summary, s, err);
-    if (rc) return rc;
-    pthread_mutex_lock(&reg_mu);
-    for (size_t i = 0; i < nreg; i++) {
-        if (strcmp(reg[i].group, gname)) continue;
-        size_t k = 0;
-        while (k < s->nm && strcmp(s->m[k].member, reg[i].member)) k++;
-        if (k == s->nm) {
-            s->m = realloc(s->m, (s->nm + 1) * sizeof *s->m);
-            if (!s->m) abort();
-            s->m[s->nm].member = rc__r_strndup(reg[i].member, strlen(reg[i].member));
-            s->m[s->nm].n = 0;
-            s->m[s->nm].min_idle = rc__r_now_ms() - reg[i].seen_ms;
-            s->nm++;
-        } else if (rc__r_now_ms() - reg[i].seen_ms < s->m[k].min_idle) {
-            s->m[k].min_idle = rc__r_now_ms() - reg[i].seen_ms;
-        }
-    }
-    pthread_mutex_unlock(&reg_mu);
-    return RC_OK;
+    return rc ? rc : rc_consumer_members(st, gname, member_row, s, err);
 }
 
 static void w_kv_int(rc_resp_w *w, const char *k, int64_t v) {
@@ -2744,11 +2688,8 @@ static void xinfo_consumers(rc__call *c) {
     rc_resp_w_array(&c->w, ps.nm);
     int64_t now = rc__r_now_ms();
     for (size_t i = 0; i < ps.nm; i++) {
-        int64_t inactive = -1;
-        pthread_mutex_lock(&reg_mu);
-        xmember *m = reg_find(gn.p, ps.m[i].member);
-        if (m && m->active_ms >= 0) inactive = now - m->active_ms;
-        pthread_mutex_unlock(&reg_mu);
+        int64_t inactive = ps.m[i].active_ms >= 0 ? now - ps.m[i].active_ms : -1;
+        if (ps.m[i].active_ms >= 0 && inactive < 0) inactive = 0;
         rc_resp_w_map(&c->w, 4);
         rc_resp_w_bulkstr(&c->w, "name");
         w_member(&c->w, ps.m[i].member);

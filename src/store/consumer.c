@@ -224,6 +224,15 @@ done:
  * writer thread, in its open transaction): see the file header. */
 static sqlite3 *wconn(rc_store *st) { return st->wdb; }
 
+/* The text of schemas/store_v4.sql (migration v4: consumer members), for
+ * store.c. */
+static const char schema_v4_sql[] = {
+#include "store_schema_v4.inc"
+};
+
+const char *rc__store_schema_v4(void);
+const char *rc__store_schema_v4(void) { return schema_v4_sql; }
+
 /* Statements of one transaction function, prepared on first use. */
 #define WQ_MAP(X)                                                                                 \
     X(LOAD, "SELECT mode,filter,read_seq,ack_seq,ack_wait_ms,max_deliver,created_ms "            \
@@ -266,7 +275,15 @@ static sqlite3 *wconn(rc_store *st) { return st->wdb; }
                  "consumer=?1 AND seq>?2 AND (?4 IS NULL OR member=?4) ORDER BY seq LIMIT ?3")    \
     X(SEEK, "UPDATE consumers SET read_seq=?2,ack_seq=min(ack_seq,?2) WHERE name=?1")            \
     X(SEEK_FWD, "UPDATE consumers SET read_seq=max(read_seq,?2) WHERE name=?1")                  \
-    X(DROP_MEMBER, "DELETE FROM consumer_pending WHERE consumer=?1 AND member=?2")
+    X(DROP_MEMBER, "DELETE FROM consumer_pending WHERE consumer=?1 AND member=?2")              \
+    X(MEMBER_GET, "SELECT 1 FROM consumer_members WHERE consumer=?1 AND member=?2")             \
+    X(MEMBER_INS, "INSERT INTO consumer_members(consumer,member,seen_ms,active_ms) "             \
+                  "VALUES(?1,?2,?3,?4)")                                                          \
+    X(MEMBER_SEEN, "UPDATE consumer_members SET seen_ms=?3,"                                      \
+                   "active_ms=CASE WHEN ?4>=0 THEN ?4 ELSE active_ms END "                        \
+                   "WHERE consumer=?1 AND member=?2")                                             \
+    X(MEMBER_DEL, "DELETE FROM consumer_members WHERE consumer=?1 AND member=?2")               \
+    X(MEMBERS_DEL, "DELETE FROM consumer_members WHERE consumer=?1")
 
 enum {
 #define WQ_ENUM(name, sql) WQ_##name,
@@ -560,6 +577,12 @@ static int delete_fn(rc_txn *tx, void *arg, rc_err *err) {
         goto done;
     }
     if (!(s = wq_get(&q, WQ_DELETE_PENDING, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, c->name, -1, SQLITE_STATIC);
+    if ((rc = wq_exec(&q, s, err, "consumer: deleting"))) goto done;
+    if (!(s = wq_get(&q, WQ_MEMBERS_DEL, err))) {
         rc = err->code;
         goto done;
     }
@@ -1231,12 +1254,67 @@ int rc_consumer_txn_drop_member(rc_store *st, rc_txn *tx, const char *name, cons
     if ((rc = wq_exec(&q, s, err, "consumer: dropping a member"))) goto done;
     size_t n = (size_t)sqlite3_changes(wconn(st));
     if (dropped) *dropped = n;
+    if (!(s = wq_get(&q, WQ_MEMBER_DEL, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, member, -1, SQLITE_STATIC);
+    if ((rc = wq_exec(&q, s, err, "consumer: dropping a member"))) goto done;
     /* The dropped events count as finished, like an ack. */
     if ((rc = counters(&q, name, 0, 0, 0, (int64_t)n, 0, err))) goto done;
     rc = settle(&q, name, NULL, err);
 done:
     wq_done(&q);
     free(cr.filter);
+    return rc;
+}
+
+int rc_consumer_txn_member_touch(rc_store *st, rc_txn *tx, const char *name, const char *member,
+                                 int active, int *fresh, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc || (rc = check_name("member", member, err))) return rc;
+    if (fresh) *fresh = 0;
+    wq q = {.st = st};
+    int64_t now = rc_txn_now_ms(tx);
+    sqlite3_stmt *s = wq_get(&q, WQ_EXISTS, err);
+    if (!s) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_ROW) {
+        rc = r == SQLITE_DONE ? rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name)
+                              : rc__sqlite_err(wconn(st), r, err, "consumer: reading");
+        goto done;
+    }
+    if (!(s = wq_get(&q, WQ_MEMBER_GET, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, member, -1, SQLITE_STATIC);
+    r = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) {
+        rc = rc__sqlite_err(wconn(st), r, err, "consumer: reading members");
+        goto done;
+    }
+    int is_new = r == SQLITE_DONE;
+    if (!(s = wq_get(&q, is_new ? WQ_MEMBER_INS : WQ_MEMBER_SEEN, err))) {
+        rc = err->code;
+        goto done;
+    }
+    sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, member, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, active ? now : -1);
+    if ((rc = wq_exec(&q, s, err, "consumer: recording a member"))) goto done;
+    if (fresh) *fresh = is_new;
+done:
+    wq_done(&q);
     return rc;
 }
 
@@ -1582,6 +1660,42 @@ int rc_consumer_pending_list(rc_store *st, const char *name, const char *member,
         }
         if (r != SQLITE_ROW && r != SQLITE_DONE)
             rc = rc__sqlite_err(c->db, r, err, "consumer: reading pending");
+        sqlite3_reset(s);
+    }
+    rstep(c, "COMMIT", NULL);
+    rc__rconn_put(st, c);
+    return rc;
+}
+
+int rc_consumer_members(rc_store *st, const char *name, rc_consumer_member_fn fn, void *arg,
+                        rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    rc__rconn *c = rc__rconn_get(st);
+    if ((rc = rstep(c, "BEGIN", err))) {
+        rc__rconn_put(st, c);
+        return rc;
+    }
+    sqlite3_stmt *s;
+    if ((rc = rc__rconn_stmt(c, "SELECT 1 FROM consumers WHERE name=?1", &s, err)) == RC_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(s) != SQLITE_ROW) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
+        sqlite3_reset(s);
+    }
+    if (rc == RC_OK &&
+        (rc = rc__rconn_stmt(c, "SELECT member,seen_ms,active_ms FROM consumer_members "
+                                "WHERE consumer=?1 ORDER BY member", &s, err)) == RC_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        int r;
+        while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+            rc_consumer_member m;
+            m.member = (const char *)sqlite3_column_text(s, 0);
+            m.seen_ms = sqlite3_column_int64(s, 1);
+            m.active_ms = sqlite3_column_int64(s, 2);
+            if (fn(&m, arg)) break;
+        }
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            rc = rc__sqlite_err(c->db, r, err, "consumer: reading members");
         sqlite3_reset(s);
     }
     rstep(c, "COMMIT", NULL);

@@ -38,6 +38,7 @@ static const char schema_v2_sql[] = {
 const char *rc__store_schema_v2(void) { return schema_v2_sql; }
 
 const char *rc__store_schema_v3(void); /* src/store/pushsub.c */
+const char *rc__store_schema_v4(void); /* src/store/consumer.c */
 
 /* Forward migrations: entry i brings user_version i to i+1. v1 is the
  * initial schema (schemas/store.sql), v2 the consumer tables
@@ -50,6 +51,7 @@ static const struct {
     {1, rc__store_schema, "initial schema"},
     {2, rc__store_schema_v2, "durable consumers"},
     {3, rc__store_schema_v3, "push subscriptions"}, /* schemas/store_v3.sql, src/store/pushsub.c */
+    {4, rc__store_schema_v4, "consumer members"},   /* schemas/store_v4.sql, src/store/consumer.c */
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

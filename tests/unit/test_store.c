@@ -624,7 +624,8 @@ START_TEST(migration) {
     append1(st, mkev("/t", "1", "t", NULL), NULL);
     rc_store_close(st);
     db = raw_db();
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3); /* v2: consumers, v3: push subscriptions */
+    /* v2: consumers, v3: push subscriptions, v4: consumer members */
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN "
                                  "('events','kv','kv_hash','kv_list','kv_renames',"
                                  "'events_subject','events_type','events_time')"),
@@ -661,7 +662,7 @@ START_TEST(migration) {
 END_TEST
 
 /* The embedded schema is exactly the migrations' files (schemas/store.sql,
- * schemas/store_v2.sql, schemas/store_v3.sql): every CREATE in them appears in
+ * schemas/store_v2.sql, schemas/store_v3.sql, schemas/store_v4.sql): every CREATE in them appears in
  * sqlite_master. */
 START_TEST(schema_matches_file) {
     rc_store *st = open_store();
@@ -669,7 +670,7 @@ START_TEST(schema_matches_file) {
     sqlite3 *db = raw_db();
     int creates = 0;
     static const char *const files[] = {"schemas/store.sql", "schemas/store_v2.sql",
-                                        "schemas/store_v3.sql"};
+                                        "schemas/store_v3.sql", "schemas/store_v4.sql"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         /* this file is <src>/tests/unit/test_store.c */
         char path[512];
