@@ -29,7 +29,7 @@ class Redcar:
         open(self.log, "w").close()
         self.proc = subprocess.Popen([self.bin, "-a", "127.0.0.1:0", "-r", "127.0.0.1:0",
                                       "-d", self.dir, "-o", self.log] + self.args)
-        deadline = time.time() + 10
+        deadline = time.time() + 60  # a loaded CI machine can take seconds
         text = ""
         while time.time() < deadline:
             text = open(self.log).read()

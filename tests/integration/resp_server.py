@@ -51,7 +51,7 @@ class Server:
         args = [find_bin(), "-r", f"127.0.0.1:{self.port}", "-a", "127.0.0.1:0",
                 "-d", os.path.join(self.dir, "data"), "--fsync", fsync] + list(extra)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
+        deadline = time.time() + 60  # a loaded CI machine can take seconds
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 self.dump()
