@@ -568,6 +568,89 @@ START_TEST(retention_of_leased_events_dead_letters) {
 }
 END_TEST
 
+/* ---- members ---------------------------------------------------------------- */
+
+typedef struct touch_arg {
+    rc_store *st;
+    const char *member;
+    int active, fresh;
+} touch_arg;
+
+static int touch_fn(rc_txn *tx, void *arg, rc_err *err) {
+    touch_arg *a = arg;
+    return rc_consumer_txn_member_touch(a->st, tx, "grp", a->member, a->active, &a->fresh, err);
+}
+
+static int drop_fn(rc_txn *tx, void *arg, rc_err *err) {
+    touch_arg *a = arg;
+    size_t n = 0;
+    return rc_consumer_txn_drop_member(a->st, tx, "grp", a->member, &n, err);
+}
+
+typedef struct mseen {
+    char names[8][32];
+    int64_t active[8];
+    size_t n;
+} mseen;
+
+static int member_cb(const rc_consumer_member *m, void *arg) {
+    mseen *s = arg;
+    ck_assert_uint_lt(s->n, 8);
+    snprintf(s->names[s->n], sizeof s->names[0], "%s", m->member);
+    ck_assert_int_gt(m->seen_ms, 0);
+    s->active[s->n++] = m->active_ms;
+    return 0;
+}
+
+static int touch(rc_store *st, const char *member, int active, int *fresh) {
+    touch_arg a = {st, member, active, -1};
+    rc_err err;
+    int rc = rc_store_txn(st, touch_fn, &a, &err);
+    if (fresh) *fresh = a.fresh;
+    return rc;
+}
+
+/* Members that hold nothing are kept, across a restart, until dropped or
+ * until their consumer is deleted. */
+START_TEST(members_durable) {
+    rc_store *st = open_store();
+    rc_err err;
+    ck_assert_int_eq(touch(st, "m1", 0, NULL), RC_NOT_FOUND); /* no such consumer */
+    ck_assert_int_eq(create(st, "grp", RC_CONSUMER_GROUP, NULL, NULL, -1, -1, &err), RC_OK);
+    int fresh = -1;
+    ck_assert_int_eq(touch(st, "m1", 0, &fresh), RC_OK);
+    ck_assert_int_eq(fresh, 1);
+    ck_assert_int_eq(touch(st, "m1", 0, &fresh), RC_OK);
+    ck_assert_int_eq(fresh, 0);
+    ck_assert_int_eq(touch(st, "m0", 1, &fresh), RC_OK);
+    ck_assert_int_eq(fresh, 1);
+    ck_assert_int_eq(touch(st, "bad name", 0, NULL), RC_INVALID);
+    rc_store_close(st);
+
+    st = open_store();
+    mseen s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_consumer_members(st, "grp", member_cb, &s, &err), RC_OK);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_str_eq(s.names[0], "m0");
+    ck_assert_int_gt(s.active[0], 0);
+    ck_assert_str_eq(s.names[1], "m1");
+    ck_assert_int_eq(s.active[1], -1);
+    touch_arg d = {st, "m1", 0, 0};
+    ck_assert_int_eq(rc_store_txn(st, drop_fn, &d, &err), RC_OK);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_consumer_members(st, "grp", member_cb, &s, &err), RC_OK);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_int_eq(rc_consumer_delete(st, "grp", &err), RC_OK);
+    ck_assert_int_eq(rc_consumer_members(st, "grp", member_cb, &s, &err), RC_NOT_FOUND);
+    ck_assert_int_eq(create(st, "grp", RC_CONSUMER_GROUP, NULL, NULL, -1, -1, &err), RC_OK);
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_consumer_members(st, "grp", member_cb, &s, &err), RC_OK);
+    ck_assert_uint_eq(s.n, 0); /* a new consumer of the same name starts empty */
+    rc_store_close(st);
+}
+END_TEST
+
 static Suite *consumer_suite(void) {
     Suite *s = suite_create("store_consumer");
     TCase *tc = tcase_create("consumers");
@@ -580,6 +663,7 @@ static Suite *consumer_suite(void) {
     tcase_add_test(tc, nack_claim_pending);
     tcase_add_test(tc, filters_and_starts);
     tcase_add_test(tc, request_parser);
+    tcase_add_test(tc, members_durable);
     suite_add_tcase(s, tc);
     TCase *tr = tcase_create("retention");
     tcase_add_checked_fixture(tr, setup, teardown);

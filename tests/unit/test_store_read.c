@@ -353,6 +353,38 @@ START_TEST(query_plans) {
 }
 END_TEST
 
+/* rc_store_count agrees with what rc_store_scan hands out, for the index
+ * shapes the doors use (subject alone, subject with a type, bounds). */
+START_TEST(count_matches_scan) {
+    static const char *const subjects[] = {"order/1", "order/2", "order/3", NULL};
+    static const char *const types[] = {NULL, "t.a", "t.b"};
+    static const uint64_t froms[] = {0, 1, 17, 41};
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 3; b++)
+            for (size_t c = 0; c < 4; c++) {
+                rc_query q;
+                memset(&q, 0, sizeof q);
+                q.subject = subjects[a];
+                q.type = types[b];
+                q.from = froms[c];
+                q.to = c == 2 ? 33 : 0;
+                seen sn;
+                memset(&sn, 0, sizeof sn);
+                ck_assert_int_eq(rc_store_scan(st, &q, seen_cb, &sn, NULL), RC_OK);
+                uint64_t n = 99;
+                ck_assert_int_eq(rc_store_count(st, &q, &n, NULL), RC_OK);
+                ck_assert_uint_eq(n, sn.n);
+            }
+    rc_query q;
+    memset(&q, 0, sizeof q);
+    q.subject_prefix = "order/";
+    uint64_t n = 0;
+    ck_assert_int_eq(rc_store_count(st, &q, &n, NULL), RC_OK);
+    ck_assert_uint_eq(n, 30);
+    ck_assert_int_eq(rc_store_count(st, NULL, &n, NULL), RC_INVALID);
+}
+END_TEST
+
 Suite *store_read_suite(void) {
     Suite *s = suite_create("store_read");
     TCase *tc = tcase_create("read");
@@ -364,6 +396,7 @@ Suite *store_read_suite(void) {
     tcase_add_test(tc, trimmed);
     tcase_add_test(tc, concurrent_readers);
     tcase_add_test(tc, query_plans);
+    tcase_add_test(tc, count_matches_scan);
     suite_add_tcase(s, tc);
     return s;
 }
