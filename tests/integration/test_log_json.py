@@ -75,7 +75,9 @@ try:
     except OSError:
         pass
     s.close()
-    time.sleep(0.3)
+    deadline = time.time() + 20  # logged before the stop
+    while time.time() < deadline and not any("protocol error" in ln for ln in lines(log)):
+        time.sleep(0.05)
     stop(p)
     objs = [json.loads(ln) for ln in lines(log)]
     t.check("still one JSON object per line after a protocol error", len(objs) == len(lines(log)))

@@ -176,7 +176,12 @@ with Server() as srv:
     slow = Conn(P)
     slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.cmd("SUBSCRIBE", "firehose")
-    time.sleep(0.2)
+    deadline = time.time() + 20  # subscribed before the flood (it never reads its replies)
+    while time.time() < deadline:
+        p.cmd("PUBSUB", "NUMSUB", "firehose")
+        if p.read() == [b"firehose", 1]:
+            break
+        time.sleep(0.02)
     blob = b"x" * 65536
     for _ in range(400):
         p.cmd("PUBLISH", "firehose", blob)
