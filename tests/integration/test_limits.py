@@ -27,12 +27,6 @@ the server still serves other clients on both doors:
   max-batch                         413 naming max-batch
   max-event-size                    413 naming max-event-size (single, batch, PUT /kv);
                                     RESP SET/MSET/XADD/PUBLISH -ERR naming it, nothing stored
-
-Some limits do not exist yet or are not configurable. Those checks are
-"known gaps": each prints `GAP - <what> ... (setting to add: ...)` and is
-counted apart, so CI stays green while the gap is visible; set
-REDCAR_LIMITS_STRICT=1 to count them as failures. A gap that gets fixed
-prints `ok - ` like any other check.
 """
 import json
 import os
@@ -45,31 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from rcserver import Redcar, Tally  # noqa: E402
 
-STRICT = os.environ.get("REDCAR_LIMITS_STRICT") == "1"
-
-
-class LimitTally(Tally):
-    def __init__(self):
-        super().__init__()
-        self.gaps = []
-
-    def gap(self, what, cond, detail, fix):
-        """A documented limit that the server does not enforce today."""
-        if cond:
-            self.check(what, True)
-            return
-        if STRICT:
-            self.check(what, False, detail + " (setting to add: " + fix + ")")
-            return
-        self.gaps.append(what)
-        print("GAP - %s: %s (setting to add: %s)" % (what, detail, fix))
-
-    def finish(self):
-        print("%d known gaps%s" % (len(self.gaps), "" if not self.gaps else ": " + "; ".join(self.gaps)))
-        super().finish()
-
-
-t = LimitTally()
+t = Tally()
 
 
 class Redcar(Redcar):  # noqa: F811
@@ -733,7 +703,7 @@ def test_batch_and_event_size():
         t.eq("max-batch/max-event-size: refused requests stored nothing",
              ["lim-es-ok", "lim-mb-0", "lim-mb-1", "lim-mb-2"], ids)
 
-        # known gaps: the encoded size of a batch member; the RESP door
+        # the encoded size of a batch member; the RESP door
         st, _, b = s.http("POST", "/events", json.dumps([ce("esx-0", 10, bigext="e" * 2000)]), BATCH)
         t.check("max-event-size: a batch member whose attributes make it 2 KB encoded -> 413 naming it",
                 st == 413 and b"[0]" in b and b"max-event-size" in b, (st, b[:200]))
