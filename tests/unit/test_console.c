@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "redcar/console.h"
+#include "check_main.h"
 
 START_TEST(assets_embedded) {
     size_t n;
@@ -46,9 +47,5 @@ int main(void) {
     tcase_add_test(tc, assets_embedded);
     tcase_add_test(tc, lookup_is_exact);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

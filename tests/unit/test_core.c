@@ -10,6 +10,7 @@
 #include "redcar/buf.h"
 #include "redcar/config.h"
 #include "redcar/status.h"
+#include "check_main.h"
 
 START_TEST(status_table) {
     ck_assert_str_eq(rc_status_name(RC_CONFLICT), "CONFLICT");
@@ -156,9 +157,5 @@ int main(void) {
     tcase_add_test(tc, config_tls_settings);
     tcase_add_test(tc, config_file_and_flags);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

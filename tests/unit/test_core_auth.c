@@ -9,6 +9,7 @@
 
 #include "redcar/auth.h"
 #include "redcar/config.h"
+#include "check_main.h"
 
 static void hex(const unsigned char *d, char *out) {
     for (int i = 0; i < RC_SHA256_LEN; i++) sprintf(out + 2 * i, "%02x", d[i]);
@@ -246,9 +247,5 @@ int main(void) {
     tcase_add_test(tc, checks_against_config);
     tcase_add_test(tc, help_and_default_file);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

@@ -9,6 +9,7 @@
 #include "redcar/config.h"
 #include "redcar/procstats.h"
 #include "redcar/slowlog.h"
+#include "check_main.h"
 
 static void rec(rc_slowlog *sl, int64_t us, const char *a, const char *b) {
     const char *argv[2] = {a, b};
@@ -176,9 +177,5 @@ int main(void) {
     tcase_add_test(tc, concurrent);
     tcase_add_test(tc, process_figures);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

@@ -16,6 +16,7 @@
 
 #include "event/event_internal.h"
 #include "redcar/event.h"
+#include "check_main.h"
 
 /* A minimal valid event. */
 static rc_event *base(void) {
@@ -543,10 +544,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    /* Fork mode unless CK_FORK=no (for valgrind); Check's default. */
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc_test_run(suite());
 }

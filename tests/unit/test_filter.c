@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "redcar/filter.h"
+#include "check_main.h"
 
 /* An event with context attributes, a string, an integer and a Boolean
  * extension, and no subject. */
@@ -385,9 +386,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc_test_run(suite());
 }

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "redcar/filter.h"
+#include "check_main.h"
 
 #define PARSE (-1)
 #define NONE RC_CESQL_ERR_NONE
@@ -890,9 +891,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc_test_run(suite());
 }

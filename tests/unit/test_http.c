@@ -15,6 +15,7 @@
 
 #include "http/http_internal.h"
 #include "redcar/log.h"
+#include "check_main.h"
 
 /* ---- fixture: a store, a hub, a config, an env ---------------------------------- */
 
@@ -809,9 +810,5 @@ Suite *http_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(http_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc_test_run(http_suite());
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "redcar/hub.h"
+#include "check_main.h"
 
 typedef struct {
     int got;
@@ -315,9 +316,5 @@ int main(void) {
     tcase_add_test(tc, many_channels_rehash);
     tcase_add_test(tc, batch_hook_once_per_publish);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

@@ -19,6 +19,7 @@
 #include "redcar/push.h"
 #include "redcar/pushsub.h"
 #include "redcar/store.h"
+#include "check_main.h"
 
 /* ---- Retry-After --------------------------------------------------------------- */
 
@@ -300,9 +301,5 @@ static Suite *push_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(push_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(push_suite());
 }

@@ -11,6 +11,7 @@
 #include "redcar/buf.h"
 #include "resp/parser.h"
 #include "resp/reply.h"
+#include "check_main.h"
 
 /* Parse `in` fed in two pieces split at `cut`; render commands as
  * "a|b|c;" lines into out; returns the final status (CMD never). */
@@ -231,9 +232,5 @@ int main(void) {
     tcase_add_test(tc, encode_roundtrip);
     tcase_add_test(tc, writer);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "resp/door.h"
+#include "check_main.h"
 
 START_TEST(lookup) {
     ck_assert_ptr_nonnull(rc__r_cmd_find("GET", 3));
@@ -69,9 +70,5 @@ int main(void) {
     tcase_add_test(tc, rows);
     tcase_add_test(tc, numbers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }

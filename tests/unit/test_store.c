@@ -19,6 +19,7 @@
 #include "tmpdir.h"
 #include "redcar/log.h"
 #include "redcar/store.h"
+#include "check_main.h"
 
 RC_TEST_TMPDIR("rc-store-test")
 
@@ -851,9 +852,5 @@ Suite *store_suite(void) {
 
 int main(void) {
     rc_log_open("stderr", RC_LOG_ERROR, 0);
-    SRunner *sr = srunner_create(store_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(store_suite());
 }

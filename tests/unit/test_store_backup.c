@@ -20,6 +20,7 @@
 #include "redcar/backup.h"
 #include "redcar/log.h"
 #include "redcar/store.h"
+#include "check_main.h"
 
 RC_TEST_TMPDIR("rc-backup-test")
 
@@ -292,9 +293,5 @@ Suite *backup_suite(void) {
 
 int main(void) {
     rc_log_open("stderr", RC_LOG_ERROR, 0);
-    SRunner *sr = srunner_create(backup_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(backup_suite());
 }

@@ -18,6 +18,7 @@
 #include "tmpdir.h"
 #include "redcar/log.h"
 #include "redcar/store.h"
+#include "check_main.h"
 
 RC_TEST_TMPDIR("rc-store-batch")
 
@@ -356,9 +357,5 @@ Suite *store_batch_suite(void) {
 
 int main(void) {
     rc_log_open("stderr", RC_LOG_ERROR, 0);
-    SRunner *sr = srunner_create(store_batch_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc_test_run(store_batch_suite());
 }

@@ -15,6 +15,7 @@
 #include "redcar/log.h"
 #include "redcar/store.h"
 #include "store/store_int.h"
+#include "check_main.h"
 
 static char dir[64];
 static rc_store *st;
@@ -720,9 +721,5 @@ Suite *store_kv_suite(void) {
 
 int main(void) {
     rc_log_open("stderr", RC_LOG_ERROR, 0);
-    SRunner *sr = srunner_create(store_kv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(store_kv_suite());
 }

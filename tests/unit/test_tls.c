@@ -25,6 +25,7 @@
 
 #include "redcar/tls.h"
 #include "tmpdir.h"
+#include "check_main.h"
 
 RC_TEST_TMPDIR("rc-tls-test")
 
@@ -360,9 +361,5 @@ int main(void) {
     tcase_add_test(tc, t_not_tls);
     tcase_add_test(tc, t_client_certs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(s);
 }
