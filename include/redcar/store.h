@@ -268,8 +268,10 @@ int rc_store_expire_due(rc_store *st, size_t max, rc_err *err);
 typedef struct rc_repl_pub {
     uint64_t token;           /* names the request in rc_store_published/the apply */
     const char *msgid;        /* Nats-Msg-Id: derived from the events' (source, id) */
-    const void *body;         /* JSON array of structured CloudEvents */
+    const void *body;         /* JSON array of structured CloudEvents [+ state] */
     size_t len;
+    size_t state_len;         /* the last state_len bytes of body: replicated consumer state
+                               * (an SQLite changeset of the consumer tables), 0: none */
     int has_expect_last;      /* publish only if the stream's last seq is expect_last */
     uint64_t expect_last;
     int64_t expect_seq;       /* RC_EXPECT_ANY or the append's expected seq (checked at apply) */
@@ -302,6 +304,7 @@ typedef struct rc_repl_msg {
     const char *expect_subject;
     const void *body;
     size_t len;
+    size_t state_len;         /* as published (rc_repl_pub.state_len) */
 } rc_repl_msg;
 
 /* Queue the message for the writer (blocks while the queue is full). Messages

@@ -113,11 +113,15 @@ static void ack_handler(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 static int publish(void *ctx, const rc_repl_pub *p, rc_err *err) {
     rc_cluster *c = ctx;
     natsMsg *m = NULL;
-    char tok[24], exp[24];
+    char tok[24], exp[24], state[24];
     natsStatus s = natsMsg_Create(&m, SUBJECT, NULL, p->body, (int)p->len);
     snprintf(tok, sizeof tok, "%" PRIu64, p->token);
     if (s == NATS_OK) s = natsMsgHeader_Set(m, "Rc-Node", c->nodeid);
     if (s == NATS_OK) s = natsMsgHeader_Set(m, "Rc-Token", tok);
+    if (s == NATS_OK && p->state_len) { /* consumer changes after the events (store.h) */
+        snprintf(state, sizeof state, "%zu", p->state_len);
+        s = natsMsgHeader_Set(m, "Rc-State", state);
+    }
     if (s == NATS_OK && p->expect_seq != RC_EXPECT_ANY) {
         snprintf(exp, sizeof exp, "%" PRId64, p->expect_seq);
         s = natsMsgHeader_Set(m, "Rc-Expect-Seq", exp);
@@ -249,11 +253,12 @@ static int apply_msg(rc_cluster *c, natsMsg *msg, uint64_t *next) {
     int64_t ts = meta->Timestamp / 1000000;
     jsMsgMetaData_Destroy(meta);
     if (seq < *next) return 0; /* already handed over */
-    const char *node = NULL, *tok = NULL, *exp = NULL, *subj = NULL;
+    const char *node = NULL, *tok = NULL, *exp = NULL, *subj = NULL, *state = NULL;
     natsMsgHeader_Get(msg, "Rc-Node", &node);
     natsMsgHeader_Get(msg, "Rc-Token", &tok);
     natsMsgHeader_Get(msg, "Rc-Expect-Seq", &exp);
     natsMsgHeader_Get(msg, "Rc-Expect-Subject", &subj);
+    natsMsgHeader_Get(msg, "Rc-State", &state);
     rc_repl_msg m = {.stream_seq = seq,
                      .time_ms = ts,
                      .mine = node && tok && !strcmp(node, c->nodeid),
@@ -261,7 +266,8 @@ static int apply_msg(rc_cluster *c, natsMsg *msg, uint64_t *next) {
                      .expect_seq = exp ? strtoll(exp, NULL, 10) : RC_EXPECT_ANY,
                      .expect_subject = subj,
                      .body = natsMsg_GetData(msg),
-                     .len = (size_t)natsMsg_GetDataLength(msg)};
+                     .len = (size_t)natsMsg_GetDataLength(msg),
+                     .state_len = state ? (size_t)strtoull(state, NULL, 10) : 0};
     rc_err err;
     rc_err_clear(&err);
     if (rc_store_apply(c->st, &m, &err) != RC_OK) {

@@ -9,14 +9,18 @@
  *   the events got, or the replicator reports an error.
  * - A transaction function runs on the writer as a dry run at the local
  *   stream position P (its savepoint is rolled back); the events it
- *   appended are published with "expected last sequence P". If the stream
- *   moved on, the function runs again once the local store has applied more
- *   of it. A function that appends nothing commits locally.
+ *   appended are published with "expected last sequence P", together with
+ *   what it changed in the consumer tables (cursors, groups, webhook
+ *   subscriptions) as an SQLite changeset. If the stream moved on, the
+ *   function runs again once the local store has applied more of it. A
+ *   function that appends nothing and changes no consumer table (a read)
+ *   commits locally.
  * - Applying a message is itself a transaction on the writer: it checks the
  *   position (stream_seq must be the local position + 1), sets the group
  *   clock to the message's stream time, checks the append's expectation,
- *   appends the events (UNIQUE(source, id) skips duplicates) and records
- *   the position in cluster_pos, all in the group's SQLite transaction.
+ *   appends the events (UNIQUE(source, id) skips duplicates), applies the
+ *   consumer changeset and records the position in cluster_pos, all in the
+ *   group's SQLite transaction.
  *   Nothing in it reads a local clock or a random source, so every node
  *   derives the same seqs and the same KV view.
  *
@@ -24,6 +28,10 @@
  * complete on the writer thread; `pending` and the positions are under cl->mu.
  * Completions are called without the lock held.
  */
+/* The session extension (changesets of the consumer tables): in the
+ * system library, declared by sqlite3.h only on request. */
+#define SQLITE_ENABLE_SESSION 1
+#define SQLITE_ENABLE_PREUPDATE_HOOK 1
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +65,8 @@ typedef struct pend {
     uint64_t expect_last;     /* txn: the position its last dry run read */
     int waiting;              /* on cl->waiting: dup (wait_seq) or txn rerun (> expect_last) */
     uint64_t wait_seq;
-    rc_buf body;
+    rc_buf body;              /* events JSON, then state_len bytes of changeset */
+    size_t state_len;
     char msgid[48];
     rc_append_item *items;    /* lookups of a duplicate */
     size_t n_items;
@@ -130,7 +139,7 @@ static void pend_fail(pend *p, int status, const char *fmt, const char *detail) 
 /* Nats-Msg-Id: "rc1-" and two FNV-1a 64 lanes over the (source, id) pairs,
  * so a client's retry of the same events is recognised by the stream. */
 static void make_msgid(rc_event *const *evs, size_t n, int64_t expect_seq, const char *expect_subject,
-                       char out[48]) {
+                       const void *extra, size_t n_extra, char out[48]) {
     uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
     /* A retry with another expectation is another request: its own id. */
     if (expect_seq != RC_EXPECT_ANY) {
@@ -154,6 +163,12 @@ static void make_msgid(rc_event *const *evs, size_t n, int64_t expect_seq, const
             a = (a ^ 0xff) * 0x100000001b3ULL; /* separator: no byte of UTF-8 text */
             b = (b ^ 0xfe) * 0x100000001b3ULL;
         }
+    }
+    /* A transaction's consumer changes and the position they were made at:
+     * two messages with the same ones are the same request. */
+    for (const unsigned char *c = extra, *end = c + n_extra; c < end; c++) {
+        a = (a ^ *c) * 0x100000001b3ULL;
+        b = (b ^ (unsigned char)(*c + 0x5b)) * 0x100000001b3ULL;
     }
     snprintf(out, 48, "rc1-%016" PRIx64 "%016" PRIx64, a, b);
 }
@@ -182,6 +197,7 @@ static int publish(rc_store *st, pend *p, int64_t expect_seq, const char *expect
                      .msgid = p->msgid,
                      .body = p->body.p,
                      .len = p->body.len,
+                     .state_len = p->state_len,
                      .has_expect_last = has_expect_last,
                      .expect_last = p->expect_last,
                      .expect_seq = expect_seq,
@@ -213,7 +229,7 @@ int rc__cl_append(rc_store *st, rc__req *r, rc_err *err) {
     p->kind = P_APPEND;
     rc_buf_init(&p->body);
     rc_event_encode_batch(r->evs, r->n, 0, &p->body);
-    make_msgid(r->evs, r->n, r->expect_seq, r->expect_subject, p->msgid);
+    make_msgid(r->evs, r->n, r->expect_seq, r->expect_subject, NULL, 0, p->msgid);
     p->done = r->done;
     p->arg = r->arg;
     p->r = r;
@@ -238,18 +254,81 @@ static int position(rc_store *st, uint64_t *pos, rc_err *err) {
     return position_of(st, st->cl->pos, pos, err);
 }
 
+/* The tables whose changes are replicated with a transaction's message:
+ * consumer state (cursors, groups, their pending lists, webhook
+ * subscriptions). The log and the KV view are derived from the events;
+ * cluster_pos is each node's own. */
+static const char *const repl_tables[] = {"consumers", "consumer_pending", "push_subscriptions"};
+
+static int repl_table(void *ctx, const char *name) {
+    (void)ctx;
+    for (size_t i = 0; i < sizeof repl_tables / sizeof *repl_tables; i++)
+        if (!strcmp(name, repl_tables[i])) return 1;
+    return 0;
+}
+
+/* Undo everything the dry run did. Its own savepoint, not the request's:
+ * a transaction opens that one at its first append, so table changes made
+ * before it (a lease, then a dead-letter event) would otherwise stay. */
+static void dry_undo(rc_store *st, rc__req *r) {
+    if (!sqlite3_get_autocommit(st->wdb)) {
+        sqlite3_exec(st->wdb, "ROLLBACK TO rc_dry", NULL, NULL, NULL);
+        sqlite3_exec(st->wdb, "RELEASE rc_dry", NULL, NULL, NULL);
+    }
+    r->sp_open = 0; /* the request's savepoints were nested in rc_dry: gone */
+}
+
 static int dry_fn(rc_txn *tx, void *arg, rc_err *err) {
     pend *p = arg;
     rc_store *st = rc__txn_store(tx);
+    rc__req *r = rc__txn_req(tx);
     int rc = position(st, &p->expect_last, err);
     if (rc) return rc;
-    if ((rc = p->fn(tx, p->fn_arg, err))) return rc;
-    rc__req *r = rc__txn_req(tx);
-    if (r->n == 0) return RC_OK; /* nothing to replicate: commit locally */
-    rc_buf_reset(&p->body);
-    rc_event_encode_batch(r->evs, r->n, 0, &p->body);
-    make_msgid(r->evs, r->n, RC_EXPECT_ANY, NULL, p->msgid);
-    return RC__DRY; /* roll it back: the events come back through the stream */
+    int s = sqlite3_exec(st->wdb, "SAVEPOINT rc_dry", NULL, NULL, NULL);
+    if (s != SQLITE_OK) return rc__sqlite_err(st->wdb, s, err, "cluster: dry run");
+    sqlite3_session *ses = NULL;
+    s = sqlite3session_create(st->wdb, "main", &ses);
+    if (s == SQLITE_OK) {
+        sqlite3session_table_filter(ses, repl_table, NULL);
+        s = sqlite3session_attach(ses, NULL);
+    }
+    if (s != SQLITE_OK) {
+        rc = rc_err_set(err, RC_INTERNAL, "cluster: recording consumer changes: %s",
+                        sqlite3_errstr(s));
+        sqlite3session_delete(ses);
+        dry_undo(st, r);
+        return rc;
+    }
+    rc = p->fn(tx, p->fn_arg, err);
+    int n_state = 0;
+    void *state = NULL;
+    if (!rc && (s = sqlite3session_changeset(ses, &n_state, &state)) != SQLITE_OK)
+        rc = rc_err_set(err, RC_INTERNAL, "cluster: recording consumer changes: %s",
+                        sqlite3_errstr(s));
+    sqlite3session_delete(ses);
+    if (!rc && r->n == 0 && n_state == 0) { /* a read: nothing to replicate, commit locally */
+        sqlite3_free(state);
+        s = sqlite3_exec(st->wdb, "RELEASE rc_dry", NULL, NULL, NULL);
+        return s == SQLITE_OK ? RC_OK : rc__sqlite_err(st->wdb, s, err, "cluster: dry run");
+    }
+    if (!rc) {
+        rc_buf_reset(&p->body);
+        rc_event_encode_batch(r->evs, r->n, 0, &p->body);
+        char at[24];
+        int n_at = snprintf(at, sizeof at, "@%" PRIu64, p->expect_last);
+        rc_buf_append(&p->body, at, (size_t)n_at); /* (hashed, then cut off below) */
+        if (n_state) rc_buf_append(&p->body, state, (size_t)n_state);
+        size_t json = p->body.len - (size_t)n_at - (size_t)n_state;
+        make_msgid(r->evs, r->n, RC_EXPECT_ANY, NULL, n_state ? p->body.p + json : NULL,
+                   n_state ? (size_t)n_at + (size_t)n_state : 0, p->msgid);
+        if (n_state) memmove(p->body.p + json, p->body.p + json + n_at, (size_t)n_state);
+        p->body.len -= (size_t)n_at;
+        p->state_len = (size_t)n_state;
+        rc = RC__DRY; /* roll it back: the changes come back through the stream */
+    }
+    sqlite3_free(state);
+    dry_undo(st, r);
+    return rc;
 }
 
 static void dry_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
@@ -407,6 +486,8 @@ typedef struct applying {
     char *expect_subject;
     rc_event **evs;           /* decoded; owned until appended */
     size_t n;
+    void *state;              /* consumer changeset (a copy), or NULL */
+    size_t state_len;
     int bad;                  /* the body is not a batch of events: skipped */
     int refused;              /* its expectation failed: applied nothing */
     rc_err why;
@@ -416,6 +497,7 @@ static void applying_free(applying *a) {
     for (size_t i = 0; i < a->n; i++) rc_event_free(a->evs[i]);
     free(a->evs);
     free(a->expect_subject);
+    free(a->state);
     free(a);
 }
 
@@ -439,6 +521,30 @@ static int check_expect(rc_store *st, applying *a, rc_err *err) {
     return RC_OK;
 }
 
+/* A consumer changeset meets the state it was made from: every node holds
+ * the same consumer tables at the same position, and the publisher's
+ * expectation pinned that position. A conflict means a node's consumer
+ * state diverged (say, a store from before cluster mode replicated it):
+ * the stream's version wins, the same on every node, and it is logged. */
+static int on_conflict(void *ctx, int kind, sqlite3_changeset_iter *it) {
+    (void)it;
+    ++*(int *)ctx;
+    return kind == SQLITE_CHANGESET_DATA || kind == SQLITE_CHANGESET_CONFLICT
+               ? SQLITE_CHANGESET_REPLACE
+               : SQLITE_CHANGESET_OMIT;
+}
+
+static int apply_state(rc_store *st, applying *a, rc_err *err) {
+    int conflicts = 0;
+    int s = sqlite3changeset_apply(st->wdb, (int)a->state_len, a->state, NULL, on_conflict,
+                                   &conflicts);
+    if (s != SQLITE_OK) return rc__sqlite_err(st->wdb, s, err, "cluster: applying consumer changes");
+    if (conflicts)
+        RC_WARN("cluster", "stream seq %" PRIu64 ": %d consumer changes met a different local "
+                "state; the stream's version was kept", a->stream_seq, conflicts);
+    return RC_OK;
+}
+
 static int apply_fn(rc_txn *tx, void *arg, rc_err *err) {
     applying *a = arg;
     rc_store *st = rc__txn_store(tx);
@@ -457,6 +563,7 @@ static int apply_fn(rc_txn *tx, void *arg, rc_err *err) {
         a->evs[i] = NULL; /* rc_txn_append owns it from here */
         rc = rc_txn_append(tx, ev, NULL, err);
     }
+    if (!rc && !a->bad && !a->refused && a->state) rc = apply_state(st, a, err);
     st->now_ms = clock;
     if (rc) return rc;
     sqlite3_stmt *s = st->cl->put;
@@ -511,10 +618,21 @@ int rc_store_apply(rc_store *st, const rc_repl_msg *m, rc_err *err) {
         applying_free(a);
         return rc_err_set(err, RC_NOMEM, "out of memory");
     }
+    size_t len = m->len;
+    if (m->state_len) {
+        if (m->state_len > len || !(a->state = malloc(m->state_len))) {
+            applying_free(a);
+            return m->state_len > len ? rc_err_set(err, RC_INVALID, "cluster: state beyond the body")
+                                      : rc_err_set(err, RC_NOMEM, "out of memory");
+        }
+        len -= m->state_len;
+        memcpy(a->state, (const char *)m->body + len, m->state_len);
+        a->state_len = m->state_len;
+    }
     /* Decoded here, on the apply loop's thread, so the writer only appends.
      * "[]" (the stream's first message) only moves the position. */
-    if (!(m->len == 2 && !memcmp(m->body, "[]", 2)) &&
-        rc_event_decode_batch(m->body, m->len, &a->evs, &a->n, &a->why) != RC_OK) {
+    if (!(len == 2 && !memcmp(m->body, "[]", 2)) &&
+        rc_event_decode_batch(m->body, len, &a->evs, &a->n, &a->why) != RC_OK) {
         RC_WARN("cluster", "stream seq %" PRIu64 " is not a batch of CloudEvents (%s): skipped",
                 m->stream_seq, rc_err_msg(&a->why));
         a->bad = 1;

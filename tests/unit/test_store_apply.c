@@ -8,7 +8,9 @@
  * stores derive the same seqs, that a write completes only once applied,
  * that retries are idempotent, that expectations are decided in stream order
  * on both alike, that racing transaction functions are serialised, and
- * that redelivery and gaps are handled. tests/integration/test_cluster.py
+ * that redelivery and gaps are handled, and that consumer state (cursors,
+ * groups, leases, acks, dead-lettering) changed on one store is the same on
+ * the other. tests/integration/test_cluster.py
  * runs the same code against a real JetStream cluster.
  */
 #include <check.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "tmpdir.h"
+#include "redcar/consumer.h"
 #include "redcar/store.h"
 
 RC_TEST_TMPDIR("rc-store-apply")
@@ -32,6 +35,7 @@ typedef struct msg {
     char msgid[64];
     char *body;
     size_t len;
+    size_t state_len;
     int64_t expect_seq;
     char expect_subject[64];
 } msg;
@@ -67,6 +71,7 @@ static int publish(void *ctx, const rc_repl_pub *p, rc_err *err) {
     m->body = malloc(p->len);
     memcpy(m->body, p->body, p->len);
     m->len = p->len;
+    m->state_len = p->state_len;
     m->expect_seq = p->expect_seq;
     snprintf(m->expect_subject, sizeof m->expect_subject, "%s", p->expect_subject ? p->expect_subject : "");
     uint64_t seq = n_msgs;
@@ -90,12 +95,45 @@ static void pump(int i) {
                           .expect_seq = m->expect_seq,
                           .expect_subject = m->expect_subject[0] ? m->expect_subject : NULL,
                           .body = m->body,
-                          .len = m->len};
+                          .len = m->len,
+                          .state_len = m->state_len};
         rc_err err;
         ck_assert_int_eq(rc_store_apply(st, &rm, &err), RC_OK);
     }
     for (int w = 0; w < 500 && rc_store_applied(st) < n; w++) usleep(10000);
     ck_assert_uint_eq(rc_store_applied(st), n);
+}
+
+/* The apply loops of both stores, in the background: for the blocking
+ * calls (consumer operations wait for their message's apply). */
+static atomic_int pumping;
+static size_t fed[2];
+
+static void *pumper(void *arg) {
+    (void)arg;
+    while (atomic_load(&pumping)) {
+        for (int i = 0; i < 2; i++) {
+            pthread_mutex_lock(&log_mu);
+            size_t n = n_msgs;
+            pthread_mutex_unlock(&log_mu);
+            for (; fed[i] < n; fed[i]++) {
+                msg *m = &msgs[fed[i]];
+                rc_repl_msg rm = {.stream_seq = fed[i] + 1,
+                                  .time_ms = 1700000000000LL + (int64_t)fed[i],
+                                  .mine = m->from == i,
+                                  .token = m->token,
+                                  .expect_seq = m->expect_seq,
+                                  .expect_subject = m->expect_subject[0] ? m->expect_subject : NULL,
+                                  .body = m->body,
+                                  .len = m->len,
+                                  .state_len = m->state_len};
+                rc_err err;
+                if (rc_store_apply(stores[i], &rm, &err) != RC_OK) break;
+            }
+        }
+        usleep(2000);
+    }
+    return NULL;
 }
 
 static void pump_all(void) {
@@ -332,6 +370,154 @@ START_TEST(test_refusal_fails_waiting_writes) {
 }
 END_TEST
 
+
+/* ---- consumer state ------------------------------------------------------------ */
+
+typedef struct cinfo {
+    uint64_t read_seq, ack_seq, pending, acked, dead;
+    int found;
+} cinfo;
+
+static int info_fn(const rc_consumer_info *c, void *arg) {
+    cinfo *o = arg;
+    o->found = 1;
+    o->read_seq = c->read_seq;
+    o->ack_seq = c->ack_seq;
+    o->pending = c->pending;
+    o->acked = c->acked;
+    o->dead = c->dead;
+    return 0;
+}
+
+static cinfo info_of(int i, const char *name) {
+    cinfo o;
+    memset(&o, 0, sizeof o);
+    rc_err err;
+    int rc = rc_consumer_get(stores[i], name, info_fn, &o, &err);
+    ck_assert_int_eq(rc, o.found ? RC_OK : RC_NOT_FOUND);
+    return o;
+}
+
+static int pend_fn(const rc_consumer_pending *p, void *arg) {
+    char *out = arg;
+    size_t n = strlen(out);
+    snprintf(out + n, 1024 - n, "%llu:%s:%u:%lld,", (unsigned long long)p->seq, p->member,
+             p->deliveries, (long long)p->due_ms);
+    return 0;
+}
+
+static void pending_of(int i, const char *name, char out[1024]) {
+    out[0] = '\0';
+    rc_err err;
+    ck_assert_int_eq(rc_consumer_pending_list(stores[i], name, NULL, 0, 0, pend_fn, out, &err),
+                     RC_OK);
+}
+
+/* Both stores applied the whole log. */
+static void settled(void) {
+    for (int w = 0; w < 500; w++) {
+        pthread_mutex_lock(&log_mu);
+        size_t n = n_msgs;
+        pthread_mutex_unlock(&log_mu);
+        if (rc_store_applied(stores[0]) == n && rc_store_applied(stores[1]) == n) return;
+        usleep(10000);
+    }
+    ck_abort_msg("the stores did not apply the log");
+}
+
+START_TEST(test_consumer_state_replicated) {
+    open_two();
+    memset(fed, 0, sizeof fed);
+    atomic_store(&pumping, 1);
+    pthread_t th;
+    pthread_create(&th, NULL, pumper, NULL);
+    rc_err err;
+    for (int k = 0; k < 3; k++) {
+        char id[8];
+        snprintf(id, sizeof id, "c%d", k + 1);
+        rc_event *e = ev(id, "s");
+        rc_append_item it;
+        ck_assert_int_eq(rc_store_append(stores[k % 2], &e, 1, NULL, &it, &err), RC_OK);
+    }
+    /* a cursor created and acknowledged on store 0 resumes on store 1 */
+    rc_consumer_opts co = RC_CONSUMER_OPTS_INIT;
+    co.name = "cur";
+    ck_assert_int_eq(rc_consumer_create(stores[0], &co, NULL, NULL, &err), RC_OK);
+    settled();
+    ck_assert_int_eq(info_of(1, "cur").found, 1);
+    rc_consumer_batch b;
+    rc_consumer_batch_init(&b);
+    ck_assert_int_eq(rc_consumer_fetch(stores[0], "cur", NULL, 2, &b, &err), RC_OK);
+    ck_assert_uint_eq(b.n, 2);
+    uint64_t top = b.msgs[1].seq;
+    ck_assert_int_eq(rc_consumer_ack(stores[0], "cur", NULL, &top, 1, NULL, &err), RC_OK);
+    settled();
+    ck_assert_uint_eq(info_of(1, "cur").ack_seq, 2);
+    ck_assert_int_eq(rc_consumer_fetch(stores[1], "cur", NULL, 10, &b, &err), RC_OK);
+    ck_assert_uint_eq(b.n, 1);
+    ck_assert_uint_eq(b.msgs[0].seq, 3);
+
+    /* a group: leases taken on one store are held on the other */
+    co.name = "grp";
+    co.mode = RC_CONSUMER_GROUP;
+    co.ack_wait_ms = 60000;
+    ck_assert_int_eq(rc_consumer_create(stores[1], &co, NULL, NULL, &err), RC_OK);
+    ck_assert_int_eq(rc_consumer_fetch(stores[0], "grp", "a", 2, &b, &err), RC_OK);
+    ck_assert_uint_eq(b.n, 2);
+    uint64_t a_first = b.msgs[0].seq;
+    ck_assert_int_eq(rc_consumer_fetch(stores[1], "grp", "b", 10, &b, &err), RC_OK);
+    ck_assert_uint_eq(b.n, 1);
+    ck_assert_uint_eq(b.msgs[0].seq, 3);
+    /* a late ack through the other store counts */
+    size_t done = 0;
+    ck_assert_int_eq(rc_consumer_ack(stores[1], "grp", "b", &a_first, 1, &done, &err), RC_OK);
+    ck_assert_uint_eq(done, 1);
+    settled();
+    char p0[1024], p1[1024];
+    pending_of(0, "grp", p0);
+    pending_of(1, "grp", p1);
+    ck_assert_str_eq(p0, p1);
+    ck_assert_ptr_null(strstr(p0, "1:a:"));
+    cinfo g0 = info_of(0, "grp"), g1 = info_of(1, "grp");
+    ck_assert_uint_eq(g0.pending, 2);
+    ck_assert_uint_eq(g1.pending, 2);
+    ck_assert_uint_eq(g0.acked, 1);
+    ck_assert_uint_eq(g1.acked, 1);
+
+    /* dead-lettering: the event and the end of the lease on both */
+    co.name = "dl";
+    co.ack_wait_ms = 20;
+    co.max_deliver = 1;
+    ck_assert_int_eq(rc_consumer_create(stores[0], &co, NULL, NULL, &err), RC_OK);
+    ck_assert_int_eq(rc_consumer_fetch(stores[0], "dl", "x", 1, &b, &err), RC_OK);
+    ck_assert_uint_eq(b.n, 1);
+    usleep(50000); /* the lease ends */
+    ck_assert_int_eq(rc_consumer_fetch(stores[1], "dl", "y", 1, &b, &err), RC_OK);
+    ck_assert_uint_eq(b.dead, 1);
+    settled();
+    for (int i = 0; i < 2; i++) {
+        cinfo d = info_of(i, "dl");
+        ck_assert_uint_eq(d.dead, 1);
+        pending_of(i, "dl", p0);
+        ck_assert_ptr_null(strstr(p0, "1:x:"));
+    }
+    char la[4096], lb[4096];
+    log_of(0, la);
+    log_of(1, lb);
+    ck_assert_str_eq(la, lb);
+    ck_assert_uint_eq(strlen(la) > 0, 1);
+
+    /* delete on one store: gone on both */
+    ck_assert_int_eq(rc_consumer_delete(stores[1], "cur", &err), RC_OK);
+    settled();
+    ck_assert_int_eq(info_of(0, "cur").found, 0);
+    rc_consumer_batch_free(&b);
+    atomic_store(&pumping, 0);
+    pthread_join(th, NULL);
+    close_two();
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("store_apply");
     TCase *tc = tcase_create("apply");
@@ -342,6 +528,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_racing_transactions_serialised);
     tcase_add_test(tc, test_redelivery_skipped_gap_fails);
     tcase_add_test(tc, test_refusal_fails_waiting_writes);
+    tcase_add_test(tc, test_consumer_state_replicated);
     suite_add_tcase(s, tc);
     return s;
 }
