@@ -8,6 +8,12 @@ nodes started with --cluster.
      writes on B on A; retried events answer duplicate with the same seq;
      optimistic concurrency conflicts are refused on both nodes alike;
   2. a Redis subscriber on B receives a PUBLISH made on A;
+  2b. consumer state is replicated: a cursor created, read and acknowledged
+     on A resumes on B from the acknowledged position; a group with
+     members on A and B shares its events (no event leased to both), and
+     when B is killed (SIGKILL) the events its member held are redelivered
+     to the member on A (at least once, none lost); B, started again,
+     holds the same consumer state as A;
   3. faults: while clients keep writing through both nodes with retries,
      one nats-server and one redcar node are killed (SIGKILL); no
      acknowledged event is lost or duplicated, and the killed node, started
@@ -190,6 +196,7 @@ def main():
         nodes.append(b)
         phase_doors(a, b)
         phase_pubsub(a, b)
+        phase_consumers(a, b)
         phase_faults(nats, a, b)
         phase_seed(nats, a, nodes)
         phase_ahead(tmp, nats, a, b)
@@ -301,6 +308,99 @@ def phase_pubsub(a, b):
     t.check("a Redis subscriber on B receives a PUBLISH made on A",
             got is not None and got["data"] == b"hello from A", repr(got))
     ps.close()
+
+
+def phase_consumers(a, b):
+    """Cursors and groups are replicated state: any node serves them."""
+    n = 60
+    st, body = post(a, [event("/c/x", i) for i in range(1, n + 1)])
+    t.check("60 events for the consumers appended on A", st in (200, 201), "%s %s" % (st, body))
+    flt = {"source": "/c/x"}
+    st, cur = a.json("POST", "/cursors", json.dumps({"name": "cur", "filter": flt}))
+    t.check("cursor created on A", st == 201, "%s %s" % (st, cur))
+    st, got = a.json("GET", "/cursors/cur/events?limit=10")
+    evs = (got or {}).get("events") or []
+    t.check("cursor read on A: 10 events", st == 200 and len(evs) == 10, "%s %s" % (st, repr(got)[:300]))
+    top = evs[-1]["seq"] if evs else 0
+    st, r = a.json("POST", "/cursors/cur/ack", json.dumps({"seqs": [top]}))
+    t.check("cursor acknowledged on A", st == 200, "%s %s" % (st, r))
+    try:
+        wait_for("the cursor's ack position on B",
+                 lambda: (b.json("GET", "/cursors/cur")[1] or {}).get("ack_seq") == top, timeout=20)
+        t.check("B knows the cursor and its ack position", True)
+    except RuntimeError as e:
+        t.check("B knows the cursor and its ack position", False, str(e)[:300])
+    st, got = b.json("GET", "/cursors/cur/events?limit=100")
+    evs = (got or {}).get("events") or []
+    ids = [e["id"] for e in evs]
+    t.check("the cursor resumes on B after the acknowledged event",
+            st == 200 and ids == [str(i) for i in range(11, n + 1)], "%s %r" % (st, ids[:5]))
+
+    # a group with a member on each node
+    st, g = b.json("POST", "/cursors", json.dumps({"name": "grp", "mode": "group", "filter": flt,
+                                                    "ack_wait_ms": 2000, "max_deliver": 10}))
+    t.check("group created on B", st == 201, "%s %s" % (st, g))
+    wait_for("the group on A", lambda: a.json("GET", "/cursors/grp")[0] == 200, timeout=20)
+    st, got = b.json("GET", "/cursors/grp/events?member=mb&limit=10")
+    held = [e["seq"] for e in (got or {}).get("events") or []]
+    t.check("member mb on B leases 10 events", st == 200 and len(held) == 10, "%s %s" % (st, repr(got)[:300]))
+    handed = {}    # seq -> members it was handed to
+    acked = set()
+    first_round = True
+    deadline = time.time() + 90
+    while len(acked) < n and time.time() < deadline:
+        st, got = a.json("GET", "/cursors/grp/events?member=ma&limit=10&wait_ms=300")
+        if st != 200:
+            t.check("member ma fetches on A", False, "%s %s" % (st, got))
+            break
+        seqs = [e["seq"] for e in got["events"]]
+        for q in seqs:
+            handed.setdefault(q, []).append("ma")
+        if seqs:
+            st, r = a.json("POST", "/cursors/grp/ack", json.dumps({"member": "ma", "seqs": seqs}))
+            if st != 200:
+                t.check("member ma acknowledges on A", False, "%s %s" % (st, r))
+                break
+            acked.update(seqs)
+        if first_round and len(acked) >= 20:
+            # ma has taken part; now the node of mb dies holding its leases
+            first_round = False
+            overlap = [q for q in held if q in handed]
+            t.check("no event leased to members on both nodes at once", not overlap, repr(overlap))
+            b.stop(signal.SIGKILL)
+    t.check("every event of the group acknowledged once B's member was gone (%d)" % len(acked),
+            len(acked) == n, "handed %d, acked %d" % (len(handed), len(acked)))
+    t.check("the events B's member held were redelivered to the member on A",
+            all(q in acked and handed.get(q) == ["ma"] for q in held), repr([(q, handed.get(q)) for q in held]))
+    b.start()
+    # Redis Streams groups are consumers too: read on A, acknowledged on B
+    ra = redis.Redis(port=a.resp_port, socket_timeout=15)
+    rb = redis.Redis(port=b.resp_port, socket_timeout=15)
+    ids = [ra.xadd("orders", {"n": str(i)}) for i in range(3)]
+    ra.xgroup_create("orders", "billing", id="0")
+    got = ra.xreadgroup("billing", "alice", {"orders": ">"}, count=2)
+    t.check("XREADGROUP on A", got and [e[0] for e in got[0][1]] == ids[:2], repr(got))
+    wait_for("the group's pending entries on B", lambda: rb.xpending("orders", "billing")["pending"] == 2,
+             timeout=20)
+    t.check("XPENDING on B shows A's two deliveries", rb.xpending("orders", "billing")["pending"] == 2)
+    t.check("XACK on B", rb.xack("orders", "billing", ids[0]) == 1)
+    got = rb.xreadgroup("billing", "bob", {"orders": ">"}, count=5)
+    t.check("XREADGROUP on B continues after A's deliveries",
+            got and [e[0] for e in got[0][1]] == ids[2:], repr(got))
+    wait_for("B's ack and delivery on A", lambda: ra.xpending("orders", "billing")["pending"] == 2, timeout=20)
+    t.check("XPENDING on A: alice's unacked one and bob's",
+            sorted(c["name"] for c in ra.xpending("orders", "billing")["consumers"]) == [b"alice", b"bob"],
+            repr(ra.xpending("orders", "billing")))
+    try:
+        def same_state():
+            ga, gb = a.json("GET", "/cursors/grp")[1] or {}, b.json("GET", "/cursors/grp")[1] or {}
+            keys = ("read_seq", "ack_seq", "pending", "acked")
+            return ga.get("pending") == 0 and all(ga.get(k) == gb.get(k) for k in keys) and (ga, gb)
+        ga, gb = wait_for("the group's state on B after its restart", same_state, timeout=30)
+        t.check("B, restarted, holds the group's state as A does (pending 0, acked %s)" % ga.get("acked"),
+                True)
+    except RuntimeError as e:
+        t.check("B, restarted, holds the group's state as A does", False, str(e)[:300])
 
 
 OPS = int(os.environ.get("REDCAR_CLUSTER_OPS", "200"))
