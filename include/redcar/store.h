@@ -272,6 +272,10 @@ typedef struct rc_repl_pub {
     size_t len;
     size_t state_len;         /* the last state_len bytes of body: replicated consumer state
                                * (an SQLite changeset of the consumer tables), 0: none */
+    /* Coalesced plain appends (several requests in one message): "token:n,..."
+     * naming each request and its number of events, in body order; NULL for
+     * a message of one request (token names it). */
+    const char *parts;
     int has_expect_last;      /* publish only if the stream's last seq is expect_last */
     uint64_t expect_last;
     int64_t expect_seq;       /* RC_EXPECT_ANY or the append's expected seq (checked at apply) */
@@ -283,6 +287,9 @@ typedef struct rc_replicator {
      * then calls rc_store_published exactly once for p->token. */
     int (*publish)(void *ctx, const rc_repl_pub *p, rc_err *err);
     void *ctx;
+    /* Optional, for rc_store_cluster_info_get: connected to the log now, and
+     * the log's last sequence as last seen. */
+    void (*state)(void *ctx, int *connected, uint64_t *stream_last);
 } rc_replicator;
 
 /* Set once, before the doors start. Creates the stream-position table and
@@ -305,6 +312,7 @@ typedef struct rc_repl_msg {
     const void *body;
     size_t len;
     size_t state_len;         /* as published (rc_repl_pub.state_len) */
+    const char *parts;        /* as published (rc_repl_pub.parts), or NULL */
 } rc_repl_msg;
 
 /* Queue the message for the writer (blocks while the queue is full). Messages
@@ -326,6 +334,21 @@ int rc_store_sweep_pending(rc_store *st, int64_t max_age_ms);
 /* The refusal in force (0 when writes are accepted or not in cluster
  * mode); why (may be NULL) receives its reason. For /health. */
 int rc_store_refusing(rc_store *st, char *why, size_t n);
+
+/* Cluster state for /info, INFO and /metrics. */
+typedef struct rc_store_cluster_info {
+    int connected;            /* to a NATS server now */
+    uint64_t applied;         /* local stream position (last applied, durable) */
+    uint64_t stream_last;     /* the stream's last seq as last seen */
+    uint64_t lag;             /* stream_last - applied (0 when not behind) */
+    uint64_t published;       /* messages this node published */
+    uint64_t coalesced;       /* requests that shared a message with others */
+    uint64_t waiting;         /* requests published or queued, not yet answered */
+    int refusing;             /* status refusing writes, 0 = serving */
+    char why[160];            /* the refusal's reason */
+} rc_store_cluster_info;
+/* 0 when not in cluster mode (out untouched), 1 when out is filled. */
+int rc_store_cluster_info_get(rc_store *st, rc_store_cluster_info *out);
 
 #ifdef __cplusplus
 }

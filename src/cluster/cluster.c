@@ -118,6 +118,7 @@ static int publish(void *ctx, const rc_repl_pub *p, rc_err *err) {
     snprintf(tok, sizeof tok, "%" PRIu64, p->token);
     if (s == NATS_OK) s = natsMsgHeader_Set(m, "Rc-Node", c->nodeid);
     if (s == NATS_OK) s = natsMsgHeader_Set(m, "Rc-Token", tok);
+    if (s == NATS_OK && p->parts) s = natsMsgHeader_Set(m, "Rc-Parts", p->parts);
     if (s == NATS_OK && p->state_len) { /* consumer changes after the events (store.h) */
         snprintf(state, sizeof state, "%zu", p->state_len);
         s = natsMsgHeader_Set(m, "Rc-State", state);
@@ -142,6 +143,14 @@ static int publish(void *ctx, const rc_repl_pub *p, rc_err *err) {
     natsMsg_Destroy(m); /* no-op when the library took it */
     if (s != NATS_OK) return nats_err(err, s, 0, "publish");
     return RC_OK;
+}
+
+static void repl_state(void *ctx, int *connected, uint64_t *stream_last) {
+    rc_cluster *c = ctx;
+    *connected = c->nc && natsConnection_Status(c->nc) == NATS_CONN_STATUS_CONNECTED;
+    pthread_mutex_lock(&c->mu);
+    *stream_last = c->stream_last;
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- the stream ------------------------------------------------------------ */
@@ -251,14 +260,19 @@ static int apply_msg(rc_cluster *c, natsMsg *msg, uint64_t *next) {
     if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) return -1;
     uint64_t seq = meta->Sequence.Stream;
     int64_t ts = meta->Timestamp / 1000000;
+    uint64_t behind = meta->NumPending; /* the stream's messages after this one */
     jsMsgMetaData_Destroy(meta);
+    pthread_mutex_lock(&c->mu);
+    if (seq + behind > c->stream_last) c->stream_last = seq + behind;
+    pthread_mutex_unlock(&c->mu);
     if (seq < *next) return 0; /* already handed over */
-    const char *node = NULL, *tok = NULL, *exp = NULL, *subj = NULL, *state = NULL;
+    const char *node = NULL, *tok = NULL, *exp = NULL, *subj = NULL, *state = NULL, *parts = NULL;
     natsMsgHeader_Get(msg, "Rc-Node", &node);
     natsMsgHeader_Get(msg, "Rc-Token", &tok);
     natsMsgHeader_Get(msg, "Rc-Expect-Seq", &exp);
     natsMsgHeader_Get(msg, "Rc-Expect-Subject", &subj);
     natsMsgHeader_Get(msg, "Rc-State", &state);
+    natsMsgHeader_Get(msg, "Rc-Parts", &parts);
     rc_repl_msg m = {.stream_seq = seq,
                      .time_ms = ts,
                      .mine = node && tok && !strcmp(node, c->nodeid),
@@ -267,7 +281,8 @@ static int apply_msg(rc_cluster *c, natsMsg *msg, uint64_t *next) {
                      .expect_subject = subj,
                      .body = natsMsg_GetData(msg),
                      .len = (size_t)natsMsg_GetDataLength(msg),
-                     .state_len = state ? (size_t)strtoull(state, NULL, 10) : 0};
+                     .state_len = state ? (size_t)strtoull(state, NULL, 10) : 0,
+                     .parts = parts};
     rc_err err;
     rc_err_clear(&err);
     if (rc_store_apply(c->st, &m, &err) != RC_OK) {
@@ -437,7 +452,7 @@ int rc_cluster_start(rc_cluster **out, const rc_cluster_opts *o, rc_store *st, r
             si = NULL;
             sleep_ms(500);
         }
-    rc_replicator r = {publish, c};
+    rc_replicator r = {publish, c, repl_state};
     if (!rc) rc = rc_store_set_replicator(st, &r, err);
     if (!rc) {
         check_stream(c, si);

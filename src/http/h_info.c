@@ -54,6 +54,18 @@ void rc__h_info(const rc_http_req *req, rc_http_res *res) {
     rc__http_json_str(&b, env->http_addr, strlen(env->http_addr));
     rc_buf_puts(&b, ",\"resp\":");
     rc__http_json_str(&b, resp, strlen(resp));
+    rc_store_cluster_info ci;
+    if (rc_store_cluster_info_get(env->st, &ci)) { /* cluster mode: docs/cluster.md */
+        rc_buf_printf(&b, ",\"cluster\":{\"connected\":%s,\"serving\":%s,\"applied_seq\":%" PRIu64
+                          ",\"stream_last_seq\":%" PRIu64 ",\"lag\":%" PRIu64
+                          ",\"published_messages\":%" PRIu64 ",\"coalesced_requests\":%" PRIu64
+                          ",\"waiting_requests\":%" PRIu64 ",\"refusing_reason\":",
+                      ci.connected ? "true" : "false", ci.refusing ? "false" : "true", ci.applied,
+                      ci.stream_last, ci.lag, ci.published, ci.coalesced, ci.waiting);
+        if (ci.refusing) rc__http_json_str(&b, ci.why, strlen(ci.why));
+        else rc_buf_puts(&b, "null");
+        rc_buf_putc(&b, '}');
+    }
     rc_buf_putc(&b, '}');
     rc__http_res_send(res, 200, "application/json", b.p, b.len);
     rc_buf_free(&b);

@@ -117,6 +117,31 @@ void rc__http_metrics_write(rc_http_metrics *m, rc_http_env *env, rc_buf *out) {
         route_label(r, out);
         rc_buf_printf(out, "} %" PRIu64 "\n", cum);
     }
+    rc_store_cluster_info ci;
+    if (rc_store_cluster_info_get(env->st, &ci)) { /* cluster mode: docs/cluster.md */
+        rc_buf_printf(out, "# HELP redcar_cluster_connected 1 while connected to a NATS server.\n"
+                           "# TYPE redcar_cluster_connected gauge\nredcar_cluster_connected %d\n"
+                           "# HELP redcar_cluster_serving 0 while the node refuses writes (see /health).\n"
+                           "# TYPE redcar_cluster_serving gauge\nredcar_cluster_serving %d\n"
+                           "# HELP redcar_cluster_applied_seq Last stream sequence applied locally.\n"
+                           "# TYPE redcar_cluster_applied_seq gauge\nredcar_cluster_applied_seq %" PRIu64 "\n"
+                           "# HELP redcar_cluster_stream_last_seq The stream's last sequence as last seen.\n"
+                           "# TYPE redcar_cluster_stream_last_seq gauge\n"
+                           "redcar_cluster_stream_last_seq %" PRIu64 "\n"
+                           "# HELP redcar_cluster_lag Stream messages not yet applied locally.\n"
+                           "# TYPE redcar_cluster_lag gauge\nredcar_cluster_lag %" PRIu64 "\n"
+                           "# HELP redcar_cluster_published_messages_total Messages this node published.\n"
+                           "# TYPE redcar_cluster_published_messages_total counter\n"
+                           "redcar_cluster_published_messages_total %" PRIu64 "\n"
+                           "# HELP redcar_cluster_coalesced_requests_total Requests that shared a message.\n"
+                           "# TYPE redcar_cluster_coalesced_requests_total counter\n"
+                           "redcar_cluster_coalesced_requests_total %" PRIu64 "\n"
+                           "# HELP redcar_cluster_waiting_requests Requests published or queued, not answered.\n"
+                           "# TYPE redcar_cluster_waiting_requests gauge\n"
+                           "redcar_cluster_waiting_requests %" PRIu64 "\n",
+                      ci.connected, !ci.refusing, ci.applied, ci.stream_last, ci.lag, ci.published,
+                      ci.coalesced, ci.waiting);
+    }
     rc_buf_puts(out, "# HELP redcar_subscribers Live subscribers of the hub (both doors).\n"
                      "# TYPE redcar_subscribers gauge\n");
     rc_buf_printf(out, "redcar_subscribers %zu\n", rc_hub_subscribers(env->hub));

@@ -121,6 +121,19 @@ void rc__r_cmd_info(rc__call *c) {
             rc_buf_puts(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
             any = 1;
         }
+        rc_store_cluster_info ci;
+        if (want(sec, "cluster") && rc_store_cluster_info_get(d->st, &ci)) { /* docs/cluster.md */
+            rc_buf_printf(&b, "# Cluster\r\ncluster_enabled:1\r\ncluster_connected:%d\r\n"
+                              "cluster_serving:%d\r\ncluster_refusing_reason:%s\r\n"
+                              "cluster_applied_seq:%llu\r\ncluster_stream_last_seq:%llu\r\n"
+                              "cluster_lag:%llu\r\ncluster_published_messages:%llu\r\n"
+                              "cluster_coalesced_requests:%llu\r\ncluster_waiting_requests:%llu\r\n\r\n",
+                          ci.connected, !ci.refusing, ci.why, (unsigned long long)ci.applied,
+                          (unsigned long long)ci.stream_last, (unsigned long long)ci.lag,
+                          (unsigned long long)ci.published, (unsigned long long)ci.coalesced,
+                          (unsigned long long)ci.waiting);
+            any = 1;
+        }
         if (want(sec, "keyspace")) {
             rc_buf_puts(&b, "# Keyspace\r\n");
             if (s.keys)

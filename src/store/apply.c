@@ -45,13 +45,21 @@
  * client forever. */
 #define TXN_MAX_RUNS 64
 #define NBUCKETS 1024
+/* Coalescing: plain appends are published at once while fewer than
+ * MAX_FLYING of their messages wait for the stream's ack; beyond that they
+ * queue, and each ack publishes what queued meanwhile as one message (at
+ * most MAX_PARTS requests and about MAX_COALESCED bytes). Under load,
+ * messages grow instead of multiplying; alone, a write waits for nothing. */
+#define MAX_FLYING 16
+#define MAX_PARTS 512
+#define MAX_COALESCED (256 * 1024)
 /* A private status: the dry run succeeded and rolled itself back. */
 #define RC__DRY 1000
 
 typedef enum { P_APPEND, P_TXN } pkind;
 
 typedef struct pend {
-    struct pend *next;        /* bucket chain, or the waiting list */
+    struct pend *next;        /* bucket chain, the waiting list, or the queue */
     rc_store *st;
     uint64_t token;
     int64_t since_ms;         /* when published (rc__now_ms), for rc_store_sweep_pending */
@@ -70,6 +78,8 @@ typedef struct pend {
     char msgid[48];
     rc_append_item *items;    /* lookups of a duplicate */
     size_t n_items;
+    uint64_t *more;           /* a coalesced message's lead: the other requests' tokens */
+    size_t n_more;
     rc_err err;
 } pend;
 
@@ -78,6 +88,12 @@ typedef struct rc__cluster {
     pthread_mutex_t mu;
     pend *buckets[NBUCKETS];  /* (mu) published, waiting for their apply */
     pend *waiting;            /* (mu) waiting for the local position to advance */
+    pend *q_head, *q_tail;    /* (mu) plain appends waiting to be coalesced */
+    uint64_t flying[MAX_FLYING]; /* (mu) tokens of plain-append messages not yet acked */
+    int n_flying;             /* (mu) */
+    int flushing;             /* (mu) a thread is publishing the queue */
+    uint64_t published;       /* (mu) messages published (stats) */
+    uint64_t coalesced;       /* (mu) requests that shared a message with others (stats) */
     uint64_t next_token;      /* (mu) */
     uint64_t applied;         /* (mu) last applied and durable stream seq */
     int failed;               /* (mu) an apply failed: the loop must resync */
@@ -98,6 +114,7 @@ static void pend_free(pend *p) {
     if (p->r) rc__req_free(p->r);
     rc_buf_free(&p->body);
     free(p->items);
+    free(p->more);
     free(p);
 }
 
@@ -192,6 +209,7 @@ static int publish(rc_store *st, pend *p, int64_t expect_seq, const char *expect
     p->token = ++cl->next_token;
     p->since_ms = rc__now_ms();
     pend_put(cl, p);
+    cl->published++;
     pthread_mutex_unlock(&cl->mu);
     rc_repl_pub m = {.token = p->token,
                      .msgid = p->msgid,
@@ -209,6 +227,155 @@ static int publish(rc_store *st, pend *p, int64_t expect_seq, const char *expect
         pthread_mutex_unlock(&cl->mu);
     }
     return rc;
+}
+
+
+/* ---- coalescing plain appends ------------------------------------------- */
+
+/* Under mu. */
+static int fly_remove(rc__cluster *cl, uint64_t token) {
+    for (int i = 0; i < cl->n_flying; i++)
+        if (cl->flying[i] == token) {
+            cl->flying[i] = cl->flying[--cl->n_flying];
+            return 1;
+        }
+    return 0;
+}
+
+/* Publish p (its token already counted in flying) with the others of its
+ * message (p->more, already in the buckets). On error nothing is
+ * registered: the caller fails p and the others. */
+static int publish_parts(rc_store *st, pend *p, const rc_buf *body, const char *parts,
+                         const char *msgid, rc_err *err) {
+    rc__cluster *cl = st->cl;
+    pthread_mutex_lock(&cl->mu);
+    p->since_ms = rc__now_ms();
+    pend_put(cl, p);
+    cl->published++;
+    pthread_mutex_unlock(&cl->mu);
+    rc_repl_pub m = {.token = p->token, .msgid = msgid, .body = body->p, .len = body->len,
+                     .parts = parts, .expect_seq = RC_EXPECT_ANY};
+    int rc = cl->repl.publish(cl->repl.ctx, &m, err);
+    if (rc) {
+        pthread_mutex_lock(&cl->mu);
+        pend_take(cl, p->token);
+        fly_remove(cl, p->token);
+        pthread_mutex_unlock(&cl->mu);
+    }
+    return rc;
+}
+
+/* A request on its own: the message is exactly what it would have been
+ * without coalescing (its id dedups a client's retry). */
+static int publish_lead(rc_store *st, pend *p, rc_err *err) {
+    return publish_parts(st, p, &p->body, NULL, p->msgid, err);
+}
+
+/* Publish what queued, as messages of up to MAX_PARTS requests, while
+ * fewer than MAX_FLYING are in flight. Called after each ack (and so never
+ * by the thread that queued a request: their errors come by completion). */
+static void flush(rc_store *st) {
+    rc__cluster *cl = st->cl;
+    rc_buf body, parts;
+    rc_buf_init(&body);
+    rc_buf_init(&parts);
+    pthread_mutex_lock(&cl->mu);
+    if (cl->flushing) { /* re-entered from a synchronous ack: the loop below goes on */
+        pthread_mutex_unlock(&cl->mu);
+        return;
+    }
+    cl->flushing = 1;
+    while (cl->q_head && cl->n_flying < MAX_FLYING) {
+        /* Take a message's worth off the queue: ours alone from here. */
+        pend *lead = cl->q_head, *last = lead;
+        size_t n = 1, bytes = lead->body.len;
+        while (last->next && n < MAX_PARTS && bytes + last->next->body.len <= MAX_COALESCED) {
+            last = last->next;
+            bytes += last->body.len;
+            n++;
+        }
+        cl->q_head = last->next;
+        if (!cl->q_head) cl->q_tail = NULL;
+        last->next = NULL;
+        cl->flying[cl->n_flying++] = lead->token;
+        int refuse = cl->refuse;
+        rc_err e;
+        rc_err_clear(&e);
+        if (refuse) rc_err_set(&e, refuse, "cluster: %s", cl->refuse_why);
+        pthread_mutex_unlock(&cl->mu);
+
+        int rc = refuse;
+        uint64_t *more = n > 1 ? malloc((n - 1) * sizeof *more) : NULL;
+        if (!rc && n > 1 && !more) rc = rc_err_set(&e, RC_NOMEM, "out of memory");
+        if (!rc && n > 1) {
+            /* One JSON array of every request's events; Rc-Parts tells the
+             * apply where each request's events begin. The id is a hash of
+             * the requests' ids: the same requests, the same message. */
+            rc_buf_reset(&body);
+            rc_buf_reset(&parts);
+            rc_buf_putc(&body, '[');
+            uint64_t h = 0xcbf29ce484222325ULL;
+            size_t k = 0;
+            for (pend *o = lead; o; o = o->next) {
+                if (o != lead) more[k++] = o->token;
+                if (body.len > 1) rc_buf_putc(&body, ',');
+                rc_buf_append(&body, o->body.p + 1, o->body.len - 2); /* inside its [ ] */
+                rc_buf_printf(&parts, "%s%" PRIu64 ":%zu", parts.len ? "," : "", o->token, o->r->n);
+                for (const char *c = o->msgid; *c; c++) h = (h ^ (unsigned char)*c) * 0x100000001b3ULL;
+            }
+            rc_buf_putc(&body, ']');
+            rc_buf_putc(&parts, '\0');
+            char msgid[48];
+            snprintf(msgid, sizeof msgid, "rc1-c%016" PRIx64 "%08zx", h, n);
+            pend *others = lead->next;
+            lead->next = NULL;
+            lead->more = more;
+            lead->n_more = n - 1;
+            pthread_mutex_lock(&cl->mu);
+            cl->coalesced += n;
+            for (pend *o = others, *nx; o; o = nx) { /* registered first: the ack may beat us */
+                nx = o->next;
+                o->since_ms = rc__now_ms();
+                pend_put(cl, o);
+            }
+            pthread_mutex_unlock(&cl->mu);
+            rc = publish_parts(st, lead, &body, parts.p, msgid, &e);
+        } else if (!rc) {
+            rc = publish_lead(st, lead, &e);
+        } else {
+            free(more);
+            pthread_mutex_lock(&cl->mu);
+            fly_remove(cl, lead->token);
+            pthread_mutex_unlock(&cl->mu);
+        }
+        if (rc) { /* nothing published: fail the message's requests */
+            pend *failed = lead->next ? lead->next : NULL; /* (still chained: not registered) */
+            lead->next = NULL;
+            if (lead->more) {
+                pthread_mutex_lock(&cl->mu);
+                for (size_t i = 0; i < lead->n_more; i++) {
+                    pend *o = pend_take(cl, lead->more[i]);
+                    if (o) {
+                        o->next = failed;
+                        failed = o;
+                    }
+                }
+                pthread_mutex_unlock(&cl->mu);
+            }
+            pend_finish(lead, rc, &e, NULL, 0);
+            while (failed) {
+                pend *o = failed;
+                failed = o->next;
+                o->next = NULL;
+                pend_finish(o, rc, &e, NULL, 0);
+            }
+        }
+        pthread_mutex_lock(&cl->mu);
+    }
+    cl->flushing = 0;
+    pthread_mutex_unlock(&cl->mu);
+    rc_buf_free(&body);
+    rc_buf_free(&parts);
 }
 
 int rc__cl_append(rc_store *st, rc__req *r, rc_err *err) {
@@ -233,7 +400,28 @@ int rc__cl_append(rc_store *st, rc__req *r, rc_err *err) {
     p->done = r->done;
     p->arg = r->arg;
     p->r = r;
-    rc = publish(st, p, r->expect_seq, r->expect_subject, 0, err);
+    if (r->expect_seq == RC_EXPECT_ANY && r->n) {
+        /* Coalescable: publish now while few are in flight, else queue for
+         * the next ack (rc_store_published -> flush). Queued requests learn
+         * a publish error from their completion, on the ack's thread. */
+        pthread_mutex_lock(&cl->mu);
+        if (!cl->q_head && !cl->flushing && cl->n_flying < MAX_FLYING) {
+            p->token = ++cl->next_token;
+            cl->flying[cl->n_flying++] = p->token;
+            pthread_mutex_unlock(&cl->mu);
+            rc = publish_lead(st, p, err);
+        } else {
+            p->token = ++cl->next_token;
+            p->since_ms = rc__now_ms();
+            if (cl->q_tail) cl->q_tail->next = p;
+            else cl->q_head = p;
+            cl->q_tail = p;
+            pthread_mutex_unlock(&cl->mu);
+            return RC_OK;
+        }
+    } else {
+        rc = publish(st, p, r->expect_seq, r->expect_subject, 0, err);
+    }
     if (rc) {
         p->r = NULL; /* the caller frees the request */
         pend_free(p);
@@ -452,26 +640,41 @@ void rc_store_published(rc_store *st, uint64_t token, int status, uint64_t strea
     rc__cluster *cl = st->cl;
     if (!cl) return;
     pthread_mutex_lock(&cl->mu);
-    pend *p = NULL;
+    int flew = fly_remove(cl, token);
+    pend *p = NULL, *ready = NULL, *failed = NULL;
     if (status != RC_OK || duplicate) p = pend_take(cl, token);
-    if (!p) { /* stored: its apply answers it (or already did) */
-        pthread_mutex_unlock(&cl->mu);
-        return;
+    /* A coalesced message: its other requests share the answer. */
+    for (size_t i = 0; p && i < p->n_more; i++) {
+        pend *o = pend_take(cl, p->more[i]);
+        if (!o) continue;
+        if (status == RC_OK) { /* duplicate: waits like its lead */
+            o->wait_seq = stream_seq;
+            o->next = cl->waiting;
+            cl->waiting = o;
+        } else {
+            o->next = failed;
+            failed = o;
+        }
     }
-    pend *ready = NULL;
-    if (status == RC_OK || (status == RC_CONFLICT && p->kind == P_TXN)) {
+    if (p && (status == RC_OK || (status == RC_CONFLICT && p->kind == P_TXN))) {
         /* A duplicate waits for the original message's apply; a transaction
          * that lost the race waits for more of the stream, then runs again. */
         p->wait_seq = stream_seq;
         p->next = cl->waiting;
         cl->waiting = p;
+        p = NULL;
         collect_ready(cl, &ready);
-        pthread_mutex_unlock(&cl->mu);
-        resume_all(ready);
-        return;
     }
     pthread_mutex_unlock(&cl->mu);
-    pend_finish(p, status, err, NULL, 0);
+    if (p) pend_finish(p, status, err, NULL, 0);
+    while (failed) {
+        pend *o = failed;
+        failed = o->next;
+        o->next = NULL;
+        pend_finish(o, status, err, NULL, 0);
+    }
+    resume_all(ready);
+    if (flew) flush(st); /* room in flight: what queued meanwhile goes as one message */
 }
 
 /* ---- applying the stream ------------------------------------------------- */
@@ -488,6 +691,9 @@ typedef struct applying {
     size_t n;
     void *state;              /* consumer changeset (a copy), or NULL */
     size_t state_len;
+    uint64_t *ptok;           /* a coalesced message: each request's token ... */
+    size_t *pn;               /* ... and number of events, in body order */
+    size_t n_parts;
     int bad;                  /* the body is not a batch of events: skipped */
     int refused;              /* its expectation failed: applied nothing */
     rc_err why;
@@ -498,6 +704,8 @@ static void applying_free(applying *a) {
     free(a->evs);
     free(a->expect_subject);
     free(a->state);
+    free(a->ptok);
+    free(a->pn);
     free(a);
 }
 
@@ -555,6 +763,12 @@ static int apply_fn(rc_txn *tx, void *arg, rc_err *err) {
     if (a->stream_seq != pos + 1)
         return rc_err_set(err, RC_INTERNAL, "cluster: stream seq %" PRIu64 " after local position "
                           "%" PRIu64 " (a gap)", a->stream_seq, pos);
+    /* One savepoint for the whole message (its events, its consumer
+     * changes, its position), not one per event: a failure undoes it all. */
+    rc__req *r = rc__txn_req(tx);
+    int s = sqlite3_exec(st->wdb, "SAVEPOINT rc_ap", NULL, NULL, NULL);
+    if (s != SQLITE_OK) return rc__sqlite_err(st->wdb, s, err, "cluster: apply");
+    r->own_sp = 1;
     int64_t clock = st->now_ms;
     st->now_ms = a->time_ms; /* apply's clock is the stream's, the same on every node */
     if (!a->bad && a->expect_seq != RC_EXPECT_ANY) rc = check_expect(st, a, err);
@@ -565,21 +779,28 @@ static int apply_fn(rc_txn *tx, void *arg, rc_err *err) {
     }
     if (!rc && !a->bad && !a->refused && a->state) rc = apply_state(st, a, err);
     st->now_ms = clock;
-    if (rc) return rc;
-    sqlite3_stmt *s = st->cl->put;
-    sqlite3_bind_int64(s, 1, (sqlite3_int64)a->stream_seq);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)st->head);
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE) return rc__sqlite_err(st->wdb, r, err, "recording the stream position");
-    return RC_OK;
+    if (!rc) {
+        sqlite3_stmt *put = st->cl->put;
+        sqlite3_bind_int64(put, 1, (sqlite3_int64)a->stream_seq);
+        sqlite3_bind_int64(put, 2, (sqlite3_int64)st->head);
+        s = sqlite3_step(put);
+        sqlite3_reset(put);
+        if (s != SQLITE_DONE) rc = rc__sqlite_err(st->wdb, s, err, "recording the stream position");
+    }
+    r->own_sp = 0;
+    r->sp_open = 0; /* (run_request restores head; nothing of ours for it to undo) */
+    if (!sqlite3_get_autocommit(st->wdb)) {
+        if (rc) sqlite3_exec(st->wdb, "ROLLBACK TO rc_ap", NULL, NULL, NULL);
+        sqlite3_exec(st->wdb, "RELEASE rc_ap", NULL, NULL, NULL);
+    }
+    return rc;
 }
 
 static void apply_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
                        size_t n) {
     applying *a = arg;
     rc__cluster *cl = a->st->cl;
-    pend *p = NULL, *ready = NULL;
+    pend *p = NULL, *ready = NULL, *parts = NULL;
     pthread_mutex_lock(&cl->mu);
     if (status != RC_OK) {
         if (!cl->failed) {
@@ -588,10 +809,39 @@ static void apply_done(void *arg, int status, const rc_err *err, const rc_append
         }
     } else {
         if (a->stream_seq > cl->applied) cl->applied = a->stream_seq;
-        if (a->mine) p = pend_take(cl, a->token);
+        if (a->mine && a->n_parts) { /* in body order, for their share of items */
+            pend **tail = &parts;
+            for (size_t i = 0; i < a->n_parts; i++) {
+                pend *o = pend_take(cl, a->ptok[i]);
+                if (!o) continue; /* (failed meanwhile) */
+                o->wait_seq = i; /* (reused: its part's index) */
+                *tail = o;
+                tail = &o->next;
+            }
+        } else if (a->mine) {
+            p = pend_take(cl, a->token);
+        }
         collect_ready(cl, &ready);
     }
     pthread_mutex_unlock(&cl->mu);
+    if (parts) {
+        size_t total = 0;
+        for (size_t i = 0; i < a->n_parts; i++) total += a->pn[i];
+        while (parts) {
+            pend *o = parts;
+            parts = o->next;
+            o->next = NULL;
+            size_t off = 0;
+            for (size_t i = 0; i < o->wait_seq; i++) off += a->pn[i];
+            if (a->bad || total != n) {
+                if (!a->bad) rc_err_set(&a->why, RC_INTERNAL, "cluster: stream seq %" PRIu64
+                                        " holds %zu events, its parts %zu", a->stream_seq, n, total);
+                pend_finish(o, RC_INTERNAL, &a->why, NULL, 0);
+            } else {
+                pend_finish(o, RC_OK, NULL, items + off, a->pn[o->wait_seq]);
+            }
+        }
+    }
     if (status != RC_OK)
         RC_WARN("cluster", "apply of stream seq %" PRIu64 " failed: %s", a->stream_seq,
                 rc_err_msg(err));
@@ -617,6 +867,23 @@ int rc_store_apply(rc_store *st, const rc_repl_msg *m, rc_err *err) {
     if (m->expect_subject && !(a->expect_subject = strdup(m->expect_subject))) {
         applying_free(a);
         return rc_err_set(err, RC_NOMEM, "out of memory");
+    }
+    if (m->parts) { /* "token:n,token:n,..." */
+        size_t cap = 1;
+        for (const char *c = m->parts; *c; c++) cap += *c == ',';
+        a->ptok = malloc(cap * sizeof *a->ptok);
+        a->pn = malloc(cap * sizeof *a->pn);
+        if (!a->ptok || !a->pn) {
+            applying_free(a);
+            return rc_err_set(err, RC_NOMEM, "out of memory");
+        }
+        for (const char *c = m->parts; *c && a->n_parts < cap;) {
+            char *end;
+            a->ptok[a->n_parts] = strtoull(c, &end, 10);
+            if (*end != ':') break;
+            a->pn[a->n_parts++] = (size_t)strtoull(end + 1, &end, 10);
+            c = *end == ',' ? end + 1 : end;
+        }
     }
     size_t len = m->len;
     if (m->state_len) {
@@ -666,6 +933,11 @@ int rc_store_apply_failed(rc_store *st, rc_err *why) {
 static pend *take_all(rc__cluster *cl) {
     pend *all = cl->waiting;
     cl->waiting = NULL;
+    if (cl->q_tail) { /* queued, not published */
+        cl->q_tail->next = all;
+        all = cl->q_head;
+        cl->q_head = cl->q_tail = NULL;
+    }
     for (size_t i = 0; i < NBUCKETS; i++)
         while (cl->buckets[i]) {
             pend *p = cl->buckets[i];
@@ -738,6 +1010,26 @@ void rc_store_refuse_writes(rc_store *st, int status, const char *why) {
     pend *all = status ? take_all(cl) : NULL;
     pthread_mutex_unlock(&cl->mu);
     fail_list(all, status, msg);
+}
+
+int rc_store_cluster_info_get(rc_store *st, rc_store_cluster_info *out) {
+    rc__cluster *cl = st ? st->cl : NULL;
+    if (!cl) return 0;
+    memset(out, 0, sizeof *out);
+    if (cl->repl.state) cl->repl.state(cl->repl.ctx, &out->connected, &out->stream_last);
+    pthread_mutex_lock(&cl->mu);
+    out->applied = cl->applied;
+    out->published = cl->published;
+    out->coalesced = cl->coalesced;
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (pend *p = cl->buckets[i]; p; p = p->next) out->waiting++;
+    for (pend *p = cl->waiting; p; p = p->next) out->waiting++;
+    for (pend *p = cl->q_head; p; p = p->next) out->waiting++;
+    out->refusing = cl->refuse;
+    snprintf(out->why, sizeof out->why, "%s", cl->refuse_why);
+    pthread_mutex_unlock(&cl->mu);
+    if (out->stream_last > out->applied) out->lag = out->stream_last - out->applied;
+    return 1;
 }
 
 int rc_store_refusing(rc_store *st, char *why, size_t n) {

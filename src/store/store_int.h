@@ -97,6 +97,10 @@ typedef struct rc__req {
     rc_txn_fn fn;
     void *fn_arg;
     int sp_open;             /* (writer) the request's savepoint is open */
+    int own_sp;              /* (writer) the function keeps one savepoint around all its
+                              * appends and undoes them itself on failure: rc_txn_append
+                              * opens none (cluster apply; a savepoint per event cost a
+                              * third of the writer's time there) */
     rc_append_done done;
     void *arg;
     rc_append_item *items;

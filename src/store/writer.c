@@ -1187,16 +1187,16 @@ int rc_txn_append(rc_txn *tx, rc_event *ev, rc_append_item *item, rc_err *err) {
     /* The request's savepoint opens at its first append: until then the
      * function has only read, so rolling back to it undoes exactly this
      * append. Later appends nest a savepoint of their own. */
-    int nested = r->sp_open;
-    int s = wstep(st, WS_SAVE);
+    int nested = r->sp_open, own = r->own_sp;
+    int s = own ? SQLITE_OK : wstep(st, WS_SAVE);
     if (s != SQLITE_OK) return rc__sqlite_err(st->wdb, s, err, "txn append");
-    r->sp_open = 1;
+    if (!own) r->sp_open = 1;
     rc_append_item it = {0, 0};
     rc = store_event(st, ev, st->scratch.p, st->scratch.len, tms, &it, err);
-    if (rc == RC_OK && nested && (s = wstep(st, WS_RELEASE)) != SQLITE_OK)
+    if (rc == RC_OK && nested && !own && (s = wstep(st, WS_RELEASE)) != SQLITE_OK)
         rc = rc__sqlite_err(st->wdb, s, err, "txn append");
     if (rc != RC_OK) {
-        if (!sqlite3_get_autocommit(st->wdb)) {
+        if (!own && !sqlite3_get_autocommit(st->wdb)) {
             wstep(st, WS_UNDO);
             if (nested) wstep(st, WS_RELEASE);
         }

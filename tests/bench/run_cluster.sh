@@ -87,6 +87,8 @@ for pipe in 1 16; do
         "$(python3 -c "print('%.2f' % (float('${c:-0}') / float('${s:-1}')))" 2>/dev/null || echo ?)"
 done
 
+command -v redis-cli >/dev/null &&
+    echo "node A: $(redis-cli -p "$A" info cluster | tr -d '\r' | grep -E 'published_messages|coalesced_requests' | tr '\n' ' ')"
 echo
 echo "publish-to-visible latency ($SAMPLES PUBLISH, one at a time)"
 /usr/bin/python3 - "$SINGLE" "$A" "$B" "$SAMPLES" <<'EOF'

@@ -289,6 +289,29 @@ def phase_doors(a, b):
     wait_for("MULTI on B", lambda: rb.mget("m1", "m2", "ctr") == [b"1", b"2", b"51"], timeout=20)
     t.check("MULTI/EXEC on A readable on B", rb.mget("m1", "m2", "ctr") == [b"1", b"2", b"51"])
     same_log(a, b, "both nodes hold the same log")
+    phase_state(a, b)
+
+
+def phase_state(a, b):
+    """Cluster state in /info, INFO and /metrics."""
+    st, info = a.json("GET", "/info")
+    cl = (info or {}).get("cluster") or {}
+    t.check("/info on A has the cluster state: connected, serving, applied, no lag once idle",
+            st == 200 and cl.get("connected") is True and cl.get("serving") is True
+            and cl.get("applied_seq", 0) > 1 and cl.get("refusing_reason") is None
+            and cl.get("published_messages", 0) > 0, repr(info))
+    wait_for("B's lag at 0", lambda: (b.json("GET", "/info")[1] or {}).get("cluster", {}).get("lag") == 0
+             and (b.json("GET", "/info")[1] or {})["cluster"]["stream_last_seq"] > 1, timeout=20)
+    t.check("/info on B: lag 0 behind stream_last_seq once idle", True)
+    rb = redis.Redis(port=b.resp_port, socket_timeout=15)
+    ic = rb.info("cluster")
+    t.check("INFO cluster on B", ic.get("cluster_enabled") == 1 and ic.get("cluster_connected") == 1
+            and ic.get("cluster_serving") == 1 and ic.get("cluster_applied_seq", 0) > 1, repr(ic))
+    st, _, body = a.http("GET", "/metrics")
+    text = body.decode()
+    t.check("/metrics on A: redcar_cluster_* gauges",
+            st == 200 and "redcar_cluster_connected 1" in text and "redcar_cluster_serving 1" in text
+            and "redcar_cluster_lag " in text and "redcar_cluster_applied_seq " in text, text[:200])
 
 
 def phase_pubsub(a, b):
@@ -564,6 +587,11 @@ def phase_ahead(tmp, nats, a, b):
     except redis.exceptions.ResponseError as e:
         t.check("RESP writes are refused", "ahead of the stream" in str(e), str(e))
     t.check("the local log is untouched", all_events(a) == before)
+    st, info = a.json("GET", "/info")
+    cl = (info or {}).get("cluster") or {}
+    t.check("/info says A is not serving, and why",
+            cl.get("serving") is False and "ahead of the stream" in (cl.get("refusing_reason") or ""),
+            repr(info))
 
 
 if __name__ == "__main__":

@@ -36,9 +36,18 @@ typedef struct msg {
     char *body;
     size_t len;
     size_t state_len;
+    char parts[4096];
     int64_t expect_seq;
     char expect_subject[64];
 } msg;
+
+/* Acks held back (a slow stream), to see appends queue and coalesce. */
+static int hold_acks;
+static struct held {
+    int from;
+    uint64_t token, seq;
+} held[64];
+static size_t n_held;
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static msg msgs[256];
@@ -72,9 +81,16 @@ static int publish(void *ctx, const rc_repl_pub *p, rc_err *err) {
     memcpy(m->body, p->body, p->len);
     m->len = p->len;
     m->state_len = p->state_len;
+    snprintf(m->parts, sizeof m->parts, "%s", p->parts ? p->parts : "");
     m->expect_seq = p->expect_seq;
     snprintf(m->expect_subject, sizeof m->expect_subject, "%s", p->expect_subject ? p->expect_subject : "");
     uint64_t seq = n_msgs;
+    if (hold_acks) {
+        ck_assert_uint_lt(n_held, 64);
+        held[n_held++] = (struct held){from, p->token, seq};
+        pthread_mutex_unlock(&log_mu);
+        return RC_OK;
+    }
     pthread_mutex_unlock(&log_mu);
     rc_store_published(stores[from], p->token, RC_OK, seq, 0, NULL);
     return RC_OK;
@@ -96,7 +112,8 @@ static void pump(int i) {
                           .expect_subject = m->expect_subject[0] ? m->expect_subject : NULL,
                           .body = m->body,
                           .len = m->len,
-                          .state_len = m->state_len};
+                          .state_len = m->state_len,
+                          .parts = m->parts[0] ? m->parts : NULL};
         rc_err err;
         ck_assert_int_eq(rc_store_apply(st, &rm, &err), RC_OK);
     }
@@ -126,7 +143,8 @@ static void *pumper(void *arg) {
                                   .expect_subject = m->expect_subject[0] ? m->expect_subject : NULL,
                                   .body = m->body,
                                   .len = m->len,
-                                  .state_len = m->state_len};
+                                  .state_len = m->state_len,
+                                  .parts = m->parts[0] ? m->parts : NULL};
                 rc_err err;
                 if (rc_store_apply(stores[i], &rm, &err) != RC_OK) break;
             }
@@ -150,7 +168,7 @@ static void open_two(void) {
         o.dir = d;
         rc_err err;
         ck_assert_int_eq(rc_store_open(&stores[i], &o, &err), RC_OK);
-        rc_replicator r = {publish, &ids[i]};
+        rc_replicator r = {publish, &ids[i], NULL};
         ck_assert_int_eq(rc_store_set_replicator(stores[i], &r, &err), RC_OK);
     }
 }
@@ -518,6 +536,49 @@ START_TEST(test_consumer_state_replicated) {
 }
 END_TEST
 
+START_TEST(test_appends_coalesce_while_acks_wait) {
+    open_two();
+    hold_acks = 1;
+    n_held = 0;
+    outcome o[40];
+    for (int k = 0; k < 40; k++) {
+        char id[8];
+        snprintf(id, sizeof id, "q%d", k + 1);
+        append(0, id, "s", RC_EXPECT_ANY, &o[k]);
+    }
+    /* 16 in flight, one message each; the rest queued behind them */
+    ck_assert_uint_eq(n_msgs, 16);
+    hold_acks = 0;
+    size_t n = n_held;
+    n_held = 0;
+    for (size_t i = 0; i < n; i++) /* the acks arrive: the queue goes as one message */
+        rc_store_published(stores[held[i].from], held[i].token, RC_OK, held[i].seq, 0, NULL);
+    ck_assert_uint_eq(n_msgs, 17);
+    ck_assert_ptr_nonnull(strchr(msgs[16].parts, ','));
+    pump_all();
+    for (int k = 0; k < 40; k++) {
+        ck_assert_int_eq(atomic_load(&o[k].done), 1);
+        ck_assert_int_eq(o[k].status, RC_OK);
+        ck_assert_uint_eq(o[k].seq, (uint64_t)k + 1); /* each request its own seq */
+        ck_assert_int_eq(o[k].duplicate, 0);
+    }
+    char la[4096], lb[4096];
+    log_of(0, la);
+    log_of(1, lb);
+    ck_assert_str_eq(la, lb);
+    /* a client's retry of one coalesced event: stored once, answered duplicate */
+    outcome r;
+    append(1, "q20", "s", RC_EXPECT_ANY, &r);
+    pump_all();
+    ck_assert_int_eq(r.status, RC_OK);
+    ck_assert_uint_eq(r.seq, 20);
+    ck_assert_int_eq(r.duplicate, 1);
+    log_of(0, la);
+    ck_assert_str_eq(la, lb);
+    close_two();
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("store_apply");
     TCase *tc = tcase_create("apply");
@@ -529,6 +590,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_redelivery_skipped_gap_fails);
     tcase_add_test(tc, test_refusal_fails_waiting_writes);
     tcase_add_test(tc, test_consumer_state_replicated);
+    tcase_add_test(tc, test_appends_coalesce_while_acks_wait);
     suite_add_tcase(s, tc);
     return s;
 }
