@@ -14,6 +14,9 @@ nodes started with --cluster.
      when B is killed (SIGKILL) the events its member held are redelivered
      to the member on A (at least once, none lost); B, started again,
      holds the same consumer state as A;
+  2c. a webhook subscription created on A is known on B; events appended on
+     B are all delivered to its sink (at least once) by the nodes' push
+     workers, which share its leases; deleting it on B removes it on A;
   3. faults: while clients keep writing through both nodes with retries,
      one nats-server and one redcar node are killed (SIGKILL); no
      acknowledged event is lost or duplicated, and the killed node, started
@@ -36,6 +39,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis
 
@@ -197,6 +201,7 @@ def main():
         phase_doors(a, b)
         phase_pubsub(a, b)
         phase_consumers(a, b)
+        phase_webhooks(a, b)
         phase_faults(nats, a, b)
         phase_seed(nats, a, nodes)
         phase_ahead(tmp, nats, a, b)
@@ -424,6 +429,59 @@ def phase_consumers(a, b):
                 True)
     except RuntimeError as e:
         t.check("B, restarted, holds the group's state as A does", False, str(e)[:300])
+
+
+def phase_webhooks(a, b):
+    """A push subscription is replicated consumer state too."""
+    got = []
+    lock = threading.Lock()
+
+    class Sink(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                got.append((self.headers.get("ce-source"), self.headers.get("ce-id")))
+            self.send_response(204)
+            self.end_headers()
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        sink = "http://127.0.0.1:%d/hook" % srv.server_address[1]
+        st, sub = a.json("POST", "/subscriptions", json.dumps(
+            {"id": "wh1", "sink": sink, "filters": [{"exact": {"source": "/wh"}}]}))
+        t.check("webhook subscription created on A", st == 201, "%s %s" % (st, sub))
+        try:
+            wait_for("the subscription on B", lambda: b.json("GET", "/subscriptions/wh1")[0] == 200, timeout=20)
+            t.check("B knows the subscription", True)
+        except RuntimeError as e:
+            t.check("B knows the subscription", False, str(e)[:300])
+        n = 30
+        st, body = post(b, [event("/wh", i) for i in range(1, n + 1)])
+        t.check("30 events for the webhook appended on B", st in (200, 201), "%s %s" % (st, body))
+        want = {("/wh", str(i)) for i in range(1, n + 1)}
+        try:
+            wait_for("every event at the sink", lambda: want <= set(got), timeout=60)
+        except RuntimeError:
+            pass
+        with lock:
+            seen = list(got)
+        t.check("every event delivered to the webhook at least once (%d deliveries for %d events)"
+                % (len(seen), n), want <= set(seen), repr(sorted(want - set(seen))[:5]))
+        st, _, _ = b.http("DELETE", "/subscriptions/wh1")
+        t.check("subscription deleted on B", st in (200, 204), str(st))
+        try:
+            wait_for("the subscription gone on A", lambda: a.json("GET", "/subscriptions/wh1")[0] == 404, timeout=20)
+            t.check("the subscription is gone on A too", True)
+        except RuntimeError as e:
+            t.check("the subscription is gone on A too", False, str(e)[:300])
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 OPS = int(os.environ.get("REDCAR_CLUSTER_OPS", "200"))
