@@ -24,6 +24,7 @@
 #include "tmpdir.h"
 #include "redcar/consumer.h"
 #include "redcar/store.h"
+#include "check_main.h"
 
 RC_TEST_TMPDIR("rc-store-apply")
 
@@ -599,9 +600,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return rc_test_run(suite());
 }
