@@ -360,13 +360,21 @@ def read_log(srv):
 
 
 def read_kv(srv):
-    st, body = srv.request("GET", "/kv?limit=100000", timeout=60)
-    if st != 200:
-        raise RuntimeError("GET /kv answered %d %s" % (st, body[:200]))
-    doc = json.loads(body)
-    if doc["count"] >= 100000:
-        raise RuntimeError("too many keys for one page")
-    return {it["key"]: (it.get("value"), it.get("mod_seq")) for it in doc["items"]}
+    """The whole KV view, a page at a time (key= is the inclusive start of the next page)."""
+    out, start, page = {}, None, 50000
+    while True:
+        path = "/kv?limit=%d" % page
+        if start is not None:
+            path += "&key=" + urllib.parse.quote(start, safe="")
+        st, body = srv.request("GET", path, timeout=60)
+        if st != 200:
+            raise RuntimeError("GET /kv answered %d %s" % (st, body[:200]))
+        items = json.loads(body)["items"]
+        for it in items:
+            out[it["key"]] = (it.get("value"), it.get("mod_seq"))
+        if len(items) < page:
+            return out
+        start = items[-1]["key"]
 
 
 def offline_check(srv, label):
