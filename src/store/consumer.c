@@ -1617,24 +1617,40 @@ int rc_consumer_list(rc_store *st, rc_consumer_fn fn, void *arg, rc_err *err) {
     return read_infos(st, NULL, fn, arg, err);
 }
 
-int rc_consumer_pending_list(rc_store *st, const char *name, const char *member, uint64_t after,
-                             size_t limit, rc_consumer_pending_fn fn, void *arg, rc_err *err) {
-    int rc = check_name("name", name, err);
-    if (rc) return rc;
-    if (member && (rc = check_name("member", member, err))) return rc;
+/* A read of one consumer's rows on a pooled connection: BEGIN (one
+ * snapshot for the existence check and the rows), then RC_NOT_FOUND if
+ * there is no such consumer. On RC_OK the caller ends the transaction with
+ * COMMIT and gives the connection back; on an error nothing is left open. */
+static int read_consumer_begin(rc_store *st, const char *name, rc__rconn **out, rc_err *err) {
     rc__rconn *c = rc__rconn_get(st);
-    if ((rc = rstep(c, "BEGIN", err))) {
+    int rc = rstep(c, "BEGIN", err);
+    if (rc) {
         rc__rconn_put(st, c);
         return rc;
     }
+    *out = c;
     sqlite3_stmt *s;
     if ((rc = rc__rconn_stmt(c, "SELECT 1 FROM consumers WHERE name=?1", &s, err)) == RC_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(s) != SQLITE_ROW) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
         sqlite3_reset(s);
     }
-    if (rc == RC_OK &&
-        (rc = rc__rconn_stmt(c,
+    if (rc) {
+        rstep(c, "COMMIT", NULL);
+        rc__rconn_put(st, c);
+    }
+    return rc;
+}
+
+int rc_consumer_pending_list(rc_store *st, const char *name, const char *member, uint64_t after,
+                             size_t limit, rc_consumer_pending_fn fn, void *arg, rc_err *err) {
+    int rc = check_name("name", name, err);
+    if (rc) return rc;
+    if (member && (rc = check_name("member", member, err))) return rc;
+    rc__rconn *c;
+    if ((rc = read_consumer_begin(st, name, &c, err))) return rc;
+    sqlite3_stmt *s;
+    if ((rc = rc__rconn_stmt(c,
                              member ? "SELECT seq,member,deliveries,last_ms,due_ms FROM "
                                       "consumer_pending WHERE consumer=?1 AND seq>?2 AND "
                                       "member=?4 ORDER BY seq LIMIT ?3"
@@ -1671,19 +1687,10 @@ int rc_consumer_members(rc_store *st, const char *name, rc_consumer_member_fn fn
                         rc_err *err) {
     int rc = check_name("name", name, err);
     if (rc) return rc;
-    rc__rconn *c = rc__rconn_get(st);
-    if ((rc = rstep(c, "BEGIN", err))) {
-        rc__rconn_put(st, c);
-        return rc;
-    }
+    rc__rconn *c;
+    if ((rc = read_consumer_begin(st, name, &c, err))) return rc;
     sqlite3_stmt *s;
-    if ((rc = rc__rconn_stmt(c, "SELECT 1 FROM consumers WHERE name=?1", &s, err)) == RC_OK) {
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(s) != SQLITE_ROW) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
-        sqlite3_reset(s);
-    }
-    if (rc == RC_OK &&
-        (rc = rc__rconn_stmt(c, "SELECT member,seen_ms,active_ms FROM consumer_members "
+    if ((rc = rc__rconn_stmt(c, "SELECT member,seen_ms,active_ms FROM consumer_members "
                                 "WHERE consumer=?1 ORDER BY member", &s, err)) == RC_OK) {
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         int r;
