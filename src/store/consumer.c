@@ -1516,13 +1516,7 @@ int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *qy, rc_stored
     sqlite3_stmt *s = NULL;
     int r = sqlite3_prepare_v2(wconn(st), sql, -1, &s, NULL);
     if (r != SQLITE_OK) return rc__sqlite_err(wconn(st), r, err, "txn scan: preparing");
-    uint64_t lo = qy->from;
-    if (qy->after && qy->after + 1 > lo) lo = qy->after + 1;
-    if (lo) sqlite3_bind_int64(s, 1, (sqlite3_int64)lo);
-    if (qy->to) sqlite3_bind_int64(s, 2, (sqlite3_int64)qy->to);
-    if (qy->type) sqlite3_bind_text(s, 3, qy->type, -1, SQLITE_STATIC);
-    if (qy->source) sqlite3_bind_text(s, 4, qy->source, -1, SQLITE_STATIC);
-    if (qy->subject) sqlite3_bind_text(s, 5, qy->subject, -1, SQLITE_STATIC);
+    rc__scan_bind(s, qy, NULL);
     if (qy->limit)
         sqlite3_bind_int64(s, 10, qy->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)qy->limit);
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
@@ -1547,16 +1541,6 @@ int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *qy, rc_stored
 
 /* ---- reads -------------------------------------------------------------------------- */
 
-static int rstep(rc__rconn *c, const char *sql, rc_err *err) {
-    sqlite3_stmt *s;
-    int rc = rc__rconn_stmt(c, sql, &s, err);
-    if (rc) return rc;
-    int r = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (r != SQLITE_DONE && r != SQLITE_ROW) return rc__sqlite_err(c->db, r, err, sql);
-    return RC_OK;
-}
-
 #define INFO_SQL                                                                               \
     "SELECT name,mode,filter,start,read_seq,ack_seq,ack_wait_ms,max_deliver,created_ms,"       \
     "delivered,redelivered,acked,dead,"                                                        \
@@ -1564,12 +1548,9 @@ static int rstep(rc__rconn *c, const char *sql, rc_err *err) {
     "(SELECT max(seq) FROM events) FROM consumers c"
 
 static int read_infos(rc_store *st, const char *name, rc_consumer_fn fn, void *arg, rc_err *err) {
-    rc__rconn *c = rc__rconn_get(st);
-    int rc = rstep(c, "BEGIN", err);
-    if (rc) {
-        rc__rconn_put(st, c);
-        return rc;
-    }
+    int rc;
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
+    if (!c) return rc;
     sqlite3_stmt *s;
     rc = rc__rconn_stmt(c, name ? INFO_SQL " WHERE name=?1" : INFO_SQL " ORDER BY name", &s, err);
     size_t found = 0;
@@ -1602,8 +1583,7 @@ static int read_infos(rc_store *st, const char *name, rc_consumer_fn fn, void *a
             rc = rc__sqlite_err(c->db, r, err, "consumer: reading");
         sqlite3_reset(s);
     }
-    rstep(c, "COMMIT", NULL);
-    rc__rconn_put(st, c);
+    rc__rconn_end(st, c);
     if (rc == RC_OK && name && !found) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
     return rc;
 }
@@ -1622,12 +1602,9 @@ int rc_consumer_list(rc_store *st, rc_consumer_fn fn, void *arg, rc_err *err) {
  * there is no such consumer. On RC_OK the caller ends the transaction with
  * COMMIT and gives the connection back; on an error nothing is left open. */
 static int read_consumer_begin(rc_store *st, const char *name, rc__rconn **out, rc_err *err) {
-    rc__rconn *c = rc__rconn_get(st);
-    int rc = rstep(c, "BEGIN", err);
-    if (rc) {
-        rc__rconn_put(st, c);
-        return rc;
-    }
+    int rc;
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
+    if (!c) return rc;
     *out = c;
     sqlite3_stmt *s;
     if ((rc = rc__rconn_stmt(c, "SELECT 1 FROM consumers WHERE name=?1", &s, err)) == RC_OK) {
@@ -1635,10 +1612,7 @@ static int read_consumer_begin(rc_store *st, const char *name, rc__rconn **out, 
         if (sqlite3_step(s) != SQLITE_ROW) rc = rc_err_set(err, RC_NOT_FOUND, "no consumer named %s", name);
         sqlite3_reset(s);
     }
-    if (rc) {
-        rstep(c, "COMMIT", NULL);
-        rc__rconn_put(st, c);
-    }
+    if (rc) rc__rconn_end(st, c);
     return rc;
 }
 
@@ -1678,8 +1652,7 @@ int rc_consumer_pending_list(rc_store *st, const char *name, const char *member,
             rc = rc__sqlite_err(c->db, r, err, "consumer: reading pending");
         sqlite3_reset(s);
     }
-    rstep(c, "COMMIT", NULL);
-    rc__rconn_put(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }
 
@@ -1705,8 +1678,7 @@ int rc_consumer_members(rc_store *st, const char *name, rc_consumer_member_fn fn
             rc = rc__sqlite_err(c->db, r, err, "consumer: reading members");
         sqlite3_reset(s);
     }
-    rstep(c, "COMMIT", NULL);
-    rc__rconn_put(st, c);
+    rc__rconn_end(st, c);
     return rc;
 }
 

@@ -100,7 +100,7 @@ int rc__rconn_stmt(rc__rconn *c, const char *sql, sqlite3_stmt **out, rc_err *er
     return RC_OK;
 }
 
-static int simple(rc__rconn *c, const char *sql, rc_err *err) {
+int rc__rconn_exec(rc__rconn *c, const char *sql, rc_err *err) {
     sqlite3_stmt *s;
     int rc = rc__rconn_stmt(c, sql, &s, err);
     if (rc) return rc;
@@ -114,7 +114,7 @@ static int simple(rc__rconn *c, const char *sql, rc_err *err) {
  * read. */
 rc__rconn *rc__rconn_begin(rc_store *st, rc_err *err, int *rc) {
     rc__rconn *c = rc__rconn_get(st);
-    if ((*rc = simple(c, "BEGIN", err)) != RC_OK) {
+    if ((*rc = rc__rconn_exec(c, "BEGIN", err)) != RC_OK) {
         rc__rconn_put(st, c);
         return NULL;
     }
@@ -122,7 +122,7 @@ rc__rconn *rc__rconn_begin(rc_store *st, rc_err *err, int *rc) {
 }
 
 void rc__rconn_end(rc_store *st, rc__rconn *c) {
-    simple(c, "COMMIT", NULL);
+    rc__rconn_exec(c, "COMMIT", NULL);
     rc__rconn_put(st, c);
 }
 
@@ -218,19 +218,38 @@ void rc__scan_sql(const rc_query *q, char *sql, size_t n) {
              q->desc ? " DESC" : "", q->limit ? " LIMIT ?10" : "");
 }
 
+/* The end of q's subject prefix (*pend malloc'ed, *bounded 0 if the
+ * prefix has none), for subject<?7. */
+static int prefix_end_of(const rc_query *q, char **pend, int *bounded, rc_err *err) {
+    if (!q->subject_prefix) return RC_OK;
+    *pend = malloc(strlen(q->subject_prefix) + 1);
+    if (!*pend) return rc_err_set(err, RC_NOMEM, "out of memory");
+    *bounded = rc__prefix_end(q->subject_prefix, *pend);
+    return RC_OK;
+}
+
+void rc__scan_bind(sqlite3_stmt *s, const rc_query *q, const char *pend) {
+    uint64_t lo = scan_lo(q);
+    if (lo) sqlite3_bind_int64(s, 1, (sqlite3_int64)lo);
+    if (q->to) sqlite3_bind_int64(s, 2, (sqlite3_int64)q->to);
+    if (q->type) sqlite3_bind_text(s, 3, q->type, -1, SQLITE_STATIC);
+    if (q->source) sqlite3_bind_text(s, 4, q->source, -1, SQLITE_STATIC);
+    if (q->subject) sqlite3_bind_text(s, 5, q->subject, -1, SQLITE_STATIC);
+    if (q->subject_prefix) sqlite3_bind_text(s, 6, q->subject_prefix, -1, SQLITE_STATIC);
+    if (pend) sqlite3_bind_text(s, 7, pend, -1, SQLITE_STATIC);
+    if (q->since_ms) sqlite3_bind_int64(s, 8, q->since_ms);
+    if (q->until_ms) sqlite3_bind_int64(s, 9, q->until_ms);
+}
+
 int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, rc_err *err) {
     if (!st || !q || !fn) return rc_err_set(err, RC_INVALID, "scan: missing argument");
     uint64_t lo = scan_lo(q);
+    int rc;
     char *pend = NULL;
     int has_pend = 0;
-    if (q->subject_prefix) {
-        pend = malloc(strlen(q->subject_prefix) + 1);
-        if (!pend) return rc_err_set(err, RC_NOMEM, "out of memory");
-        has_pend = rc__prefix_end(q->subject_prefix, pend);
-    }
+    if ((rc = prefix_end_of(q, &pend, &has_pend, err))) return rc;
     char sql[512];
     rc__scan_sql(q, sql, sizeof sql);
-    int rc;
     rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) {
         free(pend);
@@ -240,15 +259,7 @@ int rc_store_scan(rc_store *st, const rc_query *q, rc_stored_fn fn, void *arg, r
     if (lo) rc = check_trimmed(c, lo, err);
     if (!rc) rc = rc__rconn_stmt(c, sql, &s, err);
     if (!rc) {
-        if (lo) sqlite3_bind_int64(s, 1, (sqlite3_int64)lo);
-        if (q->to) sqlite3_bind_int64(s, 2, (sqlite3_int64)q->to);
-        if (q->type) sqlite3_bind_text(s, 3, q->type, -1, SQLITE_STATIC);
-        if (q->source) sqlite3_bind_text(s, 4, q->source, -1, SQLITE_STATIC);
-        if (q->subject) sqlite3_bind_text(s, 5, q->subject, -1, SQLITE_STATIC);
-        if (q->subject_prefix) sqlite3_bind_text(s, 6, q->subject_prefix, -1, SQLITE_STATIC);
-        if (has_pend) sqlite3_bind_text(s, 7, pend, -1, SQLITE_STATIC);
-        if (q->since_ms) sqlite3_bind_int64(s, 8, q->since_ms);
-        if (q->until_ms) sqlite3_bind_int64(s, 9, q->until_ms);
+        rc__scan_bind(s, q, has_pend ? pend : NULL);
         if (q->limit) sqlite3_bind_int64(s, 10, q->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)q->limit);
         rc = emit_rows(c, s, fn, arg, NULL, err);
     }
@@ -261,13 +272,10 @@ int rc_store_count(rc_store *st, const rc_query *q, uint64_t *count, rc_err *err
     if (!st || !q || !count) return rc_err_set(err, RC_INVALID, "count: missing argument");
     *count = 0;
     uint64_t lo = scan_lo(q);
+    int rc;
     char *pend = NULL;
     int has_pend = 0;
-    if (q->subject_prefix) {
-        pend = malloc(strlen(q->subject_prefix) + 1);
-        if (!pend) return rc_err_set(err, RC_NOMEM, "out of memory");
-        has_pend = rc__prefix_end(q->subject_prefix, pend);
-    }
+    if ((rc = prefix_end_of(q, &pend, &has_pend, err))) return rc;
     /* Same filters and parameter numbers as rc__scan_sql. "+subject" keeps
      * the planner (no ANALYZE statistics) on the type index when both are
      * given; a subject alone is served by events_subject (subject, seq),
@@ -281,17 +289,9 @@ int rc_store_count(rc_store *st, const rc_query *q, uint64_t *count, rc_err *err
              q->since_ms ? " AND time_ms>=?8" : "", q->until_ms ? " AND time_ms<?9" : "");
     rc__rconn *c = rc__rconn_get(st);
     sqlite3_stmt *s = NULL;
-    int rc = rc__rconn_stmt(c, sql, &s, err);
+    rc = rc__rconn_stmt(c, sql, &s, err);
     if (!rc) {
-        if (lo) sqlite3_bind_int64(s, 1, (sqlite3_int64)lo);
-        if (q->to) sqlite3_bind_int64(s, 2, (sqlite3_int64)q->to);
-        if (q->type) sqlite3_bind_text(s, 3, q->type, -1, SQLITE_STATIC);
-        if (q->source) sqlite3_bind_text(s, 4, q->source, -1, SQLITE_STATIC);
-        if (q->subject) sqlite3_bind_text(s, 5, q->subject, -1, SQLITE_STATIC);
-        if (q->subject_prefix) sqlite3_bind_text(s, 6, q->subject_prefix, -1, SQLITE_STATIC);
-        if (has_pend) sqlite3_bind_text(s, 7, pend, -1, SQLITE_STATIC);
-        if (q->since_ms) sqlite3_bind_int64(s, 8, q->since_ms);
-        if (q->until_ms) sqlite3_bind_int64(s, 9, q->until_ms);
+        rc__scan_bind(s, q, has_pend ? pend : NULL);
         int r = sqlite3_step(s);
         if (r == SQLITE_ROW) *count = (uint64_t)sqlite3_column_int64(s, 0);
         else rc = rc__sqlite_err(c->db, r, err, "counting the log");

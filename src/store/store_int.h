@@ -256,8 +256,13 @@ int rc__rconn_stmt(rc__rconn *c, const char *sql, sqlite3_stmt **out, rc_err *er
  * (NULL with *rc set on failure); rc__rconn_end commits and returns it. */
 rc__rconn *rc__rconn_begin(rc_store *st, rc_err *err, int *rc);
 void rc__rconn_end(rc_store *st, rc__rconn *c);
+/* One statement that returns nothing the caller needs (BEGIN, COMMIT...). */
+int rc__rconn_exec(rc__rconn *c, const char *sql, rc_err *err);
 /* The SQL rc_store_scan runs for q (exported for the query-plan test). */
 void rc__scan_sql(const rc_query *q, char *sql, size_t n);
+/* Binds q's filters, ?1..?9 of that SQL (pend: the end of q's subject
+ * prefix, NULL if unbounded); ?10, the limit, is left to the caller. */
+void rc__scan_bind(sqlite3_stmt *s, const rc_query *q, const char *pend);
 /* The SQL of rc_store_kv_history. */
 #define RC__HISTORY_SQL                                                                       \
     "SELECT seq,payload,type,source,id,subject,time_ms FROM events WHERE subject=?1 AND "     \
