@@ -111,6 +111,17 @@ typedef struct rc_append_opts {
 int rc_store_append_async(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
                           rc_append_done done, void *arg, rc_err *err);
 
+/* A batch of async submissions from an event loop thread. Between begin
+ * and end, rc_store_append_async and rc_store_txn_async queue without
+ * waking the writer thread; end then runs the queued group on the calling
+ * thread when the writer is idle and no earlier group awaits its sync
+ * (commit, fsync, commit hook and completions, all inline: no thread
+ * hand-off), and otherwise wakes the writer. That is Redis's own model for
+ * appendfsync always: the loop itself writes and syncs before answering.
+ * Completions may therefore run inside rc_store_batch_end. */
+void rc_store_batch_begin(rc_store *st);
+void rc_store_batch_end(rc_store *st);
+
 /* Blocking append: waits for the commit. items (may be NULL) receives n entries. */
 int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
                     rc_append_item *items, rc_err *err);

@@ -346,6 +346,10 @@ void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *))
 void rc__r_submit(rc_resp *d) {
     rc__op *op = d->defer_h;
     d->defer_h = d->defer_t = NULL;
+    if (!op) return;
+    /* One batch: the store may run the group right here (see
+     * rc_store_batch_end), answering through the completion stack. */
+    rc_store_batch_begin(d->st);
     while (op) {
         rc__op *next = op->next;
         rc_err err;
@@ -370,6 +374,7 @@ void rc__r_submit(rc_resp *d) {
         }
         op = next;
     }
+    rc_store_batch_end(d->st);
 }
 
 void rc__r_op_finish(rc__op *op) {

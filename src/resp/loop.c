@@ -722,7 +722,8 @@ static void *loop_main(void *arg) {
          * together (one group), and before the completions and messages
          * are written out, which can take a while with many subscribers. */
         rc__r_submit(d);
-        if (woken) {
+        /* also when the submit above ran its group here and answered */
+        if (woken || atomic_load_explicit(&d->done, memory_order_relaxed)) {
             drain_queue(d);
             rc__r_submit(d); /* clients resumed by the drain */
         }

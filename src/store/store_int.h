@@ -145,6 +145,8 @@ struct rc_store {
     rc__req *qhead, *qtail;
     size_t qlen;
     int stopping;             /* (q) no new requests; writer drains and exits */
+    int group_busy;           /* (q) a group is running: on the writer, or inline on
+                               * the thread that closed a batch (rc_store_batch_end) */
 
     rc_commit_hook hook;
     void *hook_arg;

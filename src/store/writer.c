@@ -36,6 +36,17 @@
  * what is on disk is recovered by a restart. Without the sync thread
  * (fsync normal, or it could not start) COMMIT is the durability point.
  *
+ * Batches (rc_store_batch_begin/end): an event loop that submits a round
+ * of requests may run their group itself, as Redis's loop writes and
+ * fsyncs its AOF before answering: it waits for the writer thread's group
+ * to finish if one runs, commits, waits until every parked group is
+ * answered, fdatasyncs the WAL, then calls the hook and the completions,
+ * all on its own thread. No hand-off to the writer and the sync thread and
+ * back: measured with redis-benchmark SET -c 50, that took redcar's CPU
+ * per write from ~21 to ~17.5 us and context switches from ~20k/s to ~4k/s.
+ * group_busy (under qmu) makes the writer thread and such a batch take
+ * turns; every writer-only field is touched only by whoever holds it.
+ *
  * Checkpoints run on a helper thread with its own connection (PASSIVE: it
  * never blocks the writer), kicked every CKPT_STEP frames; the writer only
  * finishes the job itself, after answering its group, once the WAL is
@@ -229,6 +240,11 @@ static int req_build(rc_event **evs, size_t n, int standin, rc__req **out, rc_er
     return RC_OK;
 }
 
+/* The store whose batch this thread has open (rc_store_batch_begin), and
+ * whether this thread is running a group inline (rc_store_batch_end). */
+static _Thread_local rc_store *tl_batch;
+static _Thread_local int tl_in_group;
+
 static int enqueue(rc_store *st, rc__req *r, int wait, rc_err *err) {
     pthread_mutex_lock(&st->qmu);
     while (!st->stopping && st->qlen >= QUEUE_CAP) {
@@ -248,8 +264,9 @@ static int enqueue(rc_store *st, rc__req *r, int wait, rc_err *err) {
     st->qtail = r;
     st->qlen++;
     /* The writer sleeps on an empty queue, or holding requests during a
-     * sync until they make a full group (checked under qmu). */
-    if (was_empty || (st->writer_waits && st->qlen == st->opts.max_group))
+     * sync until they make a full group (checked under qmu). Inside a
+     * batch, rc_store_batch_end decides. */
+    if (tl_batch != st && (was_empty || (st->writer_waits && st->qlen == st->opts.max_group)))
         pthread_cond_signal(&st->qcv);
     pthread_mutex_unlock(&st->qmu);
     return RC_OK;
@@ -322,7 +339,7 @@ static int waiter_wait(waiter *w) {
 /* The threads that run transaction functions, hooks and completions: a
  * blocking call there would wait for itself. */
 static int on_writer(rc_store *st) {
-    return (st->thread_started && pthread_equal(pthread_self(), st->thread)) ||
+    return tl_in_group || (st->thread_started && pthread_equal(pthread_self(), st->thread)) ||
            (st->sync_started && pthread_equal(pthread_self(), st->sync_thread));
 }
 
@@ -688,7 +705,7 @@ static void commit_end(rc_store *st) {
     pthread_mutex_unlock(&st->smu);
 }
 
-static void run_group(rc_store *st, rc__req *list) {
+static void run_group(rc_store *st, rc__req *list, int inline_sync) {
     uint64_t saved = st->head;
     int gstatus = RC_OK;
     rc_err gerr;
@@ -738,22 +755,23 @@ static void run_group(rc_store *st, rc__req *list) {
         atomic_fetch_add(&st->appended, st->n_fresh);
         int e = 0;
         if (st->sync_started) {
-            if (wait_sync(st, list) == RC_OK) return;
-            /* No memory to park the group: let the sync thread answer
-             * every parked group first (hooks and answers stay in seq
+            if (!inline_sync && wait_sync(st, list) == RC_OK) return;
+            /* Run inline (rc_store_batch_end), or no memory to park the
+             * group: let the sync thread answer every parked group first (hooks and answers stay in seq
              * order and on one thread at a time), then sync here. */
             commit_end(st);
             pthread_mutex_lock(&st->qmu);
             while (atomic_load(&st->n_waiting) > 0) {
-                st->writer_waits = 1;
+                if (!inline_sync) st->writer_waits = 1; /* (the writer's flag) */
                 pthread_cond_wait(&st->qcv, &st->qmu);
             }
-            st->writer_waits = 0;
+            if (!inline_sync) st->writer_waits = 0;
             pthread_mutex_unlock(&st->qmu);
             if (atomic_load(&st->broken)) e = EIO;
             else
                 while (fdatasync(st->wal_fd) != 0 && (e = errno) == EINTR) e = 0;
             if (e) atomic_store(&st->broken, 1);
+            atomic_fetch_add(&st->syncs, 1);
         }
         if (e) {
             rc_err_set(&gerr, RC_IO, "store: fsync of the log failed (%s): the write may be lost",
@@ -828,8 +846,10 @@ static void finish_groups(rc_store *st, rc__group *g, int sync_errno) {
         g = next;
     }
     atomic_fetch_sub(&st->n_waiting, answered);
+    /* the writer waiting for room, or a batch waiting for these answers
+     * (run_group); a broadcast without waiters costs no system call */
     pthread_mutex_lock(&st->qmu);
-    if (st->writer_waits) pthread_cond_signal(&st->qcv);
+    pthread_cond_broadcast(&st->qcv);
     pthread_mutex_unlock(&st->qmu);
 }
 
@@ -867,7 +887,7 @@ static void *sync_main(void *arg) {
         /* a writer holding requests for the next sync commits them now,
          * while this thread answers */
         pthread_mutex_lock(&st->qmu);
-        if (st->writer_waits) pthread_cond_signal(&st->qcv);
+        if (st->writer_waits) pthread_cond_broadcast(&st->qcv);
         pthread_mutex_unlock(&st->qmu);
         finish_groups(st, g, sync_errno);
         pthread_mutex_lock(&st->smu);
@@ -1059,6 +1079,26 @@ static void ckpt_stop(rc_store *st) {
  * memory stays bounded however slow the disk is. */
 #define WAIT_CAP QUEUE_CAP
 
+/* Under qmu, with requests queued: take a group (up to max_group). */
+static rc__req *take_group(rc_store *st) {
+    rc__req *list = st->qhead, *last;
+    size_t k;
+    if (st->qlen <= st->opts.max_group) {
+        /* the usual case: take everything without walking the list */
+        k = st->qlen;
+        st->qhead = st->qtail = NULL;
+    } else {
+        last = list;
+        for (k = 1; k < st->opts.max_group; k++) last = last->next;
+        st->qhead = last->next;
+        last->next = NULL;
+    }
+    int was_full = st->qlen >= QUEUE_CAP;
+    st->qlen -= k;
+    if (was_full) pthread_cond_broadcast(&st->qspace);
+    return list;
+}
+
 static void *writer_main(void *arg) {
     rc_store *st = arg;
     pthread_setname_np(pthread_self(), "rc-writer");
@@ -1066,7 +1106,7 @@ static void *writer_main(void *arg) {
         pthread_mutex_lock(&st->qmu);
         int take;
         for (;;) {
-            take = st->qhead && atomic_load(&st->n_waiting) < WAIT_CAP;
+            take = st->qhead && !st->group_busy && atomic_load(&st->n_waiting) < WAIT_CAP;
             /* While a sync is in flight and a group already waits for the
              * next one, requests committed now would only join that next
              * sync too, which the sync thread starts after this one
@@ -1089,28 +1129,54 @@ static void *writer_main(void *arg) {
             pthread_mutex_unlock(&st->qmu);
             break;
         }
-        rc__req *list = st->qhead, *last;
-        size_t k;
-        if (st->qlen <= st->opts.max_group) {
-            /* the usual case: take everything without walking the list */
-            k = st->qlen;
-            st->qhead = st->qtail = NULL;
-        } else {
-            last = list;
-            for (k = 1; k < st->opts.max_group; k++) last = last->next;
-            st->qhead = last->next;
-            last->next = NULL;
-        }
-        int was_full = st->qlen >= QUEUE_CAP;
-        st->qlen -= k;
-        if (was_full) pthread_cond_broadcast(&st->qspace);
+        rc__req *list = take_group(st);
+        st->group_busy = 1;
         pthread_mutex_unlock(&st->qmu);
         commit_begin(st);
-        run_group(st, list);
+        run_group(st, list, 0);
         commit_end(st);
         after_group(st);
+        pthread_mutex_lock(&st->qmu);
+        st->group_busy = 0;
+        pthread_cond_broadcast(&st->qcv); /* a batch_end may wait (no waiter: no syscall) */
+        pthread_mutex_unlock(&st->qmu);
     }
     return NULL;
+}
+
+/* ---- batches run by the submitting thread -------------------------------- */
+
+void rc_store_batch_begin(rc_store *st) { tl_batch = st; }
+
+void rc_store_batch_end(rc_store *st) {
+    tl_batch = NULL;
+    if (!st) return;
+    pthread_mutex_lock(&st->qmu);
+    if (!st->qhead) {
+        pthread_mutex_unlock(&st->qmu);
+        return;
+    }
+    if (st->stopping || st->cl || tl_in_group) {
+        pthread_cond_broadcast(&st->qcv);
+        pthread_mutex_unlock(&st->qmu);
+        return;
+    }
+    /* The writer thread may be running a group (HTTP's): it is short,
+     * SQLite time only; its sync runs on the sync thread, which this
+     * group waits for before answering (run_group), to keep hooks and
+     * answers in seq order. */
+    while (st->group_busy) pthread_cond_wait(&st->qcv, &st->qmu);
+    rc__req *list = take_group(st);
+    st->group_busy = 1;
+    pthread_mutex_unlock(&st->qmu);
+    tl_in_group = 1;
+    run_group(st, list, 1);
+    after_group(st);
+    tl_in_group = 0;
+    pthread_mutex_lock(&st->qmu);
+    st->group_busy = 0;
+    if (st->qhead) pthread_cond_broadcast(&st->qcv);
+    pthread_mutex_unlock(&st->qmu);
 }
 
 int rc__writer_start(rc_store *st, rc_err *err) {

@@ -824,6 +824,146 @@ START_TEST(close_drains_and_refuses) {
 }
 END_TEST
 
+
+/* ---- batches run by the submitting thread (rc_store_batch_begin/end) ---- */
+
+typedef struct inl {
+    pthread_t self;
+    int done, on_self, blocking_rc;
+    rc_store *st;
+} inl;
+
+static void inl_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                     size_t n) {
+    (void)err, (void)items, (void)n;
+    inl *x = arg;
+    ck_assert_int_eq(status, RC_OK);
+    x->done++;
+    if (pthread_equal(pthread_self(), x->self)) x->on_self++;
+    /* a completion run inline must not block on the store either */
+    rc_event *ev = mkev("/t", "reentry", "t", "s");
+    x->blocking_rc = rc_store_append(x->st, &ev, 1, NULL, NULL, NULL);
+}
+
+static int incr_txn(rc_txn *tx, void *arg, rc_err *err) {
+    (void)arg;
+    rc_event *ev = mkev("/t", "from-txn", "t", "s");
+    return rc_txn_append(tx, ev, NULL, err);
+}
+
+START_TEST(batch_runs_inline) {
+    for (int mode = 0; mode < 2; mode++) {
+        rc_store_opts o;
+        rc_store_opts_default(&o);
+        o.dir = dir;
+        o.fsync = mode ? RC_FSYNC_NORMAL : RC_FSYNC_ALWAYS;
+        rc_store *st;
+        ck_assert_int_eq(rc_store_open(&st, &o, NULL), RC_OK);
+        hooklog h;
+        memset(&h, 0, sizeof h);
+        rc_store_set_commit_hook(st, hook, &h);
+        inl x = {.self = pthread_self(), .st = st};
+        rc_err err;
+        rc_store_batch_begin(st);
+        for (int i = 0; i < 10; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "b%d-%d", mode, i);
+            rc_event *ev = mkev("/t", id, "t", "s");
+            ck_assert_int_eq(rc_store_append_async(st, &ev, 1, NULL, inl_done, &x, &err), RC_OK);
+        }
+        ck_assert_int_eq(rc_store_txn_async(st, incr_txn, NULL, inl_done, &x, &err), RC_OK);
+        ck_assert_int_eq(x.done, 0); /* nothing runs before the batch closes */
+        rc_store_batch_end(st);
+        /* the writer was idle: the group ran here, durable and answered */
+        ck_assert_int_eq(x.done, 11);
+        ck_assert_int_eq(x.on_self, 11);
+        ck_assert_int_eq(x.blocking_rc, RC_BUSY);
+        ck_assert_uint_eq(h.n, 11);
+        for (size_t i = 0; i < h.n; i++) ck_assert_uint_eq(h.seqs[i], i + 1);
+        ck_assert_int_eq(h.calls, 1); /* one group */
+        rc_store_stats s;
+        rc_store_stats_get(st, &s);
+        ck_assert_uint_eq(s.commits, 1);
+        ck_assert_uint_eq(s.head_seq, 11);
+        rc_store_batch_end(st); /* nothing queued: a no-op */
+        rc_store_close(st);
+        teardown(); /* the next mode starts from an empty store */
+        setup();
+    }
+}
+END_TEST
+
+/* Batches on one thread while other threads append through the writer
+ * thread, fsync always: the two take turns and every hook call still
+ * comes in seq order, each seq exactly once. */
+#define BATCHES 300
+#define PER_BATCH 8
+
+typedef struct seqlog {
+    pthread_mutex_t mu;
+    uint64_t last;
+    size_t n;
+    int out_of_order;
+} seqlog;
+
+static void seq_hook(void *arg, rc_event *const *evs, size_t n) {
+    seqlog *l = arg;
+    pthread_mutex_lock(&l->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (evs[i]->seq != l->last + 1) l->out_of_order++;
+        l->last = evs[i]->seq;
+        l->n++;
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+static void count_done(void *arg, int status, const rc_err *err, const rc_append_item *items,
+                       size_t n) {
+    (void)err, (void)items, (void)n;
+    ck_assert_int_eq(status, RC_OK);
+    __atomic_fetch_add((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+static void *batcher(void *arg) {
+    rc_store *st = arg;
+    static int done;
+    for (int b = 0; b < BATCHES; b++) {
+        rc_store_batch_begin(st);
+        for (int i = 0; i < PER_BATCH; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "batch%d-%d", b, i);
+            rc_event *ev = mkev("/b", id, "t", "s");
+            ck_assert_int_eq(rc_store_append_async(st, &ev, 1, NULL, count_done, &done, NULL),
+                             RC_OK);
+        }
+        rc_store_batch_end(st);
+    }
+    return NULL;
+}
+
+START_TEST(batch_takes_turns_with_writer) {
+    rc_store *st = open_store(); /* fsync always */
+    seqlog l = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    rc_store_set_commit_hook(st, seq_hook, &l);
+    uint64_t *seqs = calloc(4 * PER_THREAD, sizeof *seqs);
+    pthread_t th[4], bt;
+    prod p[4];
+    pthread_create(&bt, NULL, batcher, st);
+    for (int t = 0; t < 4; t++) {
+        p[t] = (prod){st, t, seqs};
+        pthread_create(&th[t], NULL, producer, &p[t]);
+    }
+    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
+    pthread_join(bt, NULL);
+    rc_store_close(st);
+    const size_t n = 4 * PER_THREAD + BATCHES * PER_BATCH;
+    ck_assert_int_eq(l.out_of_order, 0);
+    ck_assert_uint_eq(l.n, n);
+    ck_assert_uint_eq(l.last, n);
+    free(seqs);
+}
+END_TEST
+
 Suite *store_suite(void) {
     Suite *s = suite_create("store");
     TCase *tc = tcase_create("write");
@@ -846,6 +986,8 @@ Suite *store_suite(void) {
     tcase_add_test(tc, io_failure_restores_seq);
     tcase_add_test(tc, completion_reentry);
     tcase_add_test(tc, close_drains_and_refuses);
+    tcase_add_test(tc, batch_runs_inline);
+    tcase_add_test(tc, batch_takes_turns_with_writer);
     suite_add_tcase(s, tc);
     return s;
 }
