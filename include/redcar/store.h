@@ -141,6 +141,14 @@ typedef rc_append_done rc_txn_done;
 
 int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
                        rc_err *err);
+/* The same for a function that has no effect outside the store (its
+ * outcome reaches the caller only through the store and `done`), so that
+ * it may run twice: consecutive such transactions then share the group's
+ * undo instead of a savepoint each (a savepoint journals every page it
+ * touches), and if one fails they are undone and run again one savepoint
+ * each, which yields exactly the per-transaction outcome. */
+int rc_store_txn_async_rerun(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done,
+                             void *arg, rc_err *err);
 int rc_store_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_err *err);
 
 /* Append inside a transaction; takes ownership of ev. The KV view reflects

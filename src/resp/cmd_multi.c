@@ -165,5 +165,5 @@ void rc__r_cmd_exec(rc__call *c) {
     cl->watch = NULL;
     cl->nwatch = 0;
     rc__r_multi_reset(cl);
-    rc__r_txn(c, exec_step, x, exec_free);
+    rc__r_txn_once(c, exec_step, x, exec_free);
 }

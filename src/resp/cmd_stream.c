@@ -1004,7 +1004,7 @@ void rc__r_cmd_xadd(rc__call *c) {
     a->nomk = nomk;
     a->trim = trim;
     a->thr = thr;
-    rc__r_txn(c, xadd_step, a, xw_arg_free);
+    rc__r_txn_once(c, xadd_step, a, xw_arg_free);
 }
 
 typedef struct existctx {
@@ -1073,7 +1073,7 @@ void rc__r_cmd_xdel(rc__call *c) {
         }
         a->seqs[i - 2] = id_exact(c->argv[i], c->argvlen[i]);
     }
-    rc__r_txn(c, xdel_step, a, xw_arg_free);
+    rc__r_txn_once(c, xdel_step, a, xw_arg_free);
 }
 
 static int xtrim_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
@@ -1099,7 +1099,7 @@ void rc__r_cmd_xtrim(rc__call *c) {
     xw_arg *a = xw_arg_new(c);
     a->trim = mode;
     a->thr = thr;
-    rc__r_txn(c, xtrim_step, a, xw_arg_free);
+    rc__r_txn_once(c, xtrim_step, a, xw_arg_free);
 }
 
 /* ---- XRANGE / XREVRANGE / XLEN ------------------------------------------------------------ */
@@ -1389,7 +1389,7 @@ void rc__r_cmd_xgroup(rc__call *c) {
             }
         }
     }
-    rc__r_txn(c, xgroup_step, a, xg_free);
+    rc__r_txn_once(c, xgroup_step, a, xg_free);
 }
 
 /* XACK key group id [id ...] */
@@ -1437,7 +1437,7 @@ void rc__r_cmd_xack(rc__call *c) {
         rc_resp_w_errorf(&c->w, "ERR at most %d IDs at once", MAX_COUNT);
         return;
     }
-    rc__r_txn(c, xack_step, a, xg_free);
+    rc__r_txn_once(c, xack_step, a, xg_free);
 }
 
 /* Claimed events: write the live entries (or their IDs), ack the ones that
@@ -1587,7 +1587,7 @@ void rc__r_cmd_xclaim(rc__call *c) {
             goto fail_quiet;
         }
     }
-    rc__r_txn(c, claim_step, a, xg_free);
+    rc__r_txn_once(c, claim_step, a, xg_free);
     return;
 fail_int:
     rc__r_err_int(c);
@@ -1634,7 +1634,7 @@ void rc__r_cmd_xautoclaim(rc__call *c) {
     a->co.after = start ? start - 1 : 0;
     a->co.count = (size_t)count;
     a->co.scan_max = (size_t)count * 10;
-    rc__r_txn(c, claim_step, a, xg_free);
+    rc__r_txn_once(c, claim_step, a, xg_free);
 }
 
 /* ---- XREAD / XREADGROUP ------------------------------------------------------------------ */
@@ -2317,7 +2317,7 @@ void rc__r_cmd_xreadgroup(rc__call *c) {
     xreq *r = xreq_parse(c, 1);
     if (!r) return;
     if (r->block_ms < 0 || !r->all_new || c->tx) { /* inside EXEC BLOCK is ignored, as in Redis */
-        rc__r_txn(c, xrg_step, r, xreq_free);
+        rc__r_txn_once(c, xrg_step, r, xreq_free);
         return;
     }
     xwait *w = xw_new(c, r);

@@ -327,7 +327,8 @@ static void txn_done(void *arg, int status, const rc_err *err, const rc_append_i
     rc__r_op_complete(op);
 }
 
-void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *)) {
+static void txn_submit(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *),
+                       int once) {
     if (c->tx) {
         if (!c->status) {
             int rc = fn(c->tx, arg, &c->w, &c->err);
@@ -340,7 +341,16 @@ void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *))
     op->step = fn;
     op->arg = arg;
     op->arg_free = arg_free;
+    op->once = once;
     defer(op);
+}
+
+void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *)) {
+    txn_submit(c, fn, arg, arg_free, 0);
+}
+
+void rc__r_txn_once(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *)) {
+    txn_submit(c, fn, arg, arg_free, 1);
 }
 
 void rc__r_submit(rc_resp *d) {
@@ -363,7 +373,8 @@ void rc__r_submit(rc_resp *d) {
             rc = rc_store_append_async(d->st, evs, op->nevs, NULL, append_done, op, &err);
             if (owned) free(evs);
         } else {
-            rc = rc_store_txn_async(d->st, txn_trampoline, op, txn_done, op, &err);
+            rc = (op->once ? rc_store_txn_async : rc_store_txn_async_rerun)(
+                d->st, txn_trampoline, op, txn_done, op, &err);
         }
         if (rc) {
             /* refused up front: no completion will come; answer through

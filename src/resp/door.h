@@ -199,6 +199,7 @@ struct rc__op {
     rc__step_fn step;
     void *arg;
     void (*arg_free)(void *);
+    int once;            /* the step must not run twice (rc__r_txn_once) */
     rc_buf reply;
     int status;
     rc_err err;
@@ -314,8 +315,13 @@ struct rc__call {
  * reply comes later; inside EXEC they run on tx at once. Ownership of evs[i]
  * passes to the store whatever happens. */
 void rc__r_append(rc__call *c, rc_event **evs, size_t n, rc__rkind kind, int64_t ival);
-/* arg is freed with arg_free (may be NULL) when the step is done. */
+/* arg is freed with arg_free (may be NULL) when the step is done. The step
+ * may run more than once (rc_store_txn_async_rerun): its only outcome is
+ * what it writes to the store and to w, and w is reset before each run. */
 void rc__r_txn(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *));
+/* The same for a step that must run once: it reaches state outside the
+ * store's transaction (consumer groups, a whole EXEC). */
+void rc__r_txn_once(rc__call *c, rc__step_fn fn, void *arg, void (*arg_free)(void *));
 
 /* ---- reads (loop: pooled read connection; EXEC: the txn) ---------------------- */
 typedef struct rc__val {

@@ -101,6 +101,8 @@ typedef struct rc__req {
                               * appends and undoes them itself on failure: rc_txn_append
                               * opens none (cluster apply; a savepoint per event cost a
                               * third of the writer's time there) */
+    int rerun;               /* fn may run twice (rc_store_txn_async_rerun) */
+    int txn_failed;          /* (writer) an rc_txn_append of fn failed */
     rc_append_done done;
     void *arg;
     rc_append_item *items;

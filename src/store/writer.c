@@ -361,11 +361,12 @@ int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts
     return waiter_wait(&w);
 }
 
-int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
-                       rc_err *err) {
+static int txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
+                     int rerun, rc_err *err) {
     if (!st || !fn) return rc_err_set(err, RC_INVALID, "store: no store or function");
     rc__req *r = req_new_txn();
     if (!r) return rc_err_set(err, RC_NOMEM, "out of memory");
+    r->rerun = rerun;
     r->fn = fn;
     r->fn_arg = fn_arg;
     r->done = done;
@@ -373,6 +374,16 @@ int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done don
     int rc = st->cl ? rc__cl_txn(st, r, err) : enqueue(st, r, 0, err);
     if (rc) rc__req_free(r);
     return rc;
+}
+
+int rc_store_txn_async(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done, void *arg,
+                       rc_err *err) {
+    return txn_async(st, fn, fn_arg, done, arg, 0, err);
+}
+
+int rc_store_txn_async_rerun(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_txn_done done,
+                             void *arg, rc_err *err) {
+    return txn_async(st, fn, fn_arg, done, arg, 1, err);
 }
 
 /* The same without the replicator: the cluster's own apply and dry runs. */
@@ -544,6 +555,11 @@ static int run_append(rc_store *st, rc__req *r) {
 }
 
 static int run_txn(rc_store *st, rc__req *r) {
+    /* A transaction run again (rc_store_txn_async_rerun) starts afresh:
+     * what it appended the first time was rolled back. */
+    for (size_t i = 0; i < r->n; i++) rc_event_free(r->evs[i]);
+    r->n = r->n_items = 0;
+    r->txn_failed = 0;
     rc_txn tx = {.st = st, .req = r};
     rc_buf_init(&tx.key);
     rc_buf_init(&tx.val);
@@ -601,7 +617,8 @@ static void run_request(rc_store *st, rc__req *r) {
 }
 
 /* A run of plain appends [from, to) without a savepoint per request: they
- * are data, not code, so they can run again. Optimistically all of them
+ * are data, not code, so they can run again (and so can the transactions
+ * of rc_store_txn_async_rerun: the run holds both). Optimistically all of them
  * go in one step, inside one savepoint (none when the run opens the group:
  * then the group's own transaction is the undo); SQLite journals each page
  * once per savepoint, not once per request. If one fails, the run is undone
@@ -609,7 +626,7 @@ static void run_request(rc_store *st, rc__req *r) {
  * yields exactly the per-request outcome. Returns the request that aborted
  * the whole transaction, if one did. */
 static rc__req *run_batch(rc_store *st, rc__req *from, rc__req *to, int opens_group) {
-    if (from->next == to && !need_savepoint(from)) { /* nothing to batch */
+    if (from->next == to && !from->fn && !need_savepoint(from)) { /* nothing to batch */
         run_request(st, from);
         return sqlite3_get_autocommit(st->wdb) ? from : NULL;
     }
@@ -624,7 +641,17 @@ static rc__req *run_batch(rc_store *st, rc__req *from, rc__req *to, int opens_gr
     }
     for (r = from; r != to; r = r->next) {
         rc_err_clear(&r->err);
-        if ((rc = run_append(st, r)) != RC_OK) break;
+        if (r->fn) { /* re-runnable: inside the run's undo, no savepoint */
+            r->own_sp = 1;
+            rc = run_txn(st, r);
+            r->own_sp = 0;
+            /* an append that failed may have left half its writes, even
+             * if the function went on: replay it in a savepoint */
+            if (rc == RC_OK && r->txn_failed) rc = RC_IO;
+        } else {
+            rc = run_append(st, r);
+        }
+        if (rc != RC_OK) break;
         r->status = RC_OK;
     }
     if (rc == RC_OK) {
@@ -722,12 +749,12 @@ static void run_group(rc_store *st, rc__req *list, int inline_sync) {
     } else {
         for (rc__req *r = list, *next; r; r = next) {
             rc__req *aborted;
-            if (r->fn) {
+            if (r->fn && !r->rerun) {
                 next = r->next;
                 run_request(st, r);
                 aborted = sqlite3_get_autocommit(st->wdb) ? r : NULL;
-            } else {
-                for (next = r->next; next && !next->fn; next = next->next) continue;
+            } else { /* plain appends and re-runnable transactions */
+                for (next = r->next; next && (!next->fn || next->rerun); next = next->next) continue;
                 aborted = run_batch(st, r, next, r == list);
             }
             if (aborted) {
@@ -1262,6 +1289,7 @@ int rc_txn_append(rc_txn *tx, rc_event *ev, rc_append_item *item, rc_err *err) {
     if (rc == RC_OK && nested && !own && (s = wstep(st, WS_RELEASE)) != SQLITE_OK)
         rc = rc__sqlite_err(st->wdb, s, err, "txn append");
     if (rc != RC_OK) {
+        r->txn_failed = 1;
         if (!own && !sqlite3_get_autocommit(st->wdb)) {
             wstep(st, WS_UNDO);
             if (nested) wstep(st, WS_RELEASE);

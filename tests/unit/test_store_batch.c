@@ -299,7 +299,12 @@ static int second_fails_fn(rc_txn *tx, void *arg, rc_err *err) {
     return RC_OK;
 }
 
-START_TEST(txn_failed_append_undoes_only_itself) {
+/* rerun: the same through rc_store_txn_async_rerun, where the three
+ * functions share the group's undo and the failures replay them one
+ * savepoint each: the outcome must be exactly the same. */
+static void txn_failed_append(int rerun) {
+    int (*txn)(rc_store *, rc_txn_fn, void *, rc_txn_done, void *, rc_err *) =
+        rerun ? rc_store_txn_async_rerun : rc_store_txn_async;
     rc_store *st = open_store();
     rc_err err;
     rc_event *ev = put("pre-s", "s", "str");
@@ -312,9 +317,9 @@ START_TEST(txn_failed_append_undoes_only_itself) {
     outcome_init(&d);
     int yes = 1, no = 0;
     hold_writer(st, &hold);
-    ck_assert_int_eq(rc_store_txn_async(st, first_fails_fn, NULL, on_done, &a, &err), RC_OK);
-    ck_assert_int_eq(rc_store_txn_async(st, second_fails_fn, &yes, on_done, &b, &err), RC_OK);
-    ck_assert_int_eq(rc_store_txn_async(st, second_fails_fn, &no, on_done, &c, &err), RC_OK);
+    ck_assert_int_eq(txn(st, first_fails_fn, NULL, on_done, &a, &err), RC_OK);
+    ck_assert_int_eq(txn(st, second_fails_fn, &yes, on_done, &b, &err), RC_OK);
+    ck_assert_int_eq(txn(st, second_fails_fn, &no, on_done, &c, &err), RC_OK);
     submit(st, put("after", "w", "1"), &d);
     wait_for(&hold);
     wait_for(&a);
@@ -339,6 +344,70 @@ START_TEST(txn_failed_append_undoes_only_itself) {
     ck_assert_uint_eq(g.e.version, 1);
     rc_store_close(st);
 }
+
+START_TEST(txn_failed_append_undoes_only_itself) { txn_failed_append(0); }
+END_TEST
+
+START_TEST(rerun_txn_failed_append_undoes_only_itself) { txn_failed_append(1); }
+END_TEST
+
+/* Re-runnable read-modify-writes in one group (as the RESP door sends
+ * INCR): each sees the ones before it, and one that fails after its
+ * append leaves nothing while the others keep their results. */
+typedef struct incr_arg {
+    int fail;
+    int runs;
+} incr_arg;
+
+static int incr_fn(rc_txn *tx, void *arg, rc_err *err) {
+    incr_arg *a = arg;
+    a->runs++;
+    rc_kv_entry e;
+    long v = 0;
+    int rc = rc_txn_kv_get(tx, "n", &e, err);
+    if (rc == RC_OK) v = strtol(e.value, NULL, 10);
+    else if (rc != RC_NOT_FOUND) return rc;
+    char val[24], id[32];
+    snprintf(val, sizeof val, "%ld", v + 1);
+    snprintf(id, sizeof id, "incr-%ld-%d", v + 1, a->fail);
+    if ((rc = rc_txn_append(tx, put(id, "n", val), NULL, err))) return rc;
+    return a->fail ? rc_err_set(err, RC_CONFLICT, "gives up after its append") : RC_OK;
+}
+
+START_TEST(rerun_txns_share_a_group) {
+    rc_store *st = open_store();
+    for (int round = 0; round < 2; round++) {
+        incr_arg a[6] = {{0, 0}};
+        outcome o[6];
+        a[3].fail = round; /* the second round has a failure in the middle */
+        rc_store_stats s0, s1;
+        ck_assert_int_eq(rc_store_stats_get(st, &s0), RC_OK);
+        rc_store_batch_begin(st); /* one group, run here */
+        for (int i = 0; i < 6; i++) {
+            outcome_init(&o[i]);
+            rc_err err;
+            ck_assert_int_eq(rc_store_txn_async_rerun(st, incr_fn, &a[i], on_done, &o[i], &err), RC_OK);
+        }
+        rc_store_batch_end(st);
+        for (int i = 0; i < 6; i++) wait_for(&o[i]);
+        ck_assert_int_eq(rc_store_stats_get(st, &s1), RC_OK);
+        ck_assert_uint_eq(s1.commits - s0.commits, 1);
+        for (int i = 0; i < 6; i++) {
+            if (round && i == 3) {
+                ck_assert_int_eq(o[i].status, RC_CONFLICT);
+                ck_assert_int_ge(a[i].runs, 2); /* once in the run, once in its savepoint */
+            } else {
+                ck_assert_msg(o[i].status == RC_OK, "%d: %s", i, o[i].msg);
+            }
+        }
+        got g;
+        ck_assert_int_eq(get(st, "n", &g), RC_OK);
+        ck_assert_str_eq(g.val, round ? "11" : "6");
+        ck_assert_uint_eq(g.e.version, round ? 11 : 6);
+    }
+    assert_gapless(st);
+    rc_store_close(st);
+}
 END_TEST
 
 Suite *store_batch_suite(void);
@@ -351,6 +420,8 @@ Suite *store_batch_suite(void) {
     tcase_add_test(tc, batch_after_txn_replays_after_failure);
     tcase_add_test(tc, batch_same_key_metadata);
     tcase_add_test(tc, txn_failed_append_undoes_only_itself);
+    tcase_add_test(tc, rerun_txn_failed_append_undoes_only_itself);
+    tcase_add_test(tc, rerun_txns_share_a_group);
     suite_add_tcase(s, tc);
     return s;
 }
