@@ -34,6 +34,17 @@ static rc_event *mkev(const char *source, const char *id, const char *type, cons
     return ev;
 }
 
+/* mode 0: fsync always (the sync thread), 1: fsync normal */
+static rc_store *open_store_mode(int mode) {
+    rc_store_opts o;
+    rc_store_opts_default(&o);
+    o.dir = dir;
+    o.fsync = mode ? RC_FSYNC_NORMAL : RC_FSYNC_ALWAYS;
+    rc_store *st = NULL;
+    ck_assert_int_eq(rc_store_open(&st, &o, NULL), RC_OK);
+    return st;
+}
+
 static rc_store *open_store(void) {
     rc_store_opts o;
     rc_store_opts_default(&o);
@@ -778,15 +789,11 @@ static void reentry_done(void *arg, int status, const rc_err *err, const rc_appe
 
 START_TEST(completion_reentry) {
     for (int mode = 0; mode < 2; mode++) {
-        rc_store_opts o;
-        rc_store_opts_default(&o);
-        o.dir = dir;
-        o.fsync = mode ? RC_FSYNC_NORMAL : RC_FSYNC_ALWAYS;
         reentry r;
         memset(&r, 0, sizeof r);
         pthread_mutex_init(&r.mu, NULL);
         pthread_cond_init(&r.cv, NULL);
-        ck_assert_int_eq(rc_store_open(&r.st, &o, NULL), RC_OK);
+        r.st = open_store_mode(mode);
         char id[16];
         snprintf(id, sizeof id, "outer%d", mode);
         rc_event *ev = mkev("/t", id, "t", "s");
@@ -853,12 +860,7 @@ static int incr_txn(rc_txn *tx, void *arg, rc_err *err) {
 
 START_TEST(batch_runs_inline) {
     for (int mode = 0; mode < 2; mode++) {
-        rc_store_opts o;
-        rc_store_opts_default(&o);
-        o.dir = dir;
-        o.fsync = mode ? RC_FSYNC_NORMAL : RC_FSYNC_ALWAYS;
-        rc_store *st;
-        ck_assert_int_eq(rc_store_open(&st, &o, NULL), RC_OK);
+        rc_store *st = open_store_mode(mode);
         hooklog h;
         memset(&h, 0, sizeof h);
         rc_store_set_commit_hook(st, hook, &h);
