@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Start the real redcar for a Python integration test: free loopback ports,
 a temporary data directory, stopped by PID. Also a tiny HTTP helper and the
-"N passed, N failed" tally the CI reads."""
+"N passed, N failed" tally the CI reads, and wait_for(), which tests use
+instead of fixed sleeps: they wait on the condition they mean."""
 import json
 import os
 import re
@@ -13,6 +14,20 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+
+def wait_for(fn, pred=bool, timeout=30.0, step=0.05):
+    """Poll fn() until pred(value) holds or timeout seconds pass (bounded:
+    a loaded machine gets the whole timeout, a passing test returns at once).
+    Returns (held, last value); the value tells a failing check what was seen."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if pred(v):
+            return True, v
+        if time.time() >= deadline:
+            return False, v
+        time.sleep(step)
 
 
 class Redcar:
@@ -45,6 +60,12 @@ class Redcar:
         self.http_port, self.resp_port = port("http"), port("resp")
         self.https_port, self.tls_port = port("https"), port("resp-tls")  # --https, --tls-port
         self.url = "http://127.0.0.1:%s" % self.http_port
+
+    def wait_log(self, regex, timeout=30.0):
+        """Wait until the server's log has a line matching regex (re.search,
+        multiline); returns the match, or None at the deadline."""
+        held, m = wait_for(lambda: re.search(regex, open(self.log).read(), re.M), timeout=timeout)
+        return m
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
@@ -85,6 +106,14 @@ class Tally:
 
     def eq(self, what, expected, actual):
         self.check(what, expected == actual, "expected %r got %r" % (expected, actual))
+
+    def wait(self, what, fn, pred=bool, timeout=30.0):
+        """wait_for() that counts a timeout as a failure naming what was awaited
+        and the last value seen; returns the last value either way."""
+        held, v = wait_for(fn, pred, timeout)
+        if not held:
+            self.check("within %g s: %s" % (timeout, what), False, "timed out; last seen %r" % (v,))
+        return v
 
     def finish(self):
         print("%d passed, %d failed" % (self.passed, self.failed))

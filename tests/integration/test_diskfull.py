@@ -30,13 +30,12 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rcserver import Tally  # noqa: E402
+from rcserver import Tally, wait_for  # noqa: E402
 
 BIN = os.environ["REDCAR_BIN"]
 t = Tally()
@@ -64,16 +63,10 @@ class Proc:
             os.chmod(self.log, 0o666)
             cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
         self.p = subprocess.Popen(cmd, preexec_fn=preexec, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.ready = False
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            text = open(self.log).read()
-            if "ready" in text:
-                self.ready = True
-                break
-            if self.p.poll() is not None:
-                break
-            time.sleep(0.03)
+        # Ready, or exited (a refused start-up is what part C expects).
+        _, text = wait_for(lambda: open(self.log).read(),
+                           lambda txt: "ready" in txt or self.p.poll() is not None, timeout=60)
+        self.ready = "ready" in text
         if self.ready:
             self.http_port = int(re.findall(r"http: listening on 127\.0\.0\.1:(\d+)", text)[-1])
             self.resp_port = int(re.findall(r"resp: listening on 127\.0\.0\.1:(\d+)", text)[-1])
@@ -216,13 +209,13 @@ def check_reads(srv, acked, label):
     check_log(srv, acked, label)
 
 
-def wait_writable(srv, ev, seconds=10):
-    deadline = time.time() + seconds
-    while True:
-        st, ct, body = post(srv, ev)
-        if st in (200, 201) or time.time() > deadline:
-            return st, body
-        time.sleep(0.2)
+def wait_writable(srv, ev, seconds=30):
+    """Re-send ev until the server accepts it (space has returned), at most
+    seconds; returns the last (status, body), which the caller's check names.
+    A refused append writes nothing, so the retries add no events."""
+    _, (st, ct, body) = wait_for(lambda: post(srv, ev), lambda r: r[0] in (200, 201),
+                                 timeout=seconds, step=0.2)
+    return st, body
 
 
 def part_tmpfs():

@@ -14,7 +14,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from rcserver import Redcar, Tally  # noqa: E402
+from rcserver import Redcar, Tally, wait_for  # noqa: E402
 
 t = Tally()
 
@@ -92,12 +92,9 @@ class Sink:
             return [r for r in self.reqs if r[1] == path]
 
     def wait(self, path, n, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if len(self.on(path)) >= n:
-                return self.on(path)
-            time.sleep(0.05)
-        return self.on(path)
+        """The requests on path once there are at least n (fewer at the
+        deadline: the check that follows names what arrived)."""
+        return wait_for(lambda: self.on(path), lambda r: len(r) >= n, timeout)[1]
 
     def close(self):
         self.srv.shutdown()
@@ -109,6 +106,21 @@ def post_event(srv, ev):
                         {"Content-Type": "application/cloudevents+json"})
     assert st == 201, (st, body)
     return body["seq"]
+
+
+def delivering(srv, sub_id):
+    """Wait until sub_id's delivery thread runs (its log line): the
+    supervisor starts it within its poll period after the create."""
+    t.check("delivery thread for %s started" % sub_id,
+            srv.wait_log(r"push: subscription %s: delivering to " % sub_id) is not None,
+            "no 'delivering to' line in the log")
+
+
+def settled(srv, sub_id, pred, what):
+    """Wait until GET /subscriptions/sub_id's status satisfies pred (counts a
+    timeout as a failure); returns the last status seen."""
+    return t.wait("%s: %s" % (sub_id, what),
+                  lambda: (srv.json("GET", "/subscriptions/" + sub_id)[1] or {}).get("status", {}), pred)
 
 
 def ev(id_, type_, data=None, **kw):
@@ -166,7 +178,7 @@ try:
          "backoff_base_ms": 200, "backoff_max_ms": 1000, "start": "end"}, sub.get("config"))
     t.eq("duplicate id -> 409", 409, srv.json("POST", "/subscriptions", json.dumps(
         {"id": "flaky", "sink": sink.url("/x")}))[0])
-    time.sleep(0.6)  # the delivery thread starts within the poll period
+    delivering(srv, "flaky")
 
     subj = 'orders/a b/\u00fc"%'
     s1 = post_event(srv, ev("e1", "com.example.push", {"n": 1, "s": "x y"}, subject=subj,
@@ -175,10 +187,11 @@ try:
     s2 = post_event(srv, ev("e2", "com.example.push", "plain text \u00e9",
                             datacontenttype="text/plain"))
     raw = bytes([0, 1, 2, 255, 254, 10, 13])
-    st, _, _ = srv.http("POST", "/events", raw, {
+    st, _, b3 = srv.http("POST", "/events", raw, {
         "ce-specversion": "1.0", "ce-id": "e3", "ce-source": "/test/push",
         "ce-type": "com.example.push", "Content-Type": "application/octet-stream"})
     t.eq("binary-mode append", 201, st)
+    s3 = json.loads(b3)["seq"] if st == 201 else s2 + 1
     reqs = sink.wait("/flaky", 7, timeout=30)
     ids = [r[2].get("ce-id") for r in reqs]
     t.eq("attempts in order: e1 five times (503, 503, 429, timeout, 200), then e2, e3",
@@ -212,11 +225,13 @@ try:
         h3, b3 = reqs[6][2], reqs[6][3]
         t.eq("binary event: Content-Type", "application/octet-stream", h3.get("content-type"))
         t.eq("binary event: body bytes", raw, b3)
-    time.sleep(0.5)
+    # Once e3 is acknowledged nothing is pending, so nothing can be sent again.
+    settled(srv, "flaky", lambda s: s.get("pending") == 0 and s.get("ack_seq", 0) >= s3,
+            "e3 acknowledged, nothing pending")
     t.eq("nothing more sent (filter, no duplicates)", 7, len(sink.on("/flaky")))
     st, sub = srv.json("GET", "/subscriptions/flaky")
     t.check("status: everything acknowledged", st == 200 and sub["status"]["pending"] == 0
-            and sub["status"]["ack_seq"] >= s2 and sub["consumer"] == "push.flaky", sub)
+            and sub["status"]["ack_seq"] >= s3 and sub["consumer"] == "push.flaky", sub)
 
     # ---- dead letters -----------------------------------------------------------------
     for body in ({"id": "dead", "sink": sink.url("/fail"),
@@ -225,18 +240,23 @@ try:
                  {"id": "gone", "sink": sink.url("/gone"),
                   "filters": [{"exact": {"type": "com.example.gone"}}]}):
         t.eq("create %s" % body["id"], 201, srv.json("POST", "/subscriptions", json.dumps(body))[0])
-    time.sleep(0.6)
+        delivering(srv, body["id"])
     d1 = post_event(srv, ev("d1", "com.example.dl", {"i": 1}))
     d2 = post_event(srv, ev("d2", "com.example.dl", {"i": 2}))
     g1 = post_event(srv, ev("g1", "com.example.gone", {"i": 3}))
-    reqs = sink.wait("/fail", 6)
-    time.sleep(0.5)
+    # Both events dead-lettered means no attempt is left to come: the count is final.
+    settled(srv, "dead", lambda s: s.get("dead") == 2 and s.get("pending") == 0,
+            "d1 and d2 dead-lettered, nothing pending")
     t.eq("500: max_attempts (3) attempts per event, in order",
          ["d1"] * 3 + ["d2"] * 3, [r[2].get("ce-id") for r in sink.on("/fail")])
-    t.eq("404: one attempt only", ["g1"], [r[2].get("ce-id") for r in sink.wait("/gone", 1)])
-    time.sleep(0.5)
-    st, dls = srv.json("GET", "/events?type=io.redcar.deadletter")
-    dls = dls if isinstance(dls, list) else dls.get("events", dls.get("items", []))
+    settled(srv, "gone", lambda s: s.get("dead") == 1 and s.get("pending") == 0,
+            "g1 dead-lettered, nothing pending")
+    t.eq("404: one attempt only", ["g1"], [r[2].get("ce-id") for r in sink.on("/gone")])
+
+    def dead_letters():
+        st, dls = srv.json("GET", "/events?type=io.redcar.deadletter")
+        return dls if isinstance(dls, list) else dls.get("events", dls.get("items", []))
+    dls = wait_for(dead_letters, lambda v: {d1, d2, g1} <= {d["data"]["seq"] for d in v})[1]
     by = {d["data"]["seq"]: d for d in dls}
     t.check("dead letters appended for d1, d2, g1", {d1, d2, g1} <= set(by), dls)
     if d1 in by:
@@ -256,20 +276,22 @@ try:
         "id": "toggle", "sink": sink.url("/toggle"),
         "filters": [{"exact": {"type": "com.example.r"}}],
         "config": {"max_attempts": 50, "backoff_base_ms": 100, "backoff_max_ms": 300}}))[0])
-    time.sleep(0.6)
+    delivering(srv, "toggle")
     post_event(srv, ev("r1", "com.example.r", {"i": 1}))
     post_event(srv, ev("r2", "com.example.r", {"i": 2}))
     sink.wait("/toggle", 2)
     sink.down = True
     r3 = post_event(srv, ev("r3", "com.example.r", {"i": 3}))
-    post_event(srv, ev("r4", "com.example.r", {"i": 4}))
+    r4 = post_event(srv, ev("r4", "com.example.r", {"i": 4}))
     t.eq("create hang", 201, srv.json("POST", "/subscriptions", json.dumps({
         "id": "hang", "sink": sink.url("/hang"), "filters": [{"exact": {"type": "com.example.h"}}],
         "config": {"timeout_ms": 30000}}))[0])
-    time.sleep(0.6)
+    delivering(srv, "hang")
     post_event(srv, ev("h1", "com.example.h", {"i": 1}))
-    sink.wait("/hang", 1)
-    time.sleep(0.4)  # a few failed attempts at r3 meanwhile, and h1 in flight
+    t.eq("h1 in flight (the sink holds it 10 s)", 1, len(sink.wait("/hang", 1)))
+    # r1, r2, then at least two attempts at r3: it is being retried at the stop.
+    t.check("r3 retried while the sink answers 503", len(sink.wait("/toggle", 4)) >= 4,
+            sink.on("/toggle"))
     t0 = time.time()
     srv.stop()
     stop_s = time.time() - t0
@@ -278,8 +300,9 @@ try:
     before = len(sink.on("/toggle"))
     sink.down = False
     srv.start()
-    reqs = sink.wait("/toggle", before + 2)
-    time.sleep(0.6)
+    # r4 acknowledged and nothing pending: every redelivery there will be has happened.
+    settled(srv, "toggle", lambda s: s.get("pending") == 0 and s.get("ack_seq", 0) >= r4,
+            "r4 acknowledged after the restart, nothing pending")
     ok = [r[2].get("ce-id") for r in sink.on("/toggle")]
     t.eq("before restart: r1, r2 once, then r3 retried", ["r1", "r2"], ok[:2])
     t.check("r3 was being retried before the restart", ok[2:before] and set(ok[2:before]) == {"r3"},
@@ -293,9 +316,18 @@ try:
     t.eq("flaky got nothing again after the restart", 7, len(sink.on("/flaky")))
 
     # ---- delete -------------------------------------------------------------------------
+    # A witness subscription on the same events: once it has r5, the push
+    # machinery has handled r5, and the deleted one must have sent nothing.
+    t.eq("create witness", 201, srv.json("POST", "/subscriptions", json.dumps({
+        "id": "witness", "sink": sink.url("/witness"),
+        "filters": [{"exact": {"type": "com.example.r"}}]}))[0])
+    delivering(srv, "witness")
     t.eq("DELETE -> 204", 204, srv.http("DELETE", "/subscriptions/toggle")[0])
+    t.check("toggle's delivery thread ended",
+            srv.wait_log(r"subscription toggle: (stopping delivery|deleted, delivery ends)") is not None,
+            "no stop line in the log")
     post_event(srv, ev("r5", "com.example.r", {"i": 5}))
-    time.sleep(1.5)
+    t.eq("the witness got r5", ["r5"], [r[2].get("ce-id") for r in sink.wait("/witness", 1)])
     t.eq("no delivery after delete", ["r3", "r4"], [r[2].get("ce-id") for r in sink.on("/toggle")][before:])
     t.eq("GET deleted -> 404", 404, srv.json("GET", "/subscriptions/toggle")[0])
     t.eq("its consumer is gone too", 404, srv.json("GET", "/cursors/push.toggle")[0])
