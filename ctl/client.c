@@ -27,10 +27,23 @@ struct ctl_client {
     CURL *curl;
     char *endpoint;
     long timeout_ms;
+    char *cacert;
+    int insecure;
     char errbuf[CURL_ERROR_SIZE];
 };
 
-ctl_client *ctl_client_new(const char *endpoint, long timeout_ms) {
+void ctl_client_tls_setopt(void *curl, const ctl_tls *tls) {
+    if (!tls) return;
+    /* CAINFO replaces the default bundle, as curl's --cacert does: the
+     * server's private CA is then the only one trusted. */
+    if (tls->cacert) curl_easy_setopt(curl, CURLOPT_CAINFO, tls->cacert);
+    if (tls->insecure) {
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+}
+
+ctl_client *ctl_client_new(const char *endpoint, long timeout_ms, const ctl_tls *tls) {
     static int global_done;
     if (!global_done) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return NULL;
@@ -40,7 +53,10 @@ ctl_client *ctl_client_new(const char *endpoint, long timeout_ms) {
     if (!c) return NULL;
     c->curl = curl_easy_init();
     c->endpoint = strdup(endpoint);
-    if (!c->curl || !c->endpoint) {
+    c->insecure = tls && tls->insecure;
+    int oom = !c->curl || !c->endpoint;
+    if (tls && tls->cacert && !(c->cacert = strdup(tls->cacert))) oom = 1;
+    if (oom) {
         ctl_client_free(c);
         return NULL;
     }
@@ -54,6 +70,7 @@ void ctl_client_free(ctl_client *c) {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
     free(c->endpoint);
+    free(c->cacert);
     free(c);
 }
 
@@ -217,6 +234,8 @@ static void setup(ctl_client *c, const ctl_req *req, rc_buf *url) {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "redcar-ctl/" RC_VERSION);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    ctl_tls tls = {c->cacert, c->insecure};
+    ctl_client_tls_setopt(h, &tls);
     c->errbuf[0] = '\0';
     if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -231,9 +250,18 @@ static void setup(ctl_client *c, const ctl_req *req, rc_buf *url) {
     }
 }
 
+void ctl_client_report_transport(const char *endpoint, const char *errbuf, int code) {
+    CURLcode rc = (CURLcode)code;
+    fprintf(stderr, "redcar-ctl: cannot reach %s: %s\n", endpoint,
+            errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc));
+    /* The usual cause with a server's own CA: say what fixes it. */
+    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+        fprintf(stderr, "redcar-ctl: the server's TLS certificate is not trusted; name the CA "
+                        "that signed it with --cacert FILE (or REDCAR_CACERT)\n");
+}
+
 static void report_transport(ctl_client *c, CURLcode rc) {
-    fprintf(stderr, "redcar-ctl: cannot reach %s: %s\n", c->endpoint,
-            c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+    ctl_client_report_transport(c->endpoint, c->errbuf, (int)rc);
 }
 
 int ctl_client_do(ctl_client *c, const ctl_req *req, ctl_resp *resp) {

@@ -43,8 +43,13 @@ typedef struct ctl_req {
 const char *ctl_client_token(void);
 
 /* endpoint is copied (a trailing '/' is dropped). timeout_ms bounds each
- * request as a whole (the stream has no total bound, only an idle bound). */
-ctl_client *ctl_client_new(const char *endpoint, long timeout_ms);
+ * request as a whole (the stream has no total bound, only an idle bound).
+ * tls (copied; may be NULL) applies to an https endpoint. */
+ctl_client *ctl_client_new(const char *endpoint, long timeout_ms, const ctl_tls *tls);
+
+/* Set tls's options on a curl easy handle (after curl_easy_reset): for
+ * callers that keep a handle of their own. */
+void ctl_client_tls_setopt(void *curl, const ctl_tls *tls);
 void ctl_client_free(ctl_client *c);
 
 void ctl_resp_init(ctl_resp *r);
@@ -52,6 +57,11 @@ void ctl_resp_free(ctl_resp *r);
 /* Value of a response header (case-insensitive name) copied into out;
  * returns out, or NULL when absent. */
 const char *ctl_resp_header(const ctl_resp *r, const char *name, char *out, size_t outlen);
+
+/* The stderr report of a transport failure (code: a CURLcode; errbuf: the
+ * handle's CURLOPT_ERRORBUFFER, may be empty), with a hint when the cause
+ * is an untrusted TLS certificate. */
+void ctl_client_report_transport(const char *endpoint, const char *errbuf, int code);
 
 /* Perform one request. Returns CTL_EXIT_OK when an HTTP response arrived
  * (whatever its status: see resp->status), or CTL_EXIT_CONNECT after printing

@@ -215,6 +215,7 @@ static int fetch(fetcher *f, const char *path, const char *accept, long idle_s, 
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_USERAGENT, "redcar-ctl/" RC_VERSION);
+    ctl_client_tls_setopt(c, &f->ctx->tls);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, f->errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                      f->ctx->timeout_ms < 10000 ? f->ctx->timeout_ms : 10000L);
@@ -241,8 +242,11 @@ static int fetch(fetcher *f, const char *path, const char *accept, long idle_s, 
     }
     if (f->aborted) return CTL_EXIT_SERVER; /* fn said why */
     if (rc != CURLE_OK) {
-        fprintf(stderr, "redcar-ctl: %s %s: %s\n", f->resp.status ? "transfer from" : "cannot reach",
-                f->ctx->endpoint, f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
+        if (f->resp.status)
+            fprintf(stderr, "redcar-ctl: transfer from %s: %s\n", f->ctx->endpoint,
+                    f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
+        else
+            ctl_client_report_transport(f->ctx->endpoint, f->errbuf, (int)rc);
         return CTL_EXIT_CONNECT;
     }
     int ec = ctl_exit_for_http(f->resp.status);

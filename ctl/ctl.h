@@ -66,11 +66,18 @@ typedef struct ctl_args {
     char *owned;         /* legacy form: the split "key value" operand */
 } ctl_args;
 
+/* How an https endpoint's certificate is checked. */
+typedef struct ctl_tls {
+    const char *cacert; /* PEM file of the CAs to trust instead of the system's; NULL: system */
+    int insecure;       /* 1: no verification of the certificate or the host name */
+} ctl_tls;
+
 /* What every handler gets: the connection and the output settings. */
 typedef struct ctl_ctx {
     const char *endpoint; /* "http://127.0.0.1:8519", no trailing slash */
     ctl_out_format out;
     long timeout_ms;
+    ctl_tls tls;
     ctl_client *client;
 } ctl_ctx;
 

@@ -33,6 +33,8 @@ static const ctl_opt global_opts[] = {
      "server address (env REDCAR_ENDPOINT; default " DEFAULT_ENDPOINT ")"},
     {"write-out", 'w', 1, "FORMAT", "output format: table (default) or json"},
     {"timeout", 0, 1, "SECONDS", "limit for each request (default 30; tail: connect only)"},
+    {"cacert", 0, 1, "FILE", "https: trust the CAs in this PEM file, not the system's (env REDCAR_CACERT)"},
+    {"insecure", 'k', 0, NULL, "https: do not verify the server's certificate (testing only)"},
     {"help", 'h', 0, NULL, "show help (also after a command: redcar-ctl put --help)"},
     {"version", 0, 0, NULL, "print the version and exit"},
     {0}};
@@ -158,7 +160,8 @@ static void print_environment(FILE *f) {
           "  REDCAR_ENDPOINT   server address when -e is not given\n"
           "  REDCAR_TOKEN      bearer token sent with every request: NAME:PASSWORD of a\n"
           "                    server user, or the server's requirepass\n"
-          "  REDCAR_PASSWORD   older name of REDCAR_TOKEN (used when it is unset)\n\n",
+          "  REDCAR_PASSWORD   older name of REDCAR_TOKEN (used when it is unset)\n"
+          "  REDCAR_CACERT     CA certificate file when --cacert is not given\n\n",
           f);
 }
 
@@ -181,7 +184,8 @@ static void print_global_help(FILE *f) {
           "  redcar-ctl -e http://127.0.0.1:8519 \"foo\" range\n"
           "  redcar-ctl range foo --prefix -w json\n"
           "  redcar-ctl emit --type com.example.order --source /shop --data '{\"n\":1}'\n"
-          "  redcar-ctl tail --type com.example.order\n\n",
+          "  redcar-ctl tail --type com.example.order\n"
+          "  redcar-ctl -e https://redcar.internal:8443 --cacert ca.pem info\n\n",
           f);
     print_environment(f);
     print_exit_codes(f);
@@ -387,6 +391,32 @@ static int parse_command_line(int argc, char **argv, const ctl_cmd **cmd, ctl_ar
     return CTL_EXIT_OK;
 }
 
+/* --cacert / REDCAR_CACERT and --insecure. A file that cannot be read is a
+ * usage error here rather than a TLS failure later, which would blame the
+ * connection. */
+static int parse_tls(const ctl_args *a, const char *endpoint, ctl_tls *tls) {
+    const char *ca = ctl_opt_str(a, "cacert");
+    const char *from = "--cacert";
+    if (!ca) {
+        ca = getenv("REDCAR_CACERT");
+        from = "REDCAR_CACERT";
+    }
+    if (ca && ca[0]) {
+        FILE *f = fopen(ca, "rb");
+        if (!f) return ctl_usage_error("%s: cannot open %s: %s", from, ca, strerror(errno));
+        fclose(f);
+        tls->cacert = ca;
+    } else if (ca && from[0] == '-') {
+        return ctl_usage_error("--cacert: expected a file name");
+    }
+    tls->insecure = ctl_opt_has(a, "insecure");
+    if (tls->insecure && strncmp(endpoint, "https://", 8) == 0)
+        fputs("redcar-ctl: warning: --insecure: the server's TLS certificate is not verified; "
+              "anyone on the path can read and change this session\n",
+              stderr);
+    return CTL_EXIT_OK;
+}
+
 static int parse_timeout(const char *s, long *ms) {
     char *end;
     errno = 0;
@@ -449,8 +479,9 @@ int main(int argc, char **argv) {
     while (endpoint.len > 0 && endpoint.p[endpoint.len - 1] == '/')
         endpoint.p[--endpoint.len] = '\0';
     ctx.endpoint = endpoint.p;
+    if ((rc = parse_tls(&args, ctx.endpoint, &ctx.tls)) != CTL_EXIT_OK) goto done;
 
-    ctx.client = ctl_client_new(ctx.endpoint, ctx.timeout_ms);
+    ctx.client = ctl_client_new(ctx.endpoint, ctx.timeout_ms, &ctx.tls);
     if (!ctx.client) {
         fprintf(stderr, "redcar-ctl: cannot initialise libcurl\n");
         rc = CTL_EXIT_CONNECT;

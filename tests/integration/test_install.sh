@@ -54,4 +54,5 @@ comp() {
 }
 expect_eq "completes a command" "put" "$(comp redcar-ctl pu)"
 check "completes a command's options" bash -c "[[ ' $(comp redcar-ctl range --pr) ' == *' --prefix '* ]]"
+expect_eq "completes the global --cacert" "--cacert" "$(comp redcar-ctl --cac)"
 rc_finish

@@ -11,6 +11,10 @@ same CA, and a second ("rogue") CA with its own client certificate.
    across the doors (HTTPS POST -> TLS subscriber, plain RESP -> TLS, TLS ->
    plain), CONFIG GET tls-port shows the bound port; a pipeline deep enough to
    pause the client's input while GnuTLS holds some of it.
+ - redcar-ctl on the https endpoint: --cacert (info, put/get, tail, backup)
+   and REDCAR_CACERT work; without the CA or with another CA it exits 5
+   naming the certificate problem and --cacert; an unreadable --cacert file
+   is a usage error (1); -k works and warns on stderr.
  - A client trusting another CA fails verification (curl, redis-cli, redis-py).
  - Plaintext on the TLS ports (RESP and HTTP) is refused and the server stays up.
  - tls-auth-clients yes: no certificate and a rogue certificate are refused on
@@ -23,6 +27,7 @@ same CA, and a second ("rogue") CA with its own client certificate.
 """
 import json
 import os
+import re
 import shutil
 import socket
 import ssl
@@ -115,6 +120,16 @@ def rpy(port, cert=None, ca="ca.crt", **kw):
                        **extra, **kw)
 
 
+def ctl(port, *args, env=None):
+    """redcar-ctl against the https door; REDCAR_* from the caller's
+    environment are dropped so only what the test passes counts."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("REDCAR_")}
+    e.update(env or {})
+    r = run(os.environ["REDCAR_CTL"], "-e", "https://127.0.0.1:%d" % port, "--timeout", "10", *args,
+            env=e, stdin=subprocess.DEVNULL)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
 def refused(fn):
     """True when fn raises a connection or TLS error (the server said no)."""
     try:
@@ -163,6 +178,39 @@ try:
     t.check("curl trusting another CA fails verification", rc == 60, "rc=%d" % rc)
     r = run("curl", "-sS", "--max-time", "10", "--cacert", P("ca.crt"), "https://localhost:%d/health" % s.https_port)
     t.check("the certificate also serves the name localhost", r.returncode == 0 and b"ok" in r.stdout, r.stderr)
+
+    # redcar-ctl: the same rules as curl, exit 5 (cannot connect) when the certificate is not trusted.
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "info")
+    t.check("redcar-ctl --cacert info over HTTPS", rc == 0 and re.search(r"^health\s+ok$", out, re.M),
+            (rc, out[:200], err))
+    t.eq("redcar-ctl --cacert put over HTTPS", 0, ctl(s.https_port, "--cacert", P("ca.crt"), "put", "ck", "cv")[0])
+    rc, out, err = ctl(s.https_port, "get", "ck", env={"REDCAR_CACERT": P("ca.crt")})
+    t.eq("redcar-ctl with REDCAR_CACERT get over HTTPS", (0, "cv"), (rc, out.strip()))
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "tail", "--from", "1", "--count", "1", "-w", "json")
+    t.check("redcar-ctl --cacert tail (SSE) over HTTPS", rc == 0 and out.count("\n") == 1, (rc, out[:200], err))
+    bak = os.path.join(tmp, "ctl-backup.db")
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "backup", bak, "-q")
+    t.check("redcar-ctl --cacert backup over HTTPS", rc == 0 and os.path.getsize(bak) > 0, (rc, err))
+    rc, out, err = ctl(s.https_port, "info")
+    t.check("redcar-ctl without the CA: exit 5", rc == 5, (rc, err))
+    t.check("redcar-ctl without the CA: says the certificate is not trusted and names --cacert",
+            "certificate" in err and "--cacert" in err, err)
+    rc, out, err = ctl(s.https_port, "--cacert", P("rogue.crt"), "info")
+    t.check("redcar-ctl trusting another CA: exit 5 naming the certificate", rc == 5 and "certificate" in err,
+            (rc, err))
+    rc, out, err = ctl(s.https_port, "info", env={"REDCAR_CACERT": P("rogue.crt")})
+    t.check("REDCAR_CACERT with another CA: exit 5", rc == 5, (rc, err))
+    rc, out, err = ctl(s.https_port, "--cacert", P("rogue.crt"), "info", env={"REDCAR_CACERT": P("ca.crt")})
+    t.check("--cacert wins over REDCAR_CACERT", rc == 5, (rc, err))
+    rc, out, err = ctl(s.https_port, "--cacert", P("nope.crt"), "info")
+    t.check("redcar-ctl --cacert with a missing file: usage error naming it", rc == 1 and "nope.crt" in err,
+            (rc, err))
+    rc, out, err = ctl(s.https_port, "info", env={"REDCAR_CACERT": P("nope.crt")})
+    t.check("REDCAR_CACERT naming a missing file: usage error naming the variable",
+            rc == 1 and "REDCAR_CACERT" in err, (rc, err))
+    rc, out, err = ctl(s.https_port, "-k", "get", "ck")
+    t.eq("redcar-ctl -k skips verification", (0, "cv"), (rc, out.strip()))
+    t.check("redcar-ctl -k warns on stderr that verification is off", "not verified" in err, err)
 
     ev = {"specversion": "1.0", "id": "tls-1", "source": "/tls", "type": "com.example.tls",
           "subject": "secure/1", "datacontenttype": "application/json", "data": {"n": 1}}
