@@ -5,12 +5,24 @@
  * io.redcar.kv.put / io.redcar.kv.expire events; an expired key is invisible
  * to reads at once and removed by an io.redcar.kv.expired event from active
  * expiry.
+ *
+ * A name is a KV key first; else it may be a stream (streamkey.h), which
+ * EXISTS, TYPE, the TTL family and DEL/UNLINK treat as Redis does. Streams
+ * cannot expire or be renamed (they are subjects of the log): those answer
+ * an error instead of acting on a key they cannot see. KEYS, SCAN and
+ * DBSIZE list the KV view only (docs/streams.md).
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "redcar/consumer.h"
 #include "resp/door.h"
+#include "resp/streamkey.h"
+
+static const char ERR_STREAM_EXPIRE[] =
+    "ERR a stream cannot expire in Redcar (it is a subject of the event log): trim it with "
+    "XTRIM or remove it with DEL";
 
 static const char *type_name(rc_kv_kind k) {
     switch (k) {
@@ -23,17 +35,57 @@ static const char *type_name(rc_kv_kind k) {
 
 /* ---- DEL ---------------------------------------------------------------------- */
 
+/* A step's arguments with the store (stream reads inside a step need it). */
+typedef struct keyarg {
+    rc_store *st;
+    rc__args *a;
+    /* DEL: the consumer groups of the keys that were streams when the
+     * command arrived, as (key index, durable consumer name) */
+    struct delgroup { size_t key; char *name; } *groups;
+    size_t ngroups;
+} keyarg;
+
+static keyarg *keyarg_new(rc__call *c, size_t from, size_t to) {
+    keyarg *k = calloc(1, sizeof *k);
+    if (!k) abort();
+    k->st = c->door->st;
+    k->a = rc__r_args(c, from, to);
+    return k;
+}
+
+static void keyarg_free(void *p) {
+    keyarg *k = p;
+    for (size_t i = 0; i < k->ngroups; i++) free(k->groups[i].name);
+    free(k->groups);
+    free(k->a);
+    free(k);
+}
+
+/* A KV key gets an io.redcar.kv.delete event; a stream gets DEL's
+ * tombstone, and its groups go with it as in Redis. */
 static int del_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
-    rc__args *a = arg;
+    keyarg *k = arg;
+    rc__args *a = k->a;
     rc__val v = {0};
     int64_t n = 0;
     int rc = RC_OK;
     for (size_t i = 0; i < a->n && !rc; i++) {
-        int exists;
+        int exists, stream = 0;
         rc = rc__r_tx_load(tx, a->v[i], &v, &exists, err);
         if (!rc && exists) {
             rc = rc__r_tx_append(tx, rc_api_kv_event(RC__SOURCE, "delete", a->v[i], NULL, 0, NULL), err);
             n++;
+        } else if (!rc && !(rc = rc__r_stream_key(k->st, tx, a->v[i], &stream, err)) && stream) {
+            rc = rc__r_stream_remove(tx, a->v[i], err);
+            n++;
+        }
+        for (size_t j = 0; j < k->ngroups && stream && !rc; j++) {
+            if (k->groups[j].key != i) continue;
+            rc = rc_consumer_txn_delete(k->st, tx, k->groups[j].name, err);
+            if (rc == RC_NOT_FOUND) { /* destroyed meanwhile */
+                rc_err_clear(err);
+                rc = RC_OK;
+            }
         }
     }
     rc_buf_free(&v.v);
@@ -41,21 +93,62 @@ static int del_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
     return rc;
 }
 
+/* A stream's groups are durable consumers, found by listing them, which
+ * only the read pool does: here on the loop, before the step, for the keys
+ * that are streams now. (Inside EXEC, on the writer thread, nothing is
+ * listed: the stream goes, its groups stay; docs/streams.md.) */
+static void del_list_groups(rc__call *c, keyarg *k) {
+    for (size_t i = 0; !c->tx && i < k->a->n; i++) {
+        int stream = 0;
+        size_t n = 0;
+        rc_err err;
+        rc_buf names = RC_BUF_INIT;
+        if (rc__r_stream_key(k->st, NULL, k->a->v[i], &stream, &err) == RC_OK && stream &&
+            rc__r_stream_groups(k->st, k->a->v[i], k->a->len[i], &names, &n, &err) == RC_OK && n) {
+            k->groups = realloc(k->groups, (k->ngroups + n) * sizeof *k->groups);
+            if (!k->groups) abort();
+            for (const char *p = names.p; n; n--, p += strlen(p) + 1) {
+                k->groups[k->ngroups].key = i;
+                k->groups[k->ngroups++].name = rc__r_strndup(p, strlen(p));
+            }
+        }
+        rc_buf_free(&names);
+    }
+}
+
 void rc__r_cmd_del(rc__call *c) {
     for (size_t i = 1; i < c->argc; i++)
         if (!rc__r_key_ok(c, i)) return;
-    rc__r_txn(c, del_step, rc__r_args(c, 1, c->argc), free);
+    keyarg *k = keyarg_new(c, 1, c->argc);
+    del_list_groups(c, k);
+    /* Deleting consumers reaches beyond the store's undo: that step runs once. */
+    if (k->ngroups) rc__r_txn_once(c, del_step, k, keyarg_free);
+    else rc__r_txn(c, del_step, k, keyarg_free);
 }
 
 /* ---- reads ---------------------------------------------------------------------- */
+
+/* The key at argv[i] as a KV key (v, RC_OK), else as a stream (*stream
+ * set, RC_NOT_FOUND), else RC_NOT_FOUND; or a store error. */
+static int lookup(rc__call *c, size_t i, rc__val *v, int *stream, rc_err *err) {
+    *stream = 0;
+    int rc = rc__r_get(c->door->st, c->tx, c->argv[i], v, err);
+    if (rc == RC_NOT_FOUND) {
+        int r2 = rc__r_stream_key(c->door->st, c->tx, c->argv[i], stream, err);
+        if (r2) return r2;
+    }
+    return rc;
+}
 
 void rc__r_cmd_exists(rc__call *c) {
     rc__val v = {0};
     int64_t n = 0;
     for (size_t i = 1; i < c->argc; i++) {
         rc_err err;
+        int stream;
         if (memchr(c->argv[i], 0, c->argvlen[i])) continue;
-        if (rc__r_get(c->door->st, c->tx, c->argv[i], &v, &err) == RC_OK) n++;
+        int rc = lookup(c, i, &v, &stream, &err);
+        if (rc == RC_OK || (rc == RC_NOT_FOUND && stream)) n++;
     }
     rc_buf_free(&v.v);
     rc_resp_w_int(&c->w, n);
@@ -65,9 +158,10 @@ void rc__r_cmd_type(rc__call *c) {
     if (!rc__r_key_ok(c, 1)) return;
     rc__val v = {0};
     rc_err err;
-    int rc = rc__r_get(c->door->st, c->tx, c->argv[1], &v, &err);
+    int stream;
+    int rc = lookup(c, 1, &v, &stream, &err);
     if (rc == RC_OK) rc_resp_w_simple(&c->w, type_name(v.kind));
-    else if (rc == RC_NOT_FOUND) rc_resp_w_simple(&c->w, "none");
+    else if (rc == RC_NOT_FOUND) rc_resp_w_simple(&c->w, stream ? "stream" : "none");
     else rc__r_reply_status(&c->w, rc, &err);
     rc_buf_free(&v.v);
 }
@@ -76,10 +170,11 @@ static void ttl_common(rc__call *c, int ms, int absolute) {
     if (!rc__r_key_ok(c, 1)) return;
     rc__val v = {0};
     rc_err err;
-    int rc = rc__r_get(c->door->st, c->tx, c->argv[1], &v, &err);
+    int stream;
+    int rc = lookup(c, 1, &v, &stream, &err);
     rc_buf_free(&v.v);
     if (rc == RC_NOT_FOUND) {
-        rc_resp_w_int(&c->w, -2);
+        rc_resp_w_int(&c->w, stream ? -1 : -2); /* a stream never expires */
     } else if (rc) {
         rc__r_reply_status(&c->w, rc, &err);
     } else if (!v.expire_ms) {
@@ -202,22 +297,32 @@ void rc__r_cmd_scan(rc__call *c) {
 
 /* ---- RENAME ----------------------------------------------------------------------- */
 
+/* A stream's entries are the log's events under its subject, which keep
+ * their subject: a stream can be neither renamed nor replaced by a rename. */
 static int rename_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
-    rc__args *a = arg;
+    keyarg *k = arg;
+    rc__args *a = k->a;
     rc__val v = {0};
-    int exists, rc = rc__r_tx_load(tx, a->v[0], &v, &exists, err);
+    int stream = 0, exists, rc = rc__r_tx_load(tx, a->v[0], &v, &exists, err);
     if (rc) goto out;
     if (!exists) {
-        rc_resp_w_error(w, "ERR no such key");
+        if ((rc = rc__r_stream_key(k->st, tx, a->v[0], &stream, err))) goto out;
+        rc_resp_w_error(w, stream ? "ERR a stream cannot be renamed in Redcar (its entries are "
+                                    "events of the log under its name)"
+                                  : "ERR no such key");
         goto out;
     }
-    if (a->flags) { /* RENAMENX */
-        int dst;
-        if ((rc = rc__r_tx_load(tx, a->v[1], &v, &dst, err))) goto out;
-        if (dst) {
-            rc_resp_w_int(w, 0);
-            goto out;
-        }
+    int dst;
+    if ((rc = rc__r_tx_load(tx, a->v[1], &v, &dst, err))) goto out;
+    if (!dst && (rc = rc__r_stream_key(k->st, tx, a->v[1], &stream, err))) goto out;
+    if (a->flags && (dst || stream)) { /* RENAMENX: the destination exists */
+        rc_resp_w_int(w, 0);
+        goto out;
+    }
+    if (stream) {
+        rc_resp_w_error(w, "ERR the destination is a stream, which Redcar cannot replace by a "
+                           "rename: DEL it first");
+        goto out;
     }
     if (strcmp(a->v[0], a->v[1]) != 0)
         rc = rc__r_tx_append(tx, rc_api_kv_rename_event(RC__SOURCE, a->v[0], a->v[1]), err);
@@ -232,9 +337,9 @@ out:
 
 static void rename_common(rc__call *c, int nx) {
     if (!rc__r_key_ok(c, 1) || !rc__r_key_ok(c, 2)) return;
-    rc__args *a = rc__r_args(c, 1, 3);
-    a->flags = (unsigned)nx;
-    rc__r_txn(c, rename_step, a, free);
+    keyarg *k = keyarg_new(c, 1, 3);
+    k->a->flags = (unsigned)nx;
+    rc__r_txn(c, rename_step, k, keyarg_free);
 }
 
 void rc__r_cmd_rename(rc__call *c) { rename_common(c, 0); }
@@ -246,13 +351,16 @@ enum { X_NX = 1, X_XX = 2, X_GT = 4, X_LT = 8 };
 
 /* v[0]=key; i[0]=when (ms, absolute or relative); i[1]=relative; flags X_* */
 static int expire_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
-    rc__args *a = arg;
+    keyarg *k = arg;
+    rc__args *a = k->a;
     rc__val v = {0};
-    int exists, rc = rc__r_tx_load(tx, a->v[0], &v, &exists, err);
+    int stream, exists, rc = rc__r_tx_load(tx, a->v[0], &v, &exists, err);
     rc_buf_free(&v.v);
     if (rc) return rc;
     if (!exists) {
-        rc_resp_w_int(w, 0);
+        if ((rc = rc__r_stream_key(k->st, tx, a->v[0], &stream, err))) return rc;
+        if (stream) rc_resp_w_error(w, ERR_STREAM_EXPIRE);
+        else rc_resp_w_int(w, 0);
         return RC_OK;
     }
     int64_t now = rc_txn_now_ms(tx), when = a->i[0];
@@ -310,11 +418,11 @@ static void expire_common(rc__call *c, int ms, int absolute) {
         }
         t *= 1000;
     }
-    rc__args *a = rc__r_args(c, 1, 2);
-    a->i[0] = t;
-    a->i[1] = !absolute;
-    a->flags = flags;
-    rc__r_txn(c, expire_step, a, free);
+    keyarg *k = keyarg_new(c, 1, 2);
+    k->a->i[0] = t;
+    k->a->i[1] = !absolute;
+    k->a->flags = flags;
+    rc__r_txn(c, expire_step, k, keyarg_free);
 }
 
 void rc__r_cmd_expire(rc__call *c) { expire_common(c, 0, 0); }

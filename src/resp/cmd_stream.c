@@ -15,7 +15,10 @@
  * The log is append-only: XDEL and XTRIM append tombstones
  * (io.redcar.stream.deleted with data {"seqs":[...]}, io.redcar.stream.trimmed
  * with data {"minseq":N}) with the stream's subject, and every read hides
- * what they name. Tombstones are not entries.
+ * what they name. Tombstones are not entries. DEL of a stream key is a
+ * trimmed tombstone that hides everything and says {"removed":true}; the
+ * key exists again at the next entry (streamkey.h). XGROUP CREATE MKSTREAM
+ * makes an empty stream the same way, with a trimmed tombstone.
  *
  * Consumer groups are durable consumers (redcar/consumer.h) named
  * "xs.<key>.<group>" (escaped) with filter {"subject": key}, a lease of
@@ -41,6 +44,7 @@
 
 #include "redcar/consumer.h"
 #include "resp/door.h"
+#include "resp/streamkey.h"
 
 #define T_ENTRY "io.redcar.stream.entry"
 #define T_DELETED "io.redcar.stream.deleted"
@@ -790,19 +794,44 @@ static int stream_count(const xsrc *s, const char *key, uint64_t lo, uint64_t hi
     return rc;
 }
 
-static int any_row(const rc_stored *r, void *arg) {
-    (void)r;
-    *(int *)arg = 1;
+static int removed_member(void *arg, const char *k, size_t kl, const char *v, size_t vl) {
+    if (kl == 7 && !memcmp(k, "removed", 7) && vl == 4 && !memcmp(v, "true", 4)) *(int *)arg = 1;
+    return 0;
+}
+
+/* The newest event under a subject decides whether it is a stream key
+ * (streamkey.h): not when it belongs to the KV view or is DEL's tombstone. */
+static int newest_row(const rc_stored *r, void *arg) {
+    int *live = arg;
+    *live = 1;
+    if (r->type && !strncmp(r->type, RC_KV_TYPE_PREFIX, sizeof RC_KV_TYPE_PREFIX - 1)) {
+        *live = 0;
+    } else if (r->type && !strcmp(r->type, T_TRIMMED)) {
+        rc_event *ev = NULL;
+        rc_err e;
+        int removed = 0;
+        if (rc_event_decode_json(r->json, r->json_len, &ev, &e) == RC_OK && ev->data)
+            jobject((const char *)ev->data, ev->data_len, removed_member, &removed);
+        rc_event_free(ev);
+        *live = !removed;
+    }
     return 1;
 }
 
-/* A stream exists once anything was written under its key. */
+/* Whether key is a stream now: what TYPE, EXISTS, XINFO, NOMKSTREAM and
+ * XGROUP CREATE agree on. One indexed read (the subject's newest event). */
 static int stream_exists(const xsrc *s, const char *key, int *exists, rc_err *err) {
     rc_query q = {0};
     q.subject = key;
+    q.desc = 1;
     q.limit = 1;
     *exists = 0;
-    return xscan(s, q, any_row, exists, err);
+    return xscan(s, q, newest_row, exists, err);
+}
+
+int rc__r_stream_key(rc_store *st, rc_txn *tx, const char *key, int *is_stream, rc_err *err) {
+    xsrc s = {st, tx};
+    return stream_exists(&s, key, is_stream, err);
 }
 
 /* ---- tombstones -------------------------------------------------------------------------- */
@@ -816,6 +845,21 @@ static int append_tomb(rc_txn *tx, const char *type, const char *key, const rc_b
         return rc_err_set(err, RC_NOMEM, "out of memory");
     }
     return rc_txn_append(tx, ev, NULL, err);
+}
+
+/* A trimmed tombstone at the next seq: it hides every entry so far.
+ * removed: the key is gone (DEL), else an empty stream remains (MKSTREAM). */
+static int append_cut(rc_txn *tx, const char *key, int removed, rc_err *err) {
+    rc_buf d = RC_BUF_INIT;
+    rc_buf_printf(&d, "{\"minseq\":%" PRIu64 "%s}", rc_txn_last_seq(tx) + 1,
+                  removed ? ",\"removed\":true" : "");
+    int rc = append_tomb(tx, T_TRIMMED, key, &d, err);
+    rc_buf_free(&d);
+    return rc;
+}
+
+int rc__r_stream_remove(rc_txn *tx, const char *key, rc_err *err) {
+    return append_cut(tx, key, 1, err);
 }
 
 enum { TRIM_NONE, TRIM_MAXLEN, TRIM_MINID };
@@ -1261,9 +1305,9 @@ static int xgroup_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
     uint64_t pos = a->pos_end ? rc_txn_last_seq(tx) : a->seq;
     switch (a->sub) {
     case XG_CREATE: {
-        int exists = 1;
-        if (!a->mkstream && (rc = stream_exists(&s, a->key, &exists, err))) return rc;
-        if (!exists) {
+        int exists;
+        if ((rc = stream_exists(&s, a->key, &exists, err))) return rc;
+        if (!exists && !a->mkstream) {
             rc_resp_w_error(w, "ERR The XGROUP subcommand requires the key to exist. Note that "
                                "for CREATE you may want to use the MKSTREAM option to create an "
                                "empty stream automatically.");
@@ -1291,6 +1335,9 @@ static int xgroup_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
             rc_resp_w_error(w, "BUSYGROUP Consumer Group name already exists");
             return RC_OK;
         }
+        /* MKSTREAM: an empty stream, as Redis makes one (a key for TYPE,
+         * EXISTS and XINFO), and nothing older under the subject in it */
+        if (!rc && !exists) rc = append_cut(tx, a->key, 0, err);
         if (!rc) rc_resp_w_ok(w);
         return rc;
     }
@@ -2528,6 +2575,21 @@ static int groups_of(rc_store *st, const char *key, size_t klen, glist *l, rc_bu
     return rc_consumer_list(st, glist_fn, l, err);
 }
 
+int rc__r_stream_groups(rc_store *st, const char *key, size_t klen, rc_buf *out, size_t *n,
+                        rc_err *err) {
+    glist gl;
+    rc_buf prefix = RC_BUF_INIT;
+    int rc = groups_of(st, key, klen, &gl, &prefix, err);
+    *n = 0;
+    for (size_t i = 0; i < gl.n && !rc; i++) {
+        rc_buf_append(out, gl.g[i].gname, strlen(gl.g[i].gname) + 1);
+        (*n)++;
+    }
+    glist_free(&gl);
+    rc_buf_free(&prefix);
+    return rc;
+}
+
 /* A recorded member: new to the summary, or a fresher idle time. */
 static int member_row(const rc_consumer_member *m, void *arg) {
     pendsum *s = arg;
@@ -2584,11 +2646,13 @@ static int xinfo_stream(rc__call *c) {
     xview v;
     glist gl;
     rc_buf prefix = RC_BUF_INIT;
-    int rc = stream_count(&s, c->argv[2], 0, 0, &k, &err);
-    if (!rc && k.any == 0) {
+    int exists = 0;
+    int rc = stream_exists(&s, c->argv[2], &exists, &err);
+    if (!rc && !exists) {
         rc_resp_w_error(&c->w, "ERR no such key");
         return RC_OK;
     }
+    if (!rc) rc = stream_count(&s, c->argv[2], 0, 0, &k, &err);
     if (!rc) rc = view_load(&s, c->argv[2], 0, &v, &err);
     if (rc) {
         rc__r_reply_status(&c->w, rc, &err);
@@ -2630,8 +2694,10 @@ static void xinfo_groups(rc__call *c) {
     rc_buf prefix = RC_BUF_INIT;
     int rc = groups_of(c->door->st, c->argv[2], c->argvlen[2], &gl, &prefix, &err);
     countctx k;
+    int exists = 0;
+    if (!rc) rc = stream_exists(&s, c->argv[2], &exists, &err);
     if (!rc) rc = stream_count(&s, c->argv[2], 0, 0, &k, &err);
-    if (!rc && k.any == 0 && gl.n == 0) {
+    if (!rc && !exists && gl.n == 0) {
         rc_resp_w_error(&c->w, "ERR no such key");
         goto out;
     }

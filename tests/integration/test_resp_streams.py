@@ -4,7 +4,11 @@ redis-cli against the real server: XADD's CloudEvent mapping and its read-back,
 entries from the HTTP door, XRANGE/XREVRANGE/XLEN/XREAD (BLOCK, $), consumer
 groups (XGROUP, XREADGROUP > and history, XACK, XPENDING, XCLAIM, XAUTOCLAIM,
 XINFO), XDEL/XTRIM tombstones, blocked clients that disconnect or are killed,
-and a few reply shapes side by side with a real redis-server."""
+a few reply shapes side by side with a real redis-server, and streams as keys
+(EXISTS, TYPE, TTL, DEL/UNLINK with their groups, MKSTREAM, NOMKSTREAM)
+side by side with it too, with the documented differences (EXPIRE, RENAME,
+DBSIZE/KEYS/SCAN, DEL inside MULTI) checked on their own."""
+import contextlib
 import json
 import os
 import shutil
@@ -148,11 +152,13 @@ def xread(r, port):
 
 
 def groups(r, port):
+    raises("create on missing key", lambda: r.xgroup_create("missing", "grp", "$"), "MKSTREAM")
+    # (before the entries below: MKSTREAM appends the empty stream's tombstone,
+    # and "grp"'s last-delivered-id is its position in the whole log)
+    check("create mkstream", r.xgroup_create("missing", "grp", "$", mkstream=True), True)
     ids = [r.xadd("g", {"i": str(i)}) for i in range(5)]
     check("create 0", r.xgroup_create("g", "grp", "0"), True)
     raises("busygroup", lambda: r.xgroup_create("g", "grp", "0"), "BUSYGROUP")
-    raises("create on missing key", lambda: r.xgroup_create("missing", "grp", "$"), "MKSTREAM")
-    check("create mkstream", r.xgroup_create("missing", "grp", "$", mkstream=True), True)
     raises("nogroup", lambda: r.xreadgroup("nosuch", "c", {"g": ">"}), "NOGROUP")
     res = r.xreadgroup("grp", "alice", {"g": ">"}, count=2)
     check("readgroup > count 2", [e[0] for e in res[0][1]], ids[:2])
@@ -431,10 +437,13 @@ def cli(port):
     check("redis-cli command info", run("COMMAND", "INFO", "xreadgroup")[0], "xreadgroup")
 
 
-def compare_with_redis(port):
-    """The same script against redis-server and Redcar: shapes and errors."""
+@contextlib.contextmanager
+def redis_server():
+    """A real redis-server on a free loopback port (None when not installed),
+    stopped by PID on the way out."""
     if not shutil.which("redis-server"):
         print("skip side-by-side: no redis-server")
+        yield None
         return
     rport = free_port()
     d = os.path.join("/tmp", f"redcar-streams-cmp-{os.getpid()}")
@@ -443,12 +452,27 @@ def compare_with_redis(port):
                              "--save", "", "--appendonly", "no", "--dir", d],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):
+        def up():
+            if proc.poll() is not None:
+                return True  # exited: reported below
             try:
                 socket.create_connection(("127.0.0.1", rport), timeout=0.2).close()
-                break
+                return True
             except OSError:
-                time.sleep(0.05)
+                return False
+        check("redis-server up", until(up, timeout=10) and proc.poll() is None, True)
+        yield rport
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def compare_with_redis(port):
+    """The same script against redis-server and Redcar: shapes and errors."""
+    with redis_server() as rport:
+        if rport is None:
+            return
 
         def script(cport):
             c = redis.Redis(port=cport, decode_responses=True)
@@ -487,10 +511,133 @@ def compare_with_redis(port):
         got = script(port)
         for i, (g, w) in enumerate(zip(got, want)):
             check(f"same as redis-server #{i}", g, w)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(d, ignore_errors=True)
+
+
+def keyspace_script(cport):
+    """Streams as keys: the same commands against redis-server and Redcar,
+    every answer but entry IDs (Redcar's are <seq>-0) compared."""
+    c = redis.Redis(port=cport, decode_responses=True)
+    out = []
+
+    def err(fn):
+        try:
+            return ("ok", fn())
+        except redis.ResponseError as e:
+            return ("error", str(e))
+
+    def a(what, v):
+        out.append((what, v))
+
+    c.xadd("ks:a", {"f": "1"})
+    a("EXISTS stream", c.exists("ks:a"))
+    a("EXISTS stream, missing, stream", c.exists("ks:a", "ks:none", "ks:a"))
+    a("TYPE stream", c.type("ks:a"))
+    a("TYPE missing", c.type("ks:none"))
+    a("TTL stream", c.ttl("ks:a"))
+    a("PTTL stream", c.pttl("ks:a"))
+    a("EXPIRETIME stream", c.execute_command("EXPIRETIME", "ks:a"))
+    a("PEXPIRETIME stream", c.execute_command("PEXPIRETIME", "ks:a"))
+    a("TTL missing", c.ttl("ks:none"))
+    a("PERSIST stream", c.persist("ks:a"))
+    # XDEL of every entry and XTRIM MAXLEN 0 leave an empty stream: still a key
+    eid = c.xadd("ks:b", {"f": "1"})
+    a("XDEL the only entry", c.xdel("ks:b", eid))
+    a("emptied stream: EXISTS, TYPE, XLEN", (c.exists("ks:b"), c.type("ks:b"), c.xlen("ks:b")))
+    c.xadd("ks:c", {"f": "1"})
+    a("XTRIM MAXLEN 0", c.xtrim("ks:c", maxlen=0, approximate=False))
+    a("trimmed stream: EXISTS, TYPE, XLEN", (c.exists("ks:c"), c.type("ks:c"), c.xlen("ks:c")))
+    # DEL takes the stream and its groups
+    a("XGROUP CREATE", c.xgroup_create("ks:a", "g", "0"))
+    a("DEL stream (twice in one DEL)", c.delete("ks:a", "ks:a"))
+    a("deleted: EXISTS, TYPE, XLEN, TTL", (c.exists("ks:a"), c.type("ks:a"), c.xlen("ks:a"), c.ttl("ks:a")))
+    a("deleted: XRANGE", c.xrange("ks:a"))
+    a("deleted: XINFO STREAM", err(lambda: c.xinfo_stream("ks:a")))
+    a("deleted: XINFO GROUPS", err(lambda: c.xinfo_groups("ks:a")))
+    a("deleted: XREADGROUP", err(lambda: c.xreadgroup("g", "x", {"ks:a": ">"}))[0])
+    a("deleted: XGROUP CREATE without MKSTREAM", err(lambda: c.xgroup_create("ks:a", "g", "$"))[0])
+    a("deleted: XADD NOMKSTREAM", c.execute_command("XADD", "ks:a", "NOMKSTREAM", "*", "f", "1"))
+    a("deleted: DEL again", c.delete("ks:a"))
+    a("deleted: the group's name is free (MKSTREAM)", c.xgroup_create("ks:a", "g", "$", mkstream=True))
+    a("MKSTREAM: EXISTS, TYPE, XLEN", (c.exists("ks:a"), c.type("ks:a"), c.xlen("ks:a")))
+    a("MKSTREAM: XINFO STREAM length, groups",
+      (lambda i: (i["length"], i["groups"]))(c.xinfo_stream("ks:a")))
+    c.xadd("ks:a", {"f": "2"})
+    r = c.xreadgroup("g", "x", {"ks:a": ">"})
+    a("recreated: only the new entry, to the new group", [[k, [f.get("f") for _, f in e]] for k, e in r])
+    a("UNLINK stream", c.unlink("ks:a"))
+    a("unlinked: EXISTS, XLEN", (c.exists("ks:a"), c.xlen("ks:a")))
+    c.xadd("ks:a", {"f": "3"})
+    a("XADD after DEL: a new stream of one", (c.exists("ks:a"), c.xlen("ks:a"),
+                                              [f.get("f") for _, f in c.xrange("ks:a")]))
+    # a key name used by the KV view, then deleted: neither a key nor a stream
+    c.set("ks:kv", "v")
+    a("TYPE string", c.type("ks:kv"))
+    c.delete("ks:kv")
+    a("deleted string: EXISTS, TYPE", (c.exists("ks:kv"), c.type("ks:kv")))
+    a("deleted string: XINFO STREAM", err(lambda: c.xinfo_stream("ks:kv"))[0])
+    c.set("ks:src", "v")
+    a("RENAMENX onto a stream", c.renamenx("ks:src", "ks:b"))
+    a("source kept", c.get("ks:src"))
+    a("DEL string and stream in one", c.delete("ks:src", "ks:b", "ks:none"))
+    return out
+
+
+def compare_keyspace_with_redis(port):
+    with redis_server() as rport:
+        if rport is None:
+            return
+        want = keyspace_script(rport)
+        got = keyspace_script(port)
+        for (what, g), (_, w) in zip(got, want):
+            check(f"as redis-server: {what}", g, w)
+
+
+def keyspace_differences(r, http_port):
+    """What docs/streams.md lists as differences for streams as keys."""
+    r.xadd("kd:s", {"f": "1"})
+    raises("EXPIRE on a stream is refused", lambda: r.expire("kd:s", 10), "cannot expire")
+    raises("PEXPIREAT on a stream is refused", lambda: r.pexpireat("kd:s", 2**40), "cannot expire")
+    check("EXPIRE on a missing key is 0, as Redis", r.expire("kd:none", 10), False)
+    raises("RENAME of a stream is refused", lambda: r.rename("kd:s", "kd:t"), "cannot be renamed")
+    r.set("kd:kv", "v")
+    raises("RENAME onto a stream is refused", lambda: r.rename("kd:kv", "kd:s"), "destination is a stream")
+    check("... and changes nothing", (r.get("kd:kv"), r.type("kd:s"), r.xlen("kd:s")), ("v", "stream", 1))
+    raises("RENAME of a missing key: no such key", lambda: r.rename("kd:no", "kd:x"), "no such key")
+    # KEYS, SCAN and DBSIZE list the KV view only
+    check("KEYS lists KV keys, not streams", sorted(r.keys("kd:*")), ["kd:kv"])
+    check("SCAN lists KV keys, not streams", sorted(r.scan_iter("kd:*")), ["kd:kv"])
+    check("SCAN TYPE stream finds nothing", list(r.scan_iter("kd:*", _type="stream")), [])
+    kv = r.dbsize()
+    r.xadd("kd:s2", {"f": "1"})
+    check("DBSIZE does not count a new stream", r.dbsize(), kv)
+    # a PUBLISHed channel is a stream (its messages are entries)
+    r.publish("kd:chan", "hi")
+    check("PUBLISH makes a stream key", (r.type("kd:chan"), r.exists("kd:chan"), r.xlen("kd:chan")),
+          ("stream", 1, 1))
+    # an HTTP event with a subject is an entry of that stream
+    ev = {"specversion": "1.0", "id": "kd-1", "source": "/kd", "type": "com.example.kd", "subject": "kd:http"}
+    req = urllib.request.Request(f"http://127.0.0.1:{http_port}/events", data=json.dumps(ev).encode(),
+                                 headers={"Content-Type": "application/cloudevents+json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        check("http append", resp.status in (200, 201), True)
+    check("an HTTP subject is a stream key", (r.type("kd:http"), r.exists("kd:http")), ("stream", 1))
+    check("DEL of it hides its entries, the event stays in the log",
+          (r.delete("kd:http"), r.xlen("kd:http"), r.type("kd:http")), (1, 0, "none"))
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/events?subject=kd:http", timeout=5) as resp:
+        evs = json.loads(resp.read())
+    evs = evs if isinstance(evs, list) else evs.get("events", evs.get("items", []))
+    check("... as DEL's tombstone after it", [(e["id"], e["type"]) for e in evs][:1] + [evs[-1]["type"]],
+          [("kd-1", "com.example.kd"), "io.redcar.stream.trimmed"])
+    check("... which says removed", evs[-1].get("data", {}).get("removed"), True)
+    # inside MULTI/EXEC, DEL removes the stream but not its groups
+    r.xadd("kd:m", {"f": "1"})
+    r.xgroup_create("kd:m", "g", "0")
+    p = r.pipeline(transaction=True)
+    p.delete("kd:m")
+    p.exists("kd:m")
+    check("DEL inside MULTI removes the stream", p.execute(), [1, 0])
+    raises("... but its group stays", lambda: r.xgroup_create("kd:m", "g", "$", mkstream=True), "BUSYGROUP")
+    check("XGROUP DESTROY removes it", r.xgroup_destroy("kd:m", "g"), 1)
 
 
 def main():
@@ -506,6 +653,8 @@ def main():
         blocked_clients(srv.port, srv)
         cli(srv.port)
         compare_with_redis(srv.port)
+        compare_keyspace_with_redis(srv.port)
+        keyspace_differences(r, hp)
         r.xadd("r3", {"a": "1"})
         c3 = Conn(srv.port)
         c3.cmd("HELLO", "3")
