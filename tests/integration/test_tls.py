@@ -142,13 +142,29 @@ def refused(fn):
 def tls_server(*extra):
     # max-event-size (1mb by default, both doors) is raised for the 3 MB value below
     s = Redcar("--https", "127.0.0.1:0", "--tls-port", "127.0.0.1:0", "--tls-cert-file", P("server.crt"),
-               "--tls-key-file", P("server.key"), "--max-event-size", "8mb", *extra)
+               "--tls-key-file", P("server.key"), "--max-event-size", "8mb", "-l", "debug", *extra)
     servers.append(s)
     return s
 
 
 def alive(s):
     return s.proc.poll() is None and rpy(s.tls_port).ping()
+
+
+def server_state(s):
+    """What a failing check needs to tell a server bug from a test or
+    machine problem: is the process still running (else its exit status:
+    negative is the signal), does its TLS port still accept, and the end of
+    its log (debug level: every close says why)."""
+    rc = s.proc.poll() if s.proc else "stopped by the test"
+    try:
+        socket.create_connection(("127.0.0.1", s.tls_port), timeout=5).close()
+        port = "accepts"
+    except OSError as e:
+        port = "refuses (%r)" % e
+    tail = open(s.log, errors="replace").read().splitlines()[-25:]
+    return "server %s; tls-port %s; log tail:\n    %s" % (
+        "running" if rc is None else "exited with %r" % (rc,), port, "\n    ".join(tail))
 
 
 def refuses_to_start(what, args, words):
@@ -287,22 +303,28 @@ try:
     errors = []
 
     def worker(n):
+        step = "connect, handshake and PING"  # redis-py connects on the first command
         try:
             c = rpy(s.tls_port)
+            c.ping()
             for j in range(20):
+                step = "write %d" % j
                 c.set("w%d:%d" % (n, j), j)
+            step = "read back"
             if c.get("w%d:19" % n) != b"19":
                 errors.append("worker %d read back wrong" % n)
             c.close()
         except Exception as e:  # noqa: BLE001 - reported below
-            errors.append(repr(e))
+            errors.append("worker %d at %s, %.2f s after the start: %r" % (n, step, time.time() - t0, e))
 
+    t0 = time.time()
     ths = [threading.Thread(target=worker, args=(n,)) for n in range(32)]
     for th in ths:
         th.start()
     for th in ths:
         th.join(60)
-    t.check("32 TLS clients at once, 20 writes each", not errors, errors[:3])
+    t.check("32 TLS clients at once, 20 writes each", not errors and not any(th.is_alive() for th in ths),
+            "%d of 32 failed: %s\n  %s" % (len(errors), errors[:4], server_state(s)) if errors else "a worker hung")
 
     # Plaintext on the TLS ports: refused, and nothing else is disturbed.
     c = socket.create_connection(("127.0.0.1", s.tls_port), timeout=10)
