@@ -13,6 +13,6 @@ kill_own() {
   # field 4 of /proc/PID/stat, after the "(comm)" that may hold spaces
   ppid=$(sed -E 's/^.*\) [A-Za-z] ([0-9]+) .*$/\1/' "/proc/$p/stat" 2>/dev/null) || return 0
   [ "$ppid" = "$$" ] || return 0
-  kill "-$sig" "$p" 2>/dev/null && wait "$p" 2>/dev/null
+  { kill "-$sig" "$p" 2>/dev/null && wait "$p" 2>/dev/null; } || true
   return 0
 }

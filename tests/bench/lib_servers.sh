@@ -15,11 +15,12 @@ bench_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+. "$(dirname "${BASH_SOURCE[0]}")/../lib_pid.sh"
 BENCH_PIDS=()
 bench_cleanup() {
     local i
     for ((i = ${#BENCH_PIDS[@]} - 1; i >= 0; i--)); do # helpers first, servers last
-        kill "${BENCH_PIDS[i]}" 2>/dev/null && wait "${BENCH_PIDS[i]}" 2>/dev/null || true
+        kill_own "${BENCH_PIDS[i]}"
     done
     [ -n "${BENCH_TMP:-}" ] && rm -rf "$BENCH_TMP"
     return 0

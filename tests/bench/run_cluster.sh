@@ -13,6 +13,7 @@
 # Usage: tests/bench/run_cluster.sh [REDCAR_BIN]
 # Env:   SECONDS_PER_TEST (default 5), CLIENTS (default 50), SAMPLES (default 500)
 set -euo pipefail
+. "$(dirname "$0")/../lib_pid.sh"
 
 BIN=${1:-${REDCAR_BIN:-$(dirname "$0")/../../build/redcar}}
 [ -x "$BIN" ] || { echo "no redcar binary at $BIN" >&2; exit 1; }
@@ -27,8 +28,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 TMP=$(mktemp -d /tmp/redcar-bench-cluster-XXXXXX)
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    for p in "${PIDS[@]}"; do kill_own "$p"; done
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -19,6 +19,7 @@
 # Env:   EVENTS (1000000), LIMIT (10000), BATCH (load batch, 5000),
 #        FSYNC (always), RUNS (2: cursor and paging runs, best counts)
 set -euo pipefail
+. "$(dirname "$0")/../lib_pid.sh"
 
 BUILD=${1:-${REDCAR_BUILD:-$(dirname "$0")/../../build}}
 BIN=$BUILD/redcar
@@ -33,7 +34,7 @@ RUNS=${RUNS:-2}
 TMP=$(mktemp -d /tmp/redcar-replay-XXXXXX)
 PID=
 cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    kill_own "$PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -13,6 +13,7 @@
 #        DURATION (wrk seconds, default 5), CONNECTIONS (wrk, default 64),
 #        FSYNC (default always).
 set -euo pipefail
+. "$(dirname "$0")/../lib_pid.sh"
 
 BIN=${1:-${REDCAR_BIN:-$(dirname "$0")/../../build/redcar}}
 [ -x "$BIN" ] || { echo "no redcar binary at $BIN" >&2; exit 1; }
@@ -26,7 +27,7 @@ FSYNC=${FSYNC:-always}
 TMP=$(mktemp -d /tmp/redcar-bench-tls-XXXXXX)
 PID=
 cleanup() {
-    [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+    kill_own "$PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -5,10 +5,11 @@
 set -euo pipefail
 : "${REDCAR_BIN:?REDCAR_BIN must point at the redcar binary}"
 RC_TMP=$(mktemp -d /tmp/redcar-it.XXXXXX)
+. "$(dirname "${BASH_SOURCE[0]}")/../lib_pid.sh"
 RC_PIDS=()
 rc_cleanup() {
   local p
-  for p in "${RC_PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  for p in "${RC_PIDS[@]:-}"; do kill_own "$p"; done
   rm -rf "$RC_TMP"
 }
 trap rc_cleanup EXIT
@@ -38,9 +39,7 @@ rc_start() {
 
 # rc_stop [PID]: SIGTERM and wait (clean shutdown).
 rc_stop() {
-  local p=${1:-$RC_PID}
-  kill "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
+  kill_own "${1:-$RC_PID}"
 }
 
 # wait_grep FILE REGEX [SECONDS=30]: wait until FILE has a line matching the

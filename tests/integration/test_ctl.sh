@@ -7,6 +7,7 @@
 # Starts `redcar` on free loopback ports with a temporary data directory and
 # stops it by PID on exit.
 set -u
+. "$(dirname "$0")/../lib_pid.sh"
 
 BUILD=${REDCAR_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 BIN=${REDCAR_BIN:-$BUILD/redcar}
@@ -19,8 +20,8 @@ TMP=$(mktemp -d /tmp/redcar-ctl-test.XXXXXX)
 SERVER_PID=
 BG_PIDS=()
 cleanup() {
-    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    for p in "${BG_PIDS[@]}"; do kill_own "$p"; done
+    kill_own "$SERVER_PID"
     rm -rf "$TMP"
 }
 trap cleanup EXIT

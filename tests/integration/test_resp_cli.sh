@@ -4,6 +4,7 @@
 # /dev/tcp): the commands most clients use, and Redis's malformed-protocol
 # answers. Starts the real redcar on free loopback ports, stops it by PID.
 set -u
+. "$(dirname "$0")/../lib_pid.sh"
 BIN=${REDCAR_BIN:-$(dirname "$0")/../../build/redcar}
 [ -x "$BIN" ] || { echo "no redcar at $BIN"; exit 1; }
 command -v redis-cli >/dev/null || { echo "redis-cli missing"; exit 1; }
@@ -12,7 +13,7 @@ TMP=$(mktemp -d /tmp/redcar-cli-XXXXXX)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$BIN" -r "127.0.0.1:$PORT" -a 127.0.0.1:0 -d "$TMP/data" --fsync normal >"$TMP/log" 2>&1 &
 PID=$!
-cleanup() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { kill_own "$PID"; rm -rf "$TMP"; }
 trap cleanup EXIT
 for _ in $(seq 100); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
