@@ -149,6 +149,7 @@ struct rc_store {
     int stopping;             /* (q) no new requests; writer drains and exits */
     int group_busy;           /* (q) a group is running: on the writer, or inline on
                                * the thread that closed a batch (rc_store_batch_end) */
+    int batch_waiters;        /* (q) batch_end callers waiting for that group */
 
     rc_commit_hook hook;
     void *hook_arg;

@@ -1192,7 +1192,15 @@ void rc_store_batch_end(rc_store *st) {
      * SQLite time only; its sync runs on the sync thread, which this
      * group waits for before answering (run_group), to keep hooks and
      * answers in seq order. */
-    while (st->group_busy) pthread_cond_wait(&st->qcv, &st->qmu);
+    while (st->group_busy) {
+        st->batch_waiters++;
+        pthread_cond_wait(&st->qcv, &st->qmu);
+        st->batch_waiters--;
+    }
+    if (!st->qhead) { /* another closer's group took our requests: they are answered */
+        pthread_mutex_unlock(&st->qmu);
+        return;
+    }
     rc__req *list = take_group(st);
     st->group_busy = 1;
     pthread_mutex_unlock(&st->qmu);
@@ -1202,7 +1210,9 @@ void rc_store_batch_end(rc_store *st) {
     tl_in_group = 0;
     pthread_mutex_lock(&st->qmu);
     st->group_busy = 0;
-    if (st->qhead) pthread_cond_broadcast(&st->qcv);
+    /* The writer for what is queued; and a closer waiting for its turn,
+     * even when this group took its requests and left the queue empty. */
+    if (st->qhead || st->batch_waiters) pthread_cond_broadcast(&st->qcv);
     pthread_mutex_unlock(&st->qmu);
 }
 

@@ -902,9 +902,10 @@ START_TEST(batch_runs_inline) {
 }
 END_TEST
 
-/* Batches on one thread while other threads append through the writer
- * thread, fsync always: the two take turns and every hook call still
- * comes in seq order, each seq exactly once. */
+/* Batches on two threads while other threads append through the writer
+ * thread, fsync always: they take turns and every hook call still comes
+ * in seq order, each seq exactly once. A batch whose requests another
+ * closer's group took must not wait for a wake-up nobody sends. */
 #define BATCHES 300
 #define PER_BATCH 8
 
@@ -933,14 +934,20 @@ static void count_done(void *arg, int status, const rc_err *err, const rc_append
     __atomic_fetch_add((int *)arg, 1, __ATOMIC_SEQ_CST);
 }
 
+typedef struct batcher_arg {
+    rc_store *st;
+    int k;
+} batcher_arg;
+
 static void *batcher(void *arg) {
-    rc_store *st = arg;
+    rc_store *st = ((batcher_arg *)arg)->st;
+    int k = ((batcher_arg *)arg)->k;
     static int done;
     for (int b = 0; b < BATCHES; b++) {
         rc_store_batch_begin(st);
         for (int i = 0; i < PER_BATCH; i++) {
-            char id[32];
-            snprintf(id, sizeof id, "batch%d-%d", b, i);
+            char id[48];
+            snprintf(id, sizeof id, "batch%d-%d-%d", k, b, i);
             rc_event *ev = mkev("/b", id, "t", "s");
             ck_assert_int_eq(rc_store_append_async(st, &ev, 1, NULL, count_done, &done, NULL),
                              RC_OK);
@@ -950,27 +957,40 @@ static void *batcher(void *arg) {
     return NULL;
 }
 
-START_TEST(batch_takes_turns_with_writer) {
+/* nb batching threads and np threads appending through the writer. */
+static void run_batchers(int nb, int np) {
     rc_store *st = open_store(); /* fsync always */
     seqlog l = {.mu = PTHREAD_MUTEX_INITIALIZER};
     rc_store_set_commit_hook(st, seq_hook, &l);
     uint64_t *seqs = calloc(4 * PER_THREAD, sizeof *seqs);
-    pthread_t th[4], bt;
+    pthread_t th[4], bt[3];
     prod p[4];
-    pthread_create(&bt, NULL, batcher, st);
-    for (int t = 0; t < 4; t++) {
+    batcher_arg ba[3];
+    for (int k = 0; k < nb; k++) {
+        ba[k] = (batcher_arg){st, k};
+        pthread_create(&bt[k], NULL, batcher, &ba[k]);
+    }
+    for (int t = 0; t < np; t++) {
         p[t] = (prod){st, t, seqs};
         pthread_create(&th[t], NULL, producer, &p[t]);
     }
-    for (int t = 0; t < 4; t++) pthread_join(th[t], NULL);
-    pthread_join(bt, NULL);
+    for (int t = 0; t < np; t++) pthread_join(th[t], NULL);
+    for (int k = 0; k < nb; k++) pthread_join(bt[k], NULL);
     rc_store_close(st);
-    const size_t n = 4 * PER_THREAD + BATCHES * PER_BATCH;
+    const size_t n = (size_t)np * PER_THREAD + (size_t)nb * BATCHES * PER_BATCH;
     ck_assert_int_eq(l.out_of_order, 0);
     ck_assert_uint_eq(l.n, n);
     ck_assert_uint_eq(l.last, n);
     free(seqs);
 }
+
+START_TEST(batch_takes_turns_with_writer) { run_batchers(2, 4); }
+END_TEST
+
+/* Batches only, on three threads: when one closer's group takes the
+ * requests of a closer waiting for its turn, that one must still wake
+ * (nothing else would: no writer-thread group broadcasts). */
+START_TEST(batches_on_three_threads) { run_batchers(3, 0); }
 END_TEST
 
 Suite *store_suite(void) {
@@ -997,6 +1017,7 @@ Suite *store_suite(void) {
     tcase_add_test(tc, close_drains_and_refuses);
     tcase_add_test(tc, batch_runs_inline);
     tcase_add_test(tc, batch_takes_turns_with_writer);
+    tcase_add_test(tc, batches_on_three_threads);
     suite_add_tcase(s, tc);
     return s;
 }
