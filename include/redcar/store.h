@@ -118,7 +118,9 @@ int rc_store_append_async(rc_store *st, rc_event **evs, size_t n, const rc_appen
  * (commit, fsync, commit hook and completions, all inline: no thread
  * hand-off), and otherwise wakes the writer. That is Redis's own model for
  * appendfsync always: the loop itself writes and syncs before answering.
- * Completions may therefore run inside rc_store_batch_end. */
+ * Completions may therefore run inside rc_store_batch_end. A blocking
+ * call (rc_store_append, rc_store_txn) made with a batch open closes the
+ * batch first, so it is never left waiting behind a batch nobody runs. */
 void rc_store_batch_begin(rc_store *st);
 void rc_store_batch_end(rc_store *st);
 

@@ -343,12 +343,21 @@ static int on_writer(rc_store *st) {
            (st->sync_started && pthread_equal(pthread_self(), st->sync_thread));
 }
 
+/* A blocking call from a thread with a batch open: its request would queue
+ * behind the batch's without waking anyone. Close the batch first (its
+ * group runs here, in submission order); the caller's own batch_end later
+ * finds nothing to do. */
+static void end_batch_before_blocking(rc_store *st) {
+    if (tl_batch == st) rc_store_batch_end(st);
+}
+
 int rc_store_append(rc_store *st, rc_event **evs, size_t n, const rc_append_opts *opts,
                     rc_append_item *items, rc_err *err) {
     if (st && on_writer(st)) {
         for (size_t i = 0; evs && i < n; i++) rc_event_free(evs[i]);
         return rc_err_set(err, RC_BUSY, "store: blocking append on a store thread would deadlock");
     }
+    end_batch_before_blocking(st);
     waiter w = {.status = RC_OK, .err = err, .items = items, .n = n};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
@@ -404,6 +413,7 @@ int rc_store_txn(rc_store *st, rc_txn_fn fn, void *fn_arg, rc_err *err) {
     if (!st || !fn) return rc_err_set(err, RC_INVALID, "store: no store or function");
     if (on_writer(st))
         return rc_err_set(err, RC_BUSY, "store: blocking transaction on a store thread would deadlock");
+    end_batch_before_blocking(st);
     rc__req *r = req_new_txn();
     if (!r) return rc_err_set(err, RC_NOMEM, "out of memory");
     waiter w = {.status = RC_OK, .err = err};

@@ -984,6 +984,29 @@ static void run_batchers(int nb, int np) {
     free(seqs);
 }
 
+/* A blocking append made with a batch open runs the batch first and does
+ * not wait for ever behind requests that nobody would run. */
+START_TEST(blocking_call_inside_batch) {
+    rc_store *st = open_store();
+    rc_err err = {0};
+    int done = 0;
+    rc_store_batch_begin(st);
+    for (int i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "a%d", i);
+        rc_event *ev = mkev("/bb", id, "t", "s");
+        ck_assert_int_eq(rc_store_append_async(st, &ev, 1, NULL, count_done, &done, &err), RC_OK);
+    }
+    rc_event *ev = mkev("/bb", "blocking", "t", "s");
+    rc_append_item it;
+    ck_assert_int_eq(rc_store_append(st, &ev, 1, NULL, &it, &err), RC_OK);
+    ck_assert_uint_eq(it.seq, 4); /* after the batch's three */
+    ck_assert_int_eq(__atomic_load_n(&done, __ATOMIC_SEQ_CST), 3);
+    rc_store_batch_end(st); /* nothing left: a no-op */
+    rc_store_close(st);
+}
+END_TEST
+
 START_TEST(batch_takes_turns_with_writer) { run_batchers(2, 4); }
 END_TEST
 
@@ -1018,6 +1041,7 @@ Suite *store_suite(void) {
     tcase_add_test(tc, batch_runs_inline);
     tcase_add_test(tc, batch_takes_turns_with_writer);
     tcase_add_test(tc, batches_on_three_threads);
+    tcase_add_test(tc, blocking_call_inside_batch);
     suite_add_tcase(s, tc);
     return s;
 }
