@@ -81,7 +81,7 @@ static const cfg_row rows[] = {
     {"http-max-header-size", T_SIZE, "8kb", 1 * KB, 1 * MB, NULL, 0, "http-max-header-size", F_STARTUP, "largest HTTP request line plus headers (431 beyond)"},
     {"http-max-headers", T_INT, "100", 1, 10000, NULL, 0, "http-max-headers", F_STARTUP, "most HTTP request headers (431 beyond)"},
     {"http-maxclients", T_INT, "10000", 1, 1000000, NULL, 0, "http-maxclients", F_STARTUP, "most HTTP connections at once (503 beyond)"},
-    {"http-event-loop", T_ENUM, "epoll", 0, 0, "epoll|poll", 0, "http-event-loop", F_STARTUP, "HTTP threads wait with epoll (scales to many connections) or poll (fewer system calls per append with a few hundred busy connections)"},
+    {"http-event-loop", T_ENUM, "loop", 0, 0, "loop|epoll|poll", 0, "http-event-loop", F_STARTUP, "loop: http-threads event loops of redcar's own, each running its round's appends as one group commit on its thread; epoll, poll: libmicrohttpd's thread pool waiting with epoll (scales to many connections) or poll"},
     {"http-threads", T_INT, "4", 1, 256, NULL, 0, "http-threads", F_STARTUP, "HTTP worker threads"},
     {"sse-heartbeat", T_MS, "15s", 100, 3600000, NULL, 0, "sse-heartbeat", 0, "interval of SSE heartbeat comments"},
     {"proto-max-bulk-len", T_SIZE, "512mb", 1 * KB, 4 * GB, NULL, 0, "proto-max-bulk-len", 0, "largest RESP bulk string"},

@@ -58,6 +58,7 @@ typedef struct rc_http_park {
     int pending;
     void (*suspend)(void *arg);
     void (*resume)(void *arg);
+    void (*release)(void *arg); /* set by rc__http_park_abandon() */
     void *arg;
 } rc_http_park;
 
@@ -67,6 +68,12 @@ void rc__http_park_destroy(rc_http_park *p);
 /* 1: suspended (suspend() was called); 0: a wake was pending, go on. */
 int rc__http_park_begin(rc_http_park *p);
 void rc__http_park_wake(rc_http_park *p);
+/* The connection went away unparked while a wake is still owed (a
+ * deferred answer whose producer will call rc__http_park_wake): 1 when
+ * that wake will call release(arg) instead of resuming (the caller must
+ * leave arg alone), 0 when the wake came already (arg is the caller's to
+ * free). */
+int rc__http_park_abandon(rc_http_park *p, void (*release)(void *arg));
 
 /* ---- streamed bodies ----------------------------------------------------- */
 
@@ -185,6 +192,10 @@ void rc__http_res_finish(rc_http_res *res);
 typedef void (*rc_http_handler)(const rc_http_req *req, rc_http_res *res);
 
 #define RC_ROUTE_BODY 1u    /* the handler reads a request body */
+/* The handler's only writes are asynchronous (rc_store_append_async,
+ * rc_store_txn_async): the glue may run it inside a store batch
+ * (rc_store_batch_begin), where a blocking write would never be served. */
+#define RC_ROUTE_ASYNC 2u
 
 typedef struct rc_http_route {
     const char *method;

@@ -54,14 +54,27 @@ int rc__http_park_begin(rc_http_park *p) {
 }
 
 void rc__http_park_wake(rc_http_park *p) {
+    void (*release)(void *) = NULL;
+    void *arg = p->arg;
     pthread_mutex_lock(&p->mu);
     if (p->parked) {
         p->parked = 0;
         if (p->resume) p->resume(p->arg);
+    } else if (p->release) {
+        release = p->release; /* abandoned: nobody will read the answer */
     } else {
         p->pending = 1;
     }
     pthread_mutex_unlock(&p->mu);
+    if (release) release(arg); /* frees p: after the unlock */
+}
+
+int rc__http_park_abandon(rc_http_park *p, void (*release)(void *arg)) {
+    pthread_mutex_lock(&p->mu);
+    int owed = !p->pending;
+    if (owed) p->release = release;
+    pthread_mutex_unlock(&p->mu);
+    return owed;
 }
 
 /* ---- request ------------------------------------------------------------------ */

@@ -54,12 +54,15 @@
 #include <malloc.h>
 #endif
 #include <microhttpd.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -111,9 +114,29 @@ static size_t pool_size(size_t max_header_size, size_t max_headers) {
 #define TRIM_EVERY_MS 2000
 
 typedef struct conn_ctx conn_ctx;
+typedef struct http_loop http_loop;
+
+/* One daemon and, in loop mode, the thread that runs it (see the file
+ * comment). Fields marked (l) are the loop thread's own. */
+struct http_loop {
+    rc_http *h;
+    struct MHD_Daemon *d;
+    int own;                  /* our thread runs MHD_run (http-event-loop loop) */
+    pthread_t thread;
+    int started;
+    int wake_fd;              /* eventfd: another thread resumed a connection */
+    atomic_int wake_pending;  /* a wake is written and not yet read */
+    atomic_int quiesce, quiesced, exit;
+    int again;                /* (l) run MHD again without waiting */
+    int batch;                /* (l) a store batch is open (rc_store_batch_begin) */
+    size_t deferred;          /* (l) answers deferred in this round (on_request) */
+    size_t answered;          /* (l) ... in the previous round, answered in this one */
+};
 
 struct rc_http {
-    struct MHD_Daemon *d;
+    http_loop *loops;
+    size_t nloops;
+    MHD_socket listen_fd;     /* loop mode: the daemons' shared socket, after quiesce */
     const rc_tls *tls; /* HTTPS door; NULL for plain HTTP */
     rc_http_env env;
     int port;
@@ -139,6 +162,7 @@ struct rc_http {
  * so a keep-alive request allocates nothing of its own here. */
 struct conn_ctx {
     rc_http *h;
+    http_loop *loop;
     struct MHD_Connection *conn;
     /* Sweeper's view (list under h->conns_mu). recv_since: monotonic ms
      * since when a request is being received (from the connection's start
@@ -152,6 +176,7 @@ struct conn_ctx {
     int wants_body;
     int too_large;
     int dispatched;
+    int retry;      /* loop mode: answer deferred without suspending (see on_request) */
     int status;
     struct timespec t0;
     size_t seen;
@@ -171,25 +196,79 @@ static long long mono_ms(void) {
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-static void do_suspend(void *arg) { MHD_suspend_connection(arg); }
-static void do_resume(void *arg) { MHD_resume_connection(arg); }
+/* The loop this thread runs (loop mode), else NULL. */
+static _Thread_local http_loop *tl_loop;
+
+/* Make a loop run MHD again soon: a resumed connection is only picked up
+ * by the next MHD_run, and an external loop may be asleep in poll(). */
+static void loop_wake(http_loop *l) {
+    if (!l->own) return; /* MHD's own threads: its ITC wakes them */
+    if (tl_loop == l) {
+        l->again = 1;
+        return;
+    }
+    if (!atomic_exchange(&l->wake_pending, 1)) {
+        uint64_t one = 1;
+        if (write(l->wake_fd, &one, sizeof one) < 0) { /* full counter: a wake is pending anyway */
+        }
+    }
+}
+
+/* A store batch collects the round's appends (rc_store_batch_begin/end):
+ * closing it runs their group commit on this thread, completions
+ * included, without waking the writer and the sync thread. Only routes
+ * flagged RC_ROUTE_ASYNC run inside one: a blocking write queued in an
+ * open batch would wait for a writer nobody wakes. */
+static void batch_open(http_loop *l) {
+    if (l->batch) return;
+    l->batch = 1;
+    rc_store_batch_begin(l->h->env.st);
+}
+
+/* Loops close their batches one at a time (both doors': they share the
+ * store). The store runs one inline group at a time anyway, and the first
+ * closer's group takes every request queued so far, the other loops'
+ * included: a loop that waited here then usually finds nothing left, where
+ * inside rc_store_batch_end it would wait for a wake-up that a group
+ * leaving an empty queue does not send. */
+static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void batch_close(http_loop *l) {
+    if (!l || !l->batch) return;
+    l->batch = 0;
+    pthread_mutex_lock(&batch_mu);
+    rc_store_batch_end(l->h->env.st);
+    pthread_mutex_unlock(&batch_mu);
+}
+
+static void do_suspend(void *arg) {
+    conn_ctx *c = arg;
+    MHD_suspend_connection(c->conn);
+}
+
+static void do_resume(void *arg) {
+    conn_ctx *c = arg;
+    MHD_resume_connection(c->conn);
+    loop_wake(c->loop);
+}
 
 /* A request body buffer beyond this is not kept for the next request. */
 #define BODY_KEEP (64 * 1024)
 
-static conn_ctx *conn_new(rc_http *h, struct MHD_Connection *conn) {
+static conn_ctx *conn_new(http_loop *l, struct MHD_Connection *conn) {
     conn_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->h = h;
+    c->h = l->h;
+    c->loop = l;
     c->conn = conn;
     c->route = -1;
     rc_buf_init(&c->body);
     rc_buf_init(&c->qstore);
-    rc__http_req_init(&c->req, &h->env);
+    rc__http_req_init(&c->req, &l->h->env);
     rc__http_res_init(&c->res);
     c->res.park.suspend = do_suspend;
     c->res.park.resume = do_resume;
-    c->res.park.arg = conn;
+    c->res.park.arg = c;
     c->fd = -1;
     atomic_init(&c->recv_since, mono_ms());
     return c;
@@ -198,7 +277,7 @@ static conn_ctx *conn_new(rc_http *h, struct MHD_Connection *conn) {
 /* Back to the state conn_new() left, keeping small buffers. */
 static void conn_reset(conn_ctx *c) {
     c->route = -1;
-    c->wants_body = c->too_large = c->dispatched = c->status = 0;
+    c->wants_body = c->too_large = c->dispatched = c->retry = c->status = 0;
     c->seen = 0;
     if (c->body.cap > BODY_KEEP) {
         rc_buf_free(&c->body);
@@ -225,6 +304,8 @@ static void conn_free(conn_ctx *c) {
     free(c);
 }
 
+static void conn_release(void *arg) { conn_free(arg); }
+
 static double since(const struct timespec *t0) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -237,6 +318,7 @@ static double since(const struct timespec *t0) {
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
     rc_http_stream *s = cls;
     (void)pos;
+    batch_close(tl_loop); /* a producer may write to the store, and block */
     for (;;) {
         long n = s->read(s, buf, max);
         if (n > 0) return (ssize_t)n;
@@ -260,7 +342,7 @@ static enum MHD_Result queue(conn_ctx *c) {
         res->stream = NULL;
         s->park.suspend = do_suspend;
         s->park.resume = do_resume;
-        s->park.arg = c->conn;
+        s->park.arg = c;
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_reader, s,
                                               stream_free);
         if (!r) stream_free(s);
@@ -426,7 +508,8 @@ static enum MHD_Result first_call(rc_http *h, conn_ctx *c, const char *url, cons
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
-    rc_http *h = cls;
+    http_loop *l = cls;
+    rc_http *h = l->h;
     conn_ctx *c = *con_cls;
     (void)version;
     if (!c) {
@@ -450,7 +533,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (c->wants_body) rc_buf_append(&c->body, upload, n);
         return MHD_YES;
     }
-    if (c->dispatched) return queue(c); /* resumed after a deferred answer */
+    if (c->dispatched) {
+        /* Loop mode's second call (see below): the answer is usually in,
+         * the round's group having run when the round closed its batch;
+         * if not, suspend now until the completion resumes us. */
+        if (c->retry) {
+            c->retry = 0;
+            if (rc__http_park_begin(&c->res.park)) return MHD_YES;
+        }
+        return queue(c); /* answered, or resumed after a deferred answer */
+    }
     c->dispatched = 1;
     atomic_store_explicit(&c->recv_since, 0, memory_order_relaxed); /* received whole */
     if (c->too_large) {
@@ -461,19 +553,42 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int rc = collect(c, method, url);
     if (rc != RC_OK)
         return answer_problem(c, rc, rc == RC_INVALID ? "query: invalid percent-encoding or too many parameters" : NULL);
+    if (l->own) {
+        if (c->route >= 0 && (rc__http_routes[c->route].flags & RC_ROUTE_ASYNC)) batch_open(l);
+        else batch_close(l);
+    }
     c->route = rc__http_dispatch(&c->req, &c->res);
+    if (c->res.deferred && l->own) {
+        /* No suspend: returning without an answer leaves the connection in
+         * libmicrohttpd's ready list, so the next MHD_run, right after this
+         * round's batch has run the group, calls us again (c->retry).
+         * Suspending and resuming costs two epoll_ctl calls and a wasted
+         * recv per request (tests/bench/bench_mhd_ceiling.c). */
+        c->retry = 1;
+        l->again = 1;
+        l->deferred++;
+        return MHD_YES;
+    }
     if (c->res.deferred && rc__http_park_begin(&c->res.park)) return MHD_YES;
     return queue(c);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    rc_http *h = cls;
+    rc_http *h = ((http_loop *)cls)->h;
     conn_ctx *c = *con_cls;
     (void)conn;
     if (!c) return;
     int status = c->status ? c->status : (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? 408 : 499);
     rc__http_metrics_observe(h->env.metrics, c->route, status, since(&c->t0));
+    /* Gone between a loop-mode deferral and its second call: the answer
+     * may still be owed by the store, which holds the response. Keep it
+     * all for on_connection's CLOSED (the connection does not outlive a
+     * request that ends unanswered). */
+    if (c->retry) {
+        *con_cls = NULL;
+        return;
+    }
     conn_reset(c);
     atomic_store_explicit(&c->recv_since, mono_ms(), memory_order_relaxed);
     *con_cls = NULL;
@@ -481,10 +596,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
-    rc_http *h = cls;
+    http_loop *l = cls;
+    rc_http *h = l->h;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         if (h->tls) rc__http_tls_connection(h->tls, conn);
-        conn_ctx *c = conn_new(h, conn);
+        conn_ctx *c = conn_new(l, conn);
         *socket_context = c;
         if (!c) return;
         const union MHD_ConnectionInfo *ci =
@@ -508,7 +624,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (c->next) c->next->prev = c->prev;
         h->nconns--;
         pthread_mutex_unlock(&h->conns_mu);
-        conn_free(c);
+        /* a completion still owed (see on_completed) frees it when it comes */
+        if (!c->retry || !rc__http_park_abandon(&c->res.park, conn_release)) conn_free(c);
         *socket_context = NULL;
     }
 }
@@ -604,7 +721,119 @@ static void *heartbeat_main(void *arg) {
     return NULL;
 }
 
+/* ---- loop mode --------------------------------------------------------------------------- */
+
+/* One loop thread: wait on the daemon's epoll set (and our wake), then one
+ * MHD_run (a round), then close the round's store batch, which commits,
+ * syncs and completes its appends right here; their connections, left in
+ * libmicrohttpd's ready list unanswered (on_request), answer in the next
+ * round. */
+static void *loop_main(void *arg) {
+    http_loop *l = arg;
+    char name[16];
+    snprintf(name, sizeof name, "rc-http-%zu", (size_t)(l - l->h->loops));
+    pthread_setname_np(pthread_self(), name);
+    tl_loop = l;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_EPOLL_FD);
+    struct pollfd pf[2] = {{di ? di->epoll_fd : -1, POLLIN, 0}, {l->wake_fd, POLLIN, 0}};
+    while (!atomic_load(&l->exit)) {
+        int ms = -1;
+        MHD_UNSIGNED_LONG_LONG to;
+        if (l->again) ms = 0;
+        else if (MHD_get_timeout(l->d, &to) == MHD_YES) ms = to > INT_MAX ? INT_MAX : (int)to;
+        l->again = 0;
+        if (poll(pf, 2, ms) > 0 && pf[1].revents) {
+            uint64_t v;
+            if (read(l->wake_fd, &v, sizeof v) < 0) { /* EAGAIN: drained already */
+            }
+            /* After the read, which drains every wake so far: a waker that
+             * still saw the flag set is served by the MHD_run below, and
+             * the next one writes again. */
+            atomic_store(&l->wake_pending, 0);
+        }
+        /* Quiesce here, not from the stopping thread: in this mode nothing
+         * in libmicrohttpd guards the daemon against two threads. */
+        if (atomic_load(&l->quiesce) && !atomic_load(&l->quiesced)) {
+            MHD_socket fd = MHD_quiesce_daemon(l->d);
+            if (l == l->h->loops) l->h->listen_fd = fd;
+            atomic_store(&l->quiesced, 1);
+        }
+        MHD_run(l->d);
+        /* The previous round deferred answers, and its group ran when it
+         * closed its batch: the run above called those requests again and
+         * queued their answers, which libmicrohttpd writes only in the
+         * following run. Do it now, not one group commit later. */
+        if (l->answered) MHD_run(l->d);
+        l->answered = l->deferred;
+        l->deferred = 0;
+        batch_close(l);
+    }
+    batch_close(l);
+    return NULL;
+}
+
+static void loop_signal(http_loop *l, atomic_int *flag) {
+    atomic_store(flag, 1);
+    loop_wake(l);
+}
+
 /* ---- lifecycle --------------------------------------------------------------------------- */
+
+/* Everything a daemon is started with; loop mode starts one per loop. */
+typedef struct daemon_opts {
+    unsigned flags;
+    uint16_t port;
+    const struct sockaddr *sa;  /* bind here, or */
+    MHD_socket shared;          /* share this listening socket (MHD_INVALID_SOCKET: bind) */
+    unsigned pool_threads;      /* MHD's own thread pool (0: none) */
+    unsigned limit, timeout_s;
+    size_t pool;
+    const struct MHD_OptionItem *tls;
+} daemon_opts;
+
+static struct MHD_Daemon *daemon_start(http_loop *l, const daemon_opts *o) {
+    struct MHD_OptionItem v[3];
+    size_t n = 0;
+    if (o->shared != MHD_INVALID_SOCKET)
+        v[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, (intptr_t)o->shared, NULL};
+    else
+        v[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)(uintptr_t)o->sa};
+    if (o->pool_threads)
+        v[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)o->pool_threads, NULL};
+    v[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    return MHD_start_daemon(
+        o->flags, o->port, NULL, NULL, on_request, l,
+        MHD_OPTION_ARRAY, v,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, o->limit,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->pool,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, l,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_ARRAY, o->tls,
+        MHD_OPTION_END);
+}
+
+/* Stop what rc_http_start started, threads first (they run the daemons). */
+static void loops_free(rc_http *h) {
+    for (size_t i = 0; i < h->nloops; i++) {
+        http_loop *l = &h->loops[i];
+        if (l->started) {
+            loop_signal(l, &l->exit);
+            pthread_join(l->thread, NULL);
+        }
+    }
+    for (size_t i = 0; i < h->nloops; i++) {
+        http_loop *l = &h->loops[i];
+        if (l->d) MHD_stop_daemon(l->d);
+        if (l->wake_fd >= 0) close(l->wake_fd);
+    }
+    free(h->loops);
+    h->loops = NULL;
+    h->nloops = 0;
+}
 
 int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hub, rc_err *err) {
     *out = NULL;
@@ -613,6 +842,7 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     pthread_mutex_init(&h->hb_mu, NULL);
     pthread_cond_init(&h->hb_cv, NULL);
     pthread_mutex_init(&h->conns_mu, NULL);
+    h->listen_fd = MHD_INVALID_SOCKET;
     if (rc__http_env_init(&h->env, st, hub, o->cfg) != RC_OK) {
         free(h);
         return rc_err_set(err, RC_NOMEM, "out of memory");
@@ -630,61 +860,92 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     if (!strcmp(host, "localhost")) host = "127.0.0.1";
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
-    struct sockaddr *sa;
-    /* epoll: MHD_suspend/resume_connection take the socket out of the
-     * epoll set and put it back (two epoll_ctl calls per deferred answer,
-     * and a recv that finds nothing after the resume: measured 2.3 more
-     * system calls per append than poll with 256 busy connections); poll:
-     * none of that, but each wait costs O(connections of the thread). */
+    daemon_opts d = {.shared = MHD_INVALID_SOCKET};
+    /* loop: our threads run the daemons (see the file comment). epoll,
+     * poll: MHD's thread pool. With MHD's epoll, suspend/resume take the
+     * socket out of the epoll set and put it back (two epoll_ctl calls per
+     * deferred answer, and a recv that finds nothing after the resume:
+     * measured 2.3 more system calls per append than poll with 256 busy
+     * connections); poll: none of that, but each wait costs
+     * O(connections of the thread). */
     char loop[16];
     rc_config_str(o->cfg, "http-event-loop", loop, sizeof loop);
-    unsigned flags = (strcmp(loop, "poll") ? MHD_USE_EPOLL_INTERNAL_THREAD
-                                           : MHD_USE_POLL_INTERNAL_THREAD) |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    int own = !strcmp(loop, "loop");
+    d.flags = (own ? MHD_USE_EPOLL
+                   : !strcmp(loop, "poll") ? MHD_USE_POLL_INTERNAL_THREAD
+                                           : MHD_USE_EPOLL_INTERNAL_THREAD) |
+              MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (inet_pton(AF_INET, host, &a4.sin_addr) == 1) {
         a4.sin_family = AF_INET;
         a4.sin_port = htons((uint16_t)o->port);
-        sa = (struct sockaddr *)&a4;
+        d.sa = (struct sockaddr *)&a4;
     } else if (inet_pton(AF_INET6, host, &a6.sin6_addr) == 1) {
         a6.sin6_family = AF_INET6;
         a6.sin6_port = htons((uint16_t)o->port);
-        sa = (struct sockaddr *)&a6;
-        flags |= MHD_USE_IPv6;
+        d.sa = (struct sockaddr *)&a6;
+        d.flags |= MHD_USE_IPv6;
     } else {
         rc__http_env_destroy(&h->env);
         free(h);
         return rc_err_set(err, RC_INVALID, "http: '%s' is not an IP address", host);
     }
-    unsigned timeout_s = (unsigned)((timeout_ms + 999) / 1000);
-    if (timeout_s == 0) timeout_s = 1;
+    d.port = (uint16_t)o->port;
+    d.timeout_s = (unsigned)((timeout_ms + 999) / 1000);
+    if (d.timeout_s == 0) d.timeout_s = 1;
+    d.pool = pool_size(h->max_header_size, h->max_headers);
     struct MHD_OptionItem tls_opts[RC__HTTP_TLS_NOPTS];
     h->tls = o->tls;
-    rc__http_tls_options(o->tls, &flags, tls_opts);
-    h->d = MHD_start_daemon(
-        flags, (uint16_t)o->port, NULL, NULL, on_request, h,
-        MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(h->maxclients + OVER_LIMIT_SLACK),
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool_size(h->max_header_size, h->max_headers),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_END);
-    if (!h->d) {
-        int e = errno;
+    rc__http_tls_options(o->tls, &d.flags, tls_opts);
+    d.tls = tls_opts;
+    /* One daemon per loop, sharing the first one's listening socket (as
+     * MHD's own thread pool does); the connection limit is split between
+     * them as that pool splits it. */
+    h->nloops = own ? (size_t)threads : 1;
+    unsigned limit = (unsigned)(h->maxclients + OVER_LIMIT_SLACK);
+    d.limit = own ? (unsigned)((limit + h->nloops - 1) / h->nloops) : limit;
+    d.pool_threads = own ? 0 : (unsigned)threads;
+    h->loops = calloc(h->nloops, sizeof *h->loops);
+    int e = 0;
+    const char *why = NULL;
+    for (size_t i = 0; h->loops && i < h->nloops && !why; i++) {
+        http_loop *l = &h->loops[i];
+        l->h = h;
+        l->own = own;
+        l->wake_fd = -1;
+        if (own && (l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0) {
+            e = errno;
+            why = "eventfd";
+            break;
+        }
+        if (i > 0) {
+            const union MHD_DaemonInfo *li = MHD_get_daemon_info(h->loops[0].d, MHD_DAEMON_INFO_LISTEN_FD);
+            d.shared = li ? li->listen_fd : MHD_INVALID_SOCKET;
+        }
+        errno = 0;
+        if (!(l->d = daemon_start(l, &d))) {
+            e = errno;
+            why = "libmicrohttpd refused to start";
+        }
+    }
+    if (!h->loops) why = "out of memory";
+    if (!why) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->loops[0].d, MHD_DAEMON_INFO_BIND_PORT);
+        h->port = info ? info->port : o->port;
+    }
+    for (size_t i = 0; own && !why && i < h->nloops; i++) {
+        http_loop *l = &h->loops[i];
+        if ((e = pthread_create(&l->thread, NULL, loop_main, l)) != 0) why = "cannot start a thread";
+        else l->started = 1;
+    }
+    if (why) {
+        if (h->loops) loops_free(h);
         rc__http_env_destroy(&h->env);
         free(h);
         return rc_err_set(err, RC_IO, "cannot listen on %s:%d: %s", host, o->port,
-                          e ? strerror(e) : "libmicrohttpd refused to start");
+                          e ? strerror(e) : why);
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
-    h->port = info ? info->port : o->port;
     snprintf(h->env.http_addr, sizeof h->env.http_addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
              host, h->port);
     if (pthread_create(&h->hb, NULL, heartbeat_main, h) == 0) h->hb_started = 1;
@@ -704,9 +965,22 @@ static void wait_until(rc_http *h, int (*done)(rc_http *), int max_ms) {
 static int no_inflight(rc_http *h) { return atomic_load(&h->env.inflight) == 0; }
 static int no_streams(rc_http *h) { return rc__http_sse_count(&h->env) == 0; }
 
+static int all_quiesced(rc_http *h) {
+    for (size_t i = 0; i < h->nloops; i++)
+        if (!atomic_load(&h->loops[i].quiesced)) return 0;
+    return 1;
+}
+
 void rc_http_stop(rc_http *h) {
     if (!h) return;
-    MHD_socket ls = MHD_quiesce_daemon(h->d);
+    /* Stop accepting: each loop quiesces its own daemon (loop_main). */
+    if (h->loops[0].own) {
+        for (size_t i = 0; i < h->nloops; i++) loop_signal(&h->loops[i], &h->loops[i].quiesce);
+        wait_until(h, all_quiesced, 5000);
+    } else {
+        h->listen_fd = MHD_quiesce_daemon(h->loops[0].d);
+        atomic_store(&h->loops[0].quiesced, 1);
+    }
     atomic_store(&h->env.stopping, 1);
     /* Appends already handed to the store finish and answer; their
      * connections must be resumed before MHD may stop. */
@@ -720,15 +994,14 @@ void rc_http_stop(rc_http *h) {
         pthread_mutex_unlock(&h->hb_mu);
         pthread_join(h->hb, NULL);
     }
-    if (no_inflight(h) && no_streams(h)) {
-        MHD_stop_daemon(h->d);
-    } else {
+    if (!no_inflight(h) || !no_streams(h) || !all_quiesced(h)) {
         /* Stopping MHD with suspended connections is undefined behaviour:
          * leak the daemon rather than crash the shutdown. */
         RC_WARN("http", "connections still suspended at stop; not stopping libmicrohttpd");
         return;
     }
-    if (ls != MHD_INVALID_SOCKET) close(ls);
+    loops_free(h);
+    if (h->listen_fd != MHD_INVALID_SOCKET) close(h->listen_fd);
     rc__http_env_destroy(&h->env);
     pthread_cond_destroy(&h->hb_cv);
     pthread_mutex_destroy(&h->hb_mu);

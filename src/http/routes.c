@@ -22,15 +22,15 @@
 #include "redcar/slowlog.h"
 
 const rc_http_route rc__http_routes[] = {
-    {"POST",   "/events",               rc__h_events_post,   RC_ROUTE_BODY},
+    {"POST",   "/events",               rc__h_events_post,   RC_ROUTE_BODY | RC_ROUTE_ASYNC},
     {"GET",    "/events",               rc__h_events_list,   0},
     {"GET",    "/events/stream",        rc__h_events_stream, 0},
     {"GET",    "/events/{seq}",         rc__h_event_get,     0},
     {"GET",    "/kv",                   rc__h_kv_list,       0},
     {"GET",    "/kv/{key}/history",     rc__h_kv_history,    0},
     {"GET",    "/kv/{key}",             rc__h_kv_get,        0},
-    {"PUT",    "/kv/{key}",             rc__h_kv_put,        RC_ROUTE_BODY},
-    {"DELETE", "/kv/{key}",             rc__h_kv_delete,     0},
+    {"PUT",    "/kv/{key}",             rc__h_kv_put,        RC_ROUTE_BODY | RC_ROUTE_ASYNC},
+    {"DELETE", "/kv/{key}",             rc__h_kv_delete,     RC_ROUTE_ASYNC},
     {"GET",    "/health",               rc__h_health,        0},
     {"GET",    "/info",                 rc__h_info,          0},
     {"GET",    "/metrics",              rc__h_metrics,       0},

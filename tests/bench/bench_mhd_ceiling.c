@@ -21,15 +21,23 @@
  * suspend/resume that src/http/mhd.c measured and rejected).
  *
  * A fourth argument picks how MHD's threads wait: "epoll" (default),
- * "poll" (the door's http-event-loop poll), or "tpc" (a thread per
- * connection, MHD_USE_THREAD_PER_CONNECTION; THREADS is then ignored).
+ * "poll" (the door's http-event-loop poll), "tpc" (a thread per
+ * connection, MHD_USE_THREAD_PER_CONNECTION; THREADS is then ignored), or
+ * "loop", the door's http-event-loop loop: THREADS threads of our own,
+ * each running a daemon of its own in external epoll mode (MHD_run after a
+ * poll on the daemon's epoll set), all sharing one listening socket. There
+ * "defer" answers as the door answers an append: the first call returns
+ * without an answer and without suspending, and the next MHD_run (after
+ * the round, where the door runs its group commit) answers.
  *
- * Usage: bench_mhd_ceiling [PORT [THREADS [plain|defer|block [epoll|poll|tpc]]]];
+ * Usage: bench_mhd_ceiling [PORT [THREADS [plain|defer|block [epoll|poll|tpc|loop]]]];
  * prints the port, runs until SIGINT/SIGTERM. Loopback only.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -47,7 +55,9 @@ typedef struct req {
     struct req *next;
 } req;
 
-static int defer_mode, block_mode;
+static int defer_mode, block_mode, loop_mode;
+static _Thread_local int again; /* loop mode: run again without waiting */
+static _Thread_local unsigned deferred; /* loop mode: answers deferred this round */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static req *pending;
@@ -103,7 +113,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         pthread_mutex_unlock(&mu);
         pthread_cond_destroy(&r->cv);
     }
-    if (defer_mode && !r->deferred && !strcmp(method, "POST")) {
+    if (loop_mode && defer_mode && !strcmp(method, "POST") && r->deferred < 2) {
+        /* the door's loop mode: unanswered on the first call (the round's
+         * group commit runs after MHD_run), answered on the next */
+        if (r->deferred++ == 0) {
+            again = 1;
+            deferred++;
+            return MHD_YES;
+        }
+    } else if (defer_mode && !r->deferred && !strcmp(method, "POST")) {
         r->deferred = 1;
         MHD_suspend_connection(conn);
         pthread_mutex_lock(&mu);
@@ -134,6 +152,43 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
  * http-max-header-size (8 KB) and http-max-headers (100). */
 #define POOL_SIZE (20 * 1024)
 
+/* Loop mode: one thread per daemon, as src/http/mhd.c's loop_main. */
+static void *loop_main(void *arg) {
+    struct MHD_Daemon *d = arg;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    struct pollfd pf = {di->epoll_fd, POLLIN, 0};
+    for (;;) {
+        int ms = -1;
+        MHD_UNSIGNED_LONG_LONG to;
+        if (again) ms = 0;
+        else if (MHD_get_timeout(d, &to) == MHD_YES) ms = to > INT_MAX ? INT_MAX : (int)to;
+        again = 0;
+        poll(&pf, 1, ms);
+        unsigned answered = deferred;
+        deferred = 0;
+        MHD_run(d);
+        if (answered) MHD_run(d); /* as the door: the answers queued just now go out */
+    }
+    return NULL;
+}
+
+static struct MHD_Daemon *start(unsigned fl, int port, const struct sockaddr_in *a, int shared,
+                                unsigned threads) {
+    struct MHD_OptionItem v[] = {
+        shared >= 0 ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, shared, NULL}
+                    : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)a},
+        {threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, threads, NULL},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    return MHD_start_daemon(
+        fl | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
+        on_request, NULL, MHD_OPTION_ARRAY, v,
+        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+}
+
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 0;
     unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 4;
@@ -143,8 +198,13 @@ int main(int argc, char **argv) {
     if (argc > 4 && !strcmp(argv[4], "poll")) fl = MHD_USE_POLL_INTERNAL_THREAD;
     if (argc > 4 && !strcmp(argv[4], "tpc"))
         fl = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+    loop_mode = argc > 4 && !strcmp(argv[4], "loop");
+    if (loop_mode) {
+        fl = MHD_USE_EPOLL;
+        block_mode = 0; /* a loop never blocks */
+    }
     pthread_t rt;
-    if ((defer_mode || block_mode) && pthread_create(&rt, NULL, resumer, NULL)) {
+    if (!loop_mode && (defer_mode || block_mode) && pthread_create(&rt, NULL, resumer, NULL)) {
         fprintf(stderr, "cannot start the resumer thread\n");
         return 1;
     }
@@ -158,25 +218,35 @@ int main(int argc, char **argv) {
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        fl | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-        (uint16_t)port, NULL, NULL,
-        on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&a,
-        MHD_OPTION_THREAD_POOL_SIZE, (fl & MHD_USE_THREAD_PER_CONNECTION) ? 0u : threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)POOL_SIZE, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    unsigned pool = (fl & MHD_USE_THREAD_PER_CONNECTION) || loop_mode ? 0u : threads;
+    struct MHD_Daemon *d = start(fl, port, &a, -1, pool);
     if (!d) {
         fprintf(stderr, "cannot start libmicrohttpd\n");
         return 1;
+    }
+    for (unsigned i = 0; loop_mode && i < threads; i++) {
+        /* the others share the first one's listening socket */
+        struct MHD_Daemon *di = d;
+        if (i > 0) {
+            const union MHD_DaemonInfo *li = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+            if (!li || !(di = start(fl, port, &a, li->listen_fd, 0))) {
+                fprintf(stderr, "cannot start libmicrohttpd\n");
+                return 1;
+            }
+        }
+        pthread_t t;
+        if (pthread_create(&t, NULL, loop_main, di)) {
+            fprintf(stderr, "cannot start a loop thread\n");
+            return 1;
+        }
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     printf("listening on 127.0.0.1:%u\n", info ? info->port : (unsigned)port);
     fflush(stdout);
     int sig;
     sigwait(&stop, &sig);
-    /* Connections still suspended would make MHD_stop_daemon() abort. */
-    if (!defer_mode) MHD_stop_daemon(d);
+    /* Connections still suspended would make MHD_stop_daemon() abort;
+     * the loops' daemons are in use by their threads till the exit. */
+    if (!defer_mode && !loop_mode) MHD_stop_daemon(d);
     return 0;
 }
