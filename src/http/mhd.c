@@ -6,16 +6,45 @@
  * calls the dispatcher, and turns the handler's rc_http_res into an MHD
  * response. It decides nothing about the API.
  *
- * Threading: MHD's internal threads (a pool of http-threads, waiting in
- * epoll or poll: http-event-loop). A handler that appends defers its
- * answer; the connection is then suspended (MHD_suspend_connection)
- * instead of holding a thread, and the store's
- * completion resumes it once the group commit is durable; the answer is
- * built on the HTTP thread that sends it (rc_http_res.finish): throughput
- * is bound by group commit, not by the number of HTTP threads.
- * Streams that have nothing to send (SSE) park the same way. Suspended
- * connections do not time out in MHD, so stop() first drains them
- * (finishes appends, ends streams) and only then stops MHD.
+ * Threading, http-event-loop loop (the default): http-threads threads of
+ * ours, each running a daemon of its own in external epoll mode, all on one
+ * listening socket (the first daemon's, as MHD's own pool shares it). A
+ * round is a poll() on the daemon's epoll set and our wake-up eventfd,
+ * then MHD_run. Appends (routes flagged RC_ROUTE_ASYNC) submitted during a
+ * round go into one store batch (rc_store_batch_begin); closing it after
+ * MHD_run runs the group commit on this thread when the writer is idle:
+ * commit, fdatasync, commit hook and completions, no thread hand-off, as
+ * the RESP loop does. The handler returns without an answer and without
+ * suspending: libmicrohttpd keeps such a request in its ready list and
+ * calls it again in the next run, by when the completion has recorded the
+ * result, and that second call queues the answer (conn_ctx.retry; a second
+ * call that finds no result yet suspends until the completion resumes it).
+ * That saves what suspend/resume costs in epoll mode, two epoll_ctl calls
+ * and a recv that finds nothing per request: bench_mhd_ceiling measured
+ * 13.4 us of CPU per request with suspend/resume against 8.5 answering in
+ * the next run, the same as answering at once. Everything else that waits
+ * (SSE, long-polls, appends that a group of another thread or the writer
+ * completes) parks with suspend/resume, and a resume from another thread
+ * wakes the loop through its eventfd: in external mode libmicrohttpd has
+ * no wake-up channel of its own.
+ *
+ * One loop runs a request at about 3/4 of the CPU of the thread pool below
+ * (tests/bench/run_http.sh: 22-27 us against 27-34 per single-event POST
+ * on 2 cores), for the same events/s: the loop thread is then busy, half
+ * of it libmicrohttpd and the kernel's TCP, half the store's group commit.
+ * More loops take turns at the group commit (batch_mu) and on 2 cores
+ * measured no faster.
+ *
+ * http-event-loop epoll or poll: MHD's internal thread pool of
+ * http-threads, waiting in epoll or poll. A handler that appends defers
+ * its answer; the connection is suspended (MHD_suspend_connection)
+ * instead of holding a thread, and the store's completion (on the sync
+ * thread) resumes it once the group commit is durable.
+ *
+ * In both, the answer is built on the HTTP thread that sends it
+ * (rc_http_res.finish). Suspended connections do not time out in MHD, so
+ * stop() first drains them (finishes appends, ends streams) and only then
+ * stops MHD.
  *
  * Blocking instead of suspend/resume was measured and rejected, with a
  * trivial handler in tests/bench/bench_mhd_ceiling.c answering after
@@ -24,9 +53,8 @@
  * suspend/resume (and a blocked pool thread stalls its other connections,
  * so a group commit would hold at most http-threads appends);
  * thread-per-connection cost 31 us (a thread switch per request, one
- * thread per SSE subscriber). The remaining cost of deferring is MHD's
- * (see http-event-loop below). bench_mhd_ceiling.c runs the same daemon
- * options as here; keep them in step.
+ * thread per SSE subscriber). bench_mhd_ceiling.c runs the same daemon
+ * options as here, in each mode; keep them in step.
  *
  * Per-request cost: each connection has one conn_ctx (MHD's socket
  * context) reused by its keep-alive requests, so collecting a request
@@ -905,7 +933,7 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
     h->nloops = own ? (size_t)threads : 1;
     unsigned limit = (unsigned)(h->maxclients + OVER_LIMIT_SLACK);
     d.limit = own ? (unsigned)((limit + h->nloops - 1) / h->nloops) : limit;
-    d.pool_threads = own ? 0 : (unsigned)threads;
+    d.pool_threads = own || threads < 2 ? 0 : (unsigned)threads; /* MHD warns about a pool of 1 */
     h->loops = calloc(h->nloops, sizeof *h->loops);
     int e = 0;
     const char *why = NULL;

@@ -369,6 +369,72 @@ START_TEST(deferred_finish_once) {
 }
 END_TEST
 
+/* A connection gone before its deferred answer came (loop mode answers
+ * without suspending, so libmicrohttpd may close it meanwhile): whoever
+ * comes last, the closing glue or the producer's wake, frees the context,
+ * exactly once, and the finish step still runs. */
+typedef struct orphan {
+    rc_http_res res;
+    int *freed;
+} orphan;
+
+static void orphan_release(void *arg) {
+    orphan *o = arg;
+    (*o->freed)++;
+    rc__http_res_free(&o->res); /* runs the pending finish step */
+    free(o);
+}
+
+static void *wake_later(void *arg) {
+    rc__http_park_wake(arg);
+    return NULL;
+}
+
+START_TEST(park_abandon) {
+    int freed = 0;
+    finished = 0;
+    /* the wake is still owed: it frees */
+    orphan *o = calloc(1, sizeof *o);
+    rc__http_res_init(&o->res);
+    o->freed = &freed;
+    o->res.park.arg = o;
+    rc__http_res_defer_finish(&o->res, count_finish, NULL);
+    ck_assert_int_eq(rc__http_park_abandon(&o->res.park, orphan_release), 1);
+    ck_assert_int_eq(freed, 0);
+    rc__http_park_wake(&o->res.park);
+    ck_assert_int_eq(freed, 1);
+    ck_assert_int_eq(finished, 1);
+    /* the wake came first: the caller frees */
+    o = calloc(1, sizeof *o);
+    rc__http_res_init(&o->res);
+    o->freed = &freed;
+    o->res.park.arg = o;
+    rc__http_res_defer_finish(&o->res, count_finish, NULL);
+    rc__http_park_wake(&o->res.park);
+    ck_assert_int_eq(rc__http_park_abandon(&o->res.park, orphan_release), 0);
+    ck_assert_int_eq(freed, 1);
+    orphan_release(o);
+    ck_assert_int_eq(freed, 2);
+    ck_assert_int_eq(finished, 2);
+    /* racing: one of the two frees, whatever the order */
+    for (int i = 0; i < 200; i++) {
+        o = calloc(1, sizeof *o);
+        rc__http_res_init(&o->res);
+        o->freed = &freed;
+        o->res.park.arg = o;
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, wake_later, &o->res.park), 0);
+        if (!rc__http_park_abandon(&o->res.park, orphan_release)) {
+            pthread_join(t, NULL);
+            orphan_release(o);
+        } else {
+            pthread_join(t, NULL);
+        }
+    }
+    ck_assert_int_eq(freed, 202);
+}
+END_TEST
+
 /* ---- handlers ---------------------------------------------------------------------------- */
 
 /* Access control needs only the request line and Authorization, so the
@@ -789,6 +855,7 @@ Suite *http_suite(void) {
     tcase_add_test(pure, binary_decode_splits);
     tcase_add_test(pure, routes_table);
     tcase_add_test(pure, deferred_finish_once);
+    tcase_add_test(pure, park_abandon);
     suite_add_tcase(s, pure);
     TCase *h = tcase_create("handlers");
     tcase_add_checked_fixture(h, setup, teardown);
