@@ -52,10 +52,11 @@ command -v wrk >/dev/null || { echo "needs wrk" >&2; exit 1; }
 [ -x "$BIN" ] || { echo "no redcar binary at $BIN (set REDCAR_BIN)" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/redcar-bench-http-XXXXXX)
+. "$src/tests/lib_pid.sh"
 PIDS=()
 cleanup() {
   local p
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+  for p in "${PIDS[@]:-}"; do kill_own "$p"; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -175,8 +176,7 @@ start_redcar() { # FSYNC MODE:THREADS -> sets URL, RP
   URL="http://127.0.0.1:$RP/events"
 }
 stop_redcar() { # and forget its pid, which the system may hand out again
-  kill "$RPID"
-  wait "$RPID" 2>/dev/null || true
+  kill_own "$RPID"
   PIDS=("${PIDS[@]:0:$NKEEP}")
 }
 
