@@ -32,8 +32,8 @@
  * (tests/bench/run_http.sh: 22-27 us against 27-34 per single-event POST
  * on 2 cores), for the same events/s: the loop thread is then busy, half
  * of it libmicrohttpd and the kernel's TCP, half the store's group commit.
- * More loops take turns at the group commit (batch_mu) and on 2 cores
- * measured no faster.
+ * More loops take turns at the group commit (the store runs one group at
+ * a time) and on 2 cores measured no faster.
  *
  * http-event-loop epoll or poll: MHD's internal thread pool of
  * http-threads, waiting in epoll or poll. A handler that appends defers
@@ -253,20 +253,13 @@ static void batch_open(http_loop *l) {
     rc_store_batch_begin(l->h->env.st);
 }
 
-/* Loops close their batches one at a time (both doors': they share the
- * store). The store runs one inline group at a time anyway, and the first
- * closer's group takes every request queued so far, the other loops'
- * included: a loop that waited here then usually finds nothing left, where
- * inside rc_store_batch_end it would wait for a wake-up that a group
- * leaving an empty queue does not send. */
-static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
-
+/* Closing the batch runs the group commit on this thread when the writer
+ * and other closers (another loop, the RESP door) are idle; when another
+ * closer's group took this loop's requests, they are answered already. */
 static void batch_close(http_loop *l) {
     if (!l || !l->batch) return;
     l->batch = 0;
-    pthread_mutex_lock(&batch_mu);
     rc_store_batch_end(l->h->env.st);
-    pthread_mutex_unlock(&batch_mu);
 }
 
 static void do_suspend(void *arg) {
