@@ -6,7 +6,7 @@
  * calls the dispatcher, and turns the handler's rc_http_res into an MHD
  * response. It decides nothing about the API.
  *
- * Threading, http-event-loop loop: http-threads threads of
+ * Threading, http-event-loop loop (the default): http-threads threads of
  * ours, each running a daemon of its own in external epoll mode, all on one
  * listening socket (the first daemon's, as MHD's own pool shares it). A
  * round is a poll() on the daemon's epoll set and our wake-up eventfd,
