@@ -380,6 +380,13 @@ size_t rc__r_event_size(const rc_event *ev);
 int rc__r_event_fits(rc__call *c, const rc_event *ev);
 void rc__r_inbox_dirty(rc_resp *d, rc__client *cl); /* under qmu: inbox has data (no wake) */
 int rc__r_arm(rc_resp *d);                     /* under qmu: 1 = caller wakes the loop after unlock */
+/* A client's epoll tag: its fd, and the low 32 bits of its id above it.
+ * The loop checks both, so an event fetched for a client that was closed
+ * earlier in the same epoll_wait batch cannot reach a new client that an
+ * accept in that batch gave the same fd. */
+static inline uint64_t rc__r_tag(const rc__client *cl) {
+    return (uint64_t)(uint32_t)cl->id << 32 | (uint32_t)cl->fd;
+}
 void rc__r_wake(rc_resp *d);                   /* any thread: poke the loop's eventfd */
 void rc__r_deliver_batch(void *door);          /* hub batch hook: staged deliveries to inboxes */
 void rc__r_client_close(rc__client *cl, const char *why);

@@ -32,6 +32,8 @@
 #include "redcar/procstats.h"
 #include "resp/door.h"
 
+/* Epoll tags besides the clients' (rc__r_tag: a client's low 32 bits are
+ * its fd, never all ones, so these three cannot collide with one). */
 #define TAG_LISTEN ((uint64_t)-1)
 #define TAG_EVENT ((uint64_t)-2)
 #define TAG_LISTEN_TLS ((uint64_t)-3)
@@ -96,7 +98,7 @@ static void set_interest(rc__client *cl) {
     if (!cl->held && !cl->throttled && !cl->closing) want |= EPOLLIN;
     if (cl->out.len > cl->out_off) want |= EPOLLOUT;
     if (want == cl->ev_mask) return;
-    struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)cl->fd};
+    struct epoll_event ev = {.events = want, .data.u64 = rc__r_tag(cl)};
     epoll_ctl(cl->door->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
     cl->ev_mask = want;
 }
@@ -260,7 +262,7 @@ static void accept_all(rc_resp *d, int lfd, int tls) {
             close(fd);
             continue;
         }
-        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)fd};
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = rc__r_tag(cl)};
         if ((tls && rc__r_tls_attach(cl) != RC_OK) || epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             rc_tls_conn_free(cl->tls);
             rc_resp_parser_free(cl->parser);
@@ -704,9 +706,10 @@ static void *loop_main(void *arg) {
             } else if (tag == TAG_EVENT) {
                 woken = 1; /* after the reads: see below */
             } else {
-                if (tag >= d->nbyfd) continue;
-                rc__client *cl = d->byfd[tag];
-                if (!cl) continue;
+                uint32_t fd = (uint32_t)tag;
+                if (fd >= d->nbyfd) continue;
+                rc__client *cl = d->byfd[fd];
+                if (!cl || (uint32_t)cl->id != (uint32_t)(tag >> 32)) continue; /* closed meanwhile */
                 if (evs[i].events & (EPOLLERR | EPOLLHUP)) {
                     if (!(evs[i].events & EPOLLIN)) {
                         client_close(cl, "socket error");

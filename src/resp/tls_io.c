@@ -86,7 +86,7 @@ int rc__r_tls_handshake(rc__client *cl) {
      * (a reply cannot be queued before the first command). */
     unsigned want = r == RC_TLS_AGAIN && rc_tls_conn_want_write(cl->tls) ? EPOLLOUT : EPOLLIN;
     if (want != cl->ev_mask) {
-        struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)cl->fd};
+        struct epoll_event ev = {.events = want, .data.u64 = rc__r_tag(cl)};
         epoll_ctl(cl->door->epfd, EPOLL_CTL_MOD, cl->fd, &ev);
         cl->ev_mask = want;
     }
