@@ -62,6 +62,9 @@ void rc_slowlog_sync(rc_slowlog *sl, rc_config *cfg);
 int64_t rc_slowlog_clock_us(void);
 /* 1 when the log is on at all: a door skips the clock when it is off. */
 int rc_slowlog_enabled(rc_slowlog *sl);
+/* 1 when an operation of duration_us would be recorded: a door may build
+ * costly details (the peer's address as text) only then. */
+int rc_slowlog_is_slow(rc_slowlog *sl, int64_t duration_us);
 /* Record an operation that took duration_us, if it passes the threshold.
  * argv[i] need not be NUL-terminated; everything is copied (and cut).
  * addr and name may be NULL. */

@@ -106,6 +106,11 @@ int rc_slowlog_enabled(rc_slowlog *sl) {
     return atomic_load_explicit(&sl->slower_than, memory_order_relaxed) >= 0;
 }
 
+int rc_slowlog_is_slow(rc_slowlog *sl, int64_t duration_us) {
+    int64_t limit = atomic_load_explicit(&sl->slower_than, memory_order_relaxed);
+    return limit >= 0 && duration_us >= limit;
+}
+
 /* Room for one shortened argument: the bytes kept plus Redis's suffix. */
 #define SUFFIX_MAX 48
 
@@ -146,8 +151,7 @@ static rc_slowlog_entry *entry_new(size_t argc, const char *const *argv, const s
 void rc_slowlog_record(rc_slowlog *sl, rc_slowlog_door door, int64_t duration_us, size_t argc,
                        const char *const *argv, const size_t *argvlen, const char *addr,
                        const char *name) {
-    int64_t limit = atomic_load_explicit(&sl->slower_than, memory_order_relaxed);
-    if (limit < 0 || duration_us < limit) return;
+    if (!rc_slowlog_is_slow(sl, duration_us)) return;
     rc_slowlog_entry *e = entry_new(argc, argv, argvlen);
     if (!e) return; /* the slow log is best effort: never fail the operation */
     struct timeval tv;

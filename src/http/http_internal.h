@@ -135,6 +135,7 @@ typedef struct rc_http_req {
     size_t n_headers;
     const char *body;
     size_t body_len;
+    const struct sockaddr *peer;    /* the client's address, for the slow log (NULL: unknown) */
     int authorized;                 /* the glue ran rc__http_authorize() already */
     int route;                      /* the glue's route lookup + 1 (0: not looked up) */
     rc_buf param_store;             /* owns params[] */

@@ -90,8 +90,10 @@ void rc__http_req_free(rc_http_req *req) { rc_buf_free(&req->param_store); }
 void rc__http_req_reset(rc_http_req *req) {
     rc_buf keep = req->param_store;
     rc_http_env *env = req->env;
+    const struct sockaddr *peer = req->peer; /* the connection's, for its next request */
     memset(req, 0, sizeof *req);
     req->env = env;
+    req->peer = peer;
     req->param_store = keep;
     rc_buf_reset(&req->param_store);
 }

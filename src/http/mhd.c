@@ -627,6 +627,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci ? ci->connect_fd : -1;
+        /* libmicrohttpd keeps the address for the connection's life */
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        c->req.peer = ci ? ci->client_addr : NULL;
         pthread_mutex_lock(&h->conns_mu);
         c->next = h->conns;
         if (h->conns) h->conns->prev = c;

@@ -19,6 +19,7 @@
 #include "http/h_subscriptions.h"
 #include "http/http_internal.h"
 #include "redcar/auth.h"
+#include "redcar/netaddr.h"
 #include "redcar/slowlog.h"
 
 const rc_http_route rc__http_routes[] = {
@@ -199,9 +200,13 @@ int rc__http_dispatch(rc_http_req *req, rc_http_res *res) {
     }
     int64_t t0 = rc_slowlog_clock_us();
     r->handler(req, res);
+    int64_t dur = rc_slowlog_clock_us() - t0;
+    if (!rc_slowlog_is_slow(sl, dur)) return idx;
     const char *argv[2] = {req->method, req->path};
     size_t argvlen[2] = {strlen(req->method), strlen(req->path)};
-    rc_slowlog_record(sl, RC_SLOWLOG_HTTP, rc_slowlog_clock_us() - t0, 2, argv, argvlen, NULL,
+    char peer[64] = "";
+    if (req->peer) rc_sockaddr_str(req->peer, peer, sizeof peer);
+    rc_slowlog_record(sl, RC_SLOWLOG_HTTP, dur, 2, argv, argvlen, peer,
                       rc__http_req_header(req, "User-Agent"));
     return idx;
 }

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "redcar/log.h"
+#include "redcar/netaddr.h"
 #include "redcar/procstats.h"
 #include "resp/door.h"
 
@@ -186,21 +187,6 @@ void rc__r_client_set_proto(rc__client *cl, int proto) { atomic_store(&cl->proto
 /* Any credential (requirepass or a user): new clients must AUTH. */
 static int requirepass_set(rc_resp *d) { return d->cfg && rc_auth_required(d->cfg); }
 
-static void addr_str(const struct sockaddr_storage *ss, char *out, size_t n) {
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-        port = ntohs(a->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-        port = ntohs(a->sin6_port);
-    }
-    snprintf(out, n, "%s:%d", host, port);
-}
-
 static void accept_all(rc_resp *d, int lfd, int tls) {
     for (;;) {
         struct sockaddr_storage ss;
@@ -250,10 +236,11 @@ static void accept_all(rc_resp *d, int lfd, int tls) {
         cl->authed = !requirepass_set(d);
         cl->ctime_ms = cl->last_ms = rc__r_now_ms();
         cl->last_cmd = "NULL";
-        addr_str(&ss, cl->addr, sizeof cl->addr);
+        rc_sockaddr_str((const struct sockaddr *)&ss, cl->addr, sizeof cl->addr);
         struct sockaddr_storage ls;
         socklen_t ll = sizeof ls;
-        if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0) addr_str(&ls, cl->laddr, sizeof cl->laddr);
+        if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
+            rc_sockaddr_str((const struct sockaddr *)&ls, cl->laddr, sizeof cl->laddr);
         rc_resp_limits l;
         limits_for(cl, &l);
         cl->parser = rc_resp_parser_new(&l);

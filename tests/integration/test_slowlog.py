@@ -64,6 +64,8 @@ try:
     t.eq("client name of the SET", b"py-worker", by_cmd[b"set k v"][5])
     t.check("client address of the SET", by_cmd[b"set k v"][4].startswith(b"127.0.0.1:"))
     t.eq("an HTTP entry's name is its User-Agent", b"curl-probe", by_cmd[b"get /kv/k"][5])
+    t.check("an HTTP entry's client address", by_cmd[b"get /kv/k"][4].startswith(b"127.0.0.1:"),
+            repr(by_cmd[b"get /kv/k"][4]))
     ids = [e["id"] for e in log]
     t.eq("newest first, ids decreasing", sorted(ids, reverse=True), ids)
     t.check("durations are microseconds >= 0", all(e["duration"] >= 0 for e in log))
@@ -81,6 +83,8 @@ try:
     ent = {" ".join(e["args"]).lower(): e for e in doc["entries"]}
     t.check("the SET over HTTP", "set k v" in ent and ent["set k v"]["name"] == "py-worker", repr(list(ent)))
     t.check("the HTTP request over HTTP", ent.get("get /kv/k", {}).get("door") == "http")
+    t.check("its client address over HTTP", ent.get("get /kv/k", {}).get("addr", "").startswith("127.0.0.1:"),
+            repr(ent.get("get /kv/k")))
     t.check("entries have an RFC 3339 time", all(e["time"].endswith("Z") and "T" in e["time"] for e in doc["entries"]))
     code, one = http_log("?count=1")
     t.eq("?count=1", (200, 1), (code, len(one["entries"])))
