@@ -33,6 +33,24 @@ void rc__h_health(const rc_http_req *req, rc_http_res *res) {
     rc__http_res_send(res, 200, "application/json", "{\"status\":\"ok\"}", 15);
 }
 
+/* The listeners /info reports: field, then the setting holding its address.
+ * Each field comes from its own setting, never from the door that happens
+ * to answer: asked over HTTPS, "http" must still be the plain listener. */
+static const struct {
+    const char *field, *setting;
+} listeners[] = {{"http", "http"}, {"https", "https"}, {"resp", "resp"}, {"resp_tls", "tls-port"}};
+
+/* ,"field":"HOST:PORT", or null when the listener is off (setting ""). The
+ * server records the bound address in the setting once it listens, so a
+ * port 0 reads as the port picked. */
+static void put_listener(rc_buf *b, rc_config *cfg, const char *field, const char *setting) {
+    char addr[300];
+    rc_config_str(cfg, setting, addr, sizeof addr);
+    rc_buf_printf(b, ",\"%s\":", field);
+    if (addr[0]) rc__http_json_str(b, addr, strlen(addr));
+    else rc_buf_puts(b, "null");
+}
+
 void rc__h_info(const rc_http_req *req, rc_http_res *res) {
     rc_http_env *env = req->env;
     rc_store_stats s;
@@ -42,18 +60,14 @@ void rc__h_info(const rc_http_req *req, rc_http_res *res) {
         rc__http_res_problem(res, rc, "store statistics unavailable");
         return;
     }
-    char resp[128];
-    rc_config_str(env->cfg, "resp", resp, sizeof resp);
     rc_buf b = RC_BUF_INIT;
     rc_buf_puts(&b, "{\"version\":\"" RC_VERSION "\"");
     rc_buf_printf(&b, ",\"uptime_s\":%" PRId64, rc_procstats_uptime_ms() / 1000);
     rc_buf_printf(&b, ",\"seq\":%" PRIu64 ",\"events\":%" PRIu64 ",\"keys\":%" PRIu64, s.head_seq,
                   s.events, s.keys);
     rc_buf_printf(&b, ",\"subscribers\":%zu", rc_hub_subscribers(env->hub));
-    rc_buf_puts(&b, ",\"http\":");
-    rc__http_json_str(&b, env->http_addr, strlen(env->http_addr));
-    rc_buf_puts(&b, ",\"resp\":");
-    rc__http_json_str(&b, resp, strlen(resp));
+    for (size_t i = 0; i < sizeof listeners / sizeof *listeners; i++)
+        put_listener(&b, env->cfg, listeners[i].field, listeners[i].setting);
     rc_store_cluster_info ci;
     if (rc_store_cluster_info_get(env->st, &ci)) { /* cluster mode: docs/cluster.md */
         rc_buf_printf(&b, ",\"cluster\":{\"connected\":%s,\"serving\":%s,\"applied_seq\":%" PRIu64
