@@ -27,8 +27,8 @@ struct ctl_client {
     CURL *curl;
     char *endpoint;
     long timeout_ms;
-    char *cacert;
-    int insecure;
+    ctl_tls tls;    /* its strings point into owned */
+    char *owned[3]; /* copies of cacert, cert, key */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -40,6 +40,16 @@ void ctl_client_tls_setopt(void *curl, const ctl_tls *tls) {
     if (tls->insecure) {
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    /* The client certificate goes on every request, so that backup and the
+     * stream (which run their own handles or options) show it too. Without
+     * a key file OpenSSL reads the key from the certificate file, as curl's
+     * --cert does. */
+    if (tls->cert) {
+        curl_easy_setopt(curl, CURLOPT_SSLCERT, tls->cert);
+        curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+        if (tls->key) curl_easy_setopt(curl, CURLOPT_SSLKEY, tls->key);
+        curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
     }
 }
 
@@ -53,9 +63,17 @@ ctl_client *ctl_client_new(const char *endpoint, long timeout_ms, const ctl_tls 
     if (!c) return NULL;
     c->curl = curl_easy_init();
     c->endpoint = strdup(endpoint);
-    c->insecure = tls && tls->insecure;
     int oom = !c->curl || !c->endpoint;
-    if (tls && tls->cacert && !(c->cacert = strdup(tls->cacert))) oom = 1;
+    if (tls) {
+        const char *src[3] = {tls->cacert, tls->cert, tls->key};
+        const char **dst[3] = {&c->tls.cacert, &c->tls.cert, &c->tls.key};
+        for (size_t i = 0; i < 3; i++) {
+            if (!src[i]) continue;
+            if (!(c->owned[i] = strdup(src[i]))) oom = 1;
+            *dst[i] = c->owned[i];
+        }
+        c->tls.insecure = tls->insecure;
+    }
     if (oom) {
         ctl_client_free(c);
         return NULL;
@@ -70,7 +88,7 @@ void ctl_client_free(ctl_client *c) {
     if (!c) return;
     if (c->curl) curl_easy_cleanup(c->curl);
     free(c->endpoint);
-    free(c->cacert);
+    for (size_t i = 0; i < 3; i++) free(c->owned[i]);
     free(c);
 }
 
@@ -234,8 +252,7 @@ static void setup(ctl_client *c, const ctl_req *req, rc_buf *url) {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "redcar-ctl/" RC_VERSION);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    ctl_tls tls = {c->cacert, c->insecure};
-    ctl_client_tls_setopt(h, &tls);
+    ctl_client_tls_setopt(h, &c->tls);
     c->errbuf[0] = '\0';
     if (strcmp(req->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -250,18 +267,51 @@ static void setup(ctl_client *c, const ctl_req *req, rc_buf *url) {
     }
 }
 
-void ctl_client_report_transport(const char *endpoint, const char *errbuf, int code) {
+/* Did an https connection end the way a refused client certificate ends?
+ * A server that sends an alert names it (OpenSSL's text: "alert
+ * certificate required", "alert bad certificate", "alert unknown ca"...);
+ * libmicrohttpd (GnuTLS) sends none and just closes, which libcurl reports
+ * as a handshake cut off (TLS 1.2) or, since TLS 1.3 ends the client's side
+ * of the handshake first, as a reply that never came. */
+static int looks_like_client_refused(CURLcode rc, const char *errbuf) {
+    static const char *const alerts[] = {"certificate required", "bad certificate", "unknown ca",
+                                         "certificate unknown", "handshake failure", NULL};
+    for (size_t i = 0; errbuf && alerts[i]; i++)
+        if (strstr(errbuf, alerts[i])) return 1;
+    return rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+           rc == CURLE_SEND_ERROR;
+}
+
+void ctl_client_report_transport(const char *endpoint, const ctl_tls *tls, const char *errbuf,
+                                 int code) {
     CURLcode rc = (CURLcode)code;
     fprintf(stderr, "redcar-ctl: cannot reach %s: %s\n", endpoint,
             errbuf && errbuf[0] ? errbuf : curl_easy_strerror(rc));
-    /* The usual cause with a server's own CA: say what fixes it. */
-    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+    /* Say what fixes the usual TLS causes. */
+    int https = strncmp(endpoint, "https://", 8) == 0;
+    int has_cert = tls && tls->cert;
+    if (rc == CURLE_PEER_FAILED_VERIFICATION) {
         fprintf(stderr, "redcar-ctl: the server's TLS certificate is not trusted; name the CA "
                         "that signed it with --cacert FILE (or REDCAR_CACERT)\n");
+    } else if (rc == CURLE_SSL_CERTPROBLEM) {
+        fprintf(stderr, "redcar-ctl: cannot use the client certificate %s with the key %s: check "
+                        "--cert FILE and --key FILE (or REDCAR_CERT / REDCAR_KEY): PEM files, the "
+                        "key being the certificate's\n",
+                has_cert ? tls->cert : "(none)", has_cert && tls->key ? tls->key : "in the same file");
+    } else if (https && !has_cert && looks_like_client_refused(rc, errbuf)) {
+        fprintf(stderr, "redcar-ctl: the server closed the TLS connection; if it requires client "
+                        "certificates (tls-auth-clients yes), give one with --cert FILE --key FILE "
+                        "(or REDCAR_CERT / REDCAR_KEY)\n");
+    } else if (https && has_cert && looks_like_client_refused(rc, errbuf)) {
+        fprintf(stderr, "redcar-ctl: the server closed the TLS connection; it may have refused the "
+                        "client certificate given with --cert (%s): it must be signed by a CA of the "
+                        "server's tls-ca-cert-file, with --key its own key\n",
+                tls->cert);
+    }
 }
 
 static void report_transport(ctl_client *c, CURLcode rc) {
-    ctl_client_report_transport(c->endpoint, c->errbuf, (int)rc);
+    ctl_client_report_transport(c->endpoint, &c->tls, c->errbuf, (int)rc);
 }
 
 int ctl_client_do(ctl_client *c, const ctl_req *req, ctl_resp *resp) {

@@ -59,9 +59,12 @@ void ctl_resp_free(ctl_resp *r);
 const char *ctl_resp_header(const ctl_resp *r, const char *name, char *out, size_t outlen);
 
 /* The stderr report of a transport failure (code: a CURLcode; errbuf: the
- * handle's CURLOPT_ERRORBUFFER, may be empty), with a hint when the cause
- * is an untrusted TLS certificate. */
-void ctl_client_report_transport(const char *endpoint, const char *errbuf, int code);
+ * handle's CURLOPT_ERRORBUFFER, may be empty; tls: the run's settings, may
+ * be NULL), with a hint naming the option that fixes a TLS cause: an
+ * untrusted server certificate (--cacert), a client certificate the server
+ * wants or refused, or one libcurl cannot use (--cert/--key). */
+void ctl_client_report_transport(const char *endpoint, const ctl_tls *tls, const char *errbuf,
+                                 int code);
 
 /* Perform one request. Returns CTL_EXIT_OK when an HTTP response arrived
  * (whatever its status: see resp->status), or CTL_EXIT_CONNECT after printing

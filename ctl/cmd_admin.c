@@ -246,7 +246,7 @@ static int fetch(fetcher *f, const char *path, const char *accept, long idle_s, 
             fprintf(stderr, "redcar-ctl: transfer from %s: %s\n", f->ctx->endpoint,
                     f->errbuf[0] ? f->errbuf : curl_easy_strerror(rc));
         else
-            ctl_client_report_transport(f->ctx->endpoint, f->errbuf, (int)rc);
+            ctl_client_report_transport(f->ctx->endpoint, &f->ctx->tls, f->errbuf, (int)rc);
         return CTL_EXIT_CONNECT;
     }
     int ec = ctl_exit_for_http(f->resp.status);

@@ -66,10 +66,13 @@ typedef struct ctl_args {
     char *owned;         /* legacy form: the split "key value" operand */
 } ctl_args;
 
-/* How an https endpoint's certificate is checked. */
+/* How an https endpoint's certificate is checked, and the certificate this
+ * client shows (servers with tls-auth-clients yes or optional ask for one). */
 typedef struct ctl_tls {
     const char *cacert; /* PEM file of the CAs to trust instead of the system's; NULL: system */
     int insecure;       /* 1: no verification of the certificate or the host name */
+    const char *cert;   /* PEM client certificate (chain); NULL: none */
+    const char *key;    /* PEM private key of cert; NULL: in the cert file */
 } ctl_tls;
 
 /* What every handler gets: the connection and the output settings. */

@@ -35,6 +35,8 @@ static const ctl_opt global_opts[] = {
     {"timeout", 0, 1, "SECONDS", "limit for each request (default 30; tail: connect only)"},
     {"cacert", 0, 1, "FILE", "https: trust the CAs in this PEM file, not the system's (env REDCAR_CACERT)"},
     {"insecure", 'k', 0, NULL, "https: do not verify the server's certificate (testing only)"},
+    {"cert", 0, 1, "FILE", "https: client certificate (PEM) for servers that ask (env REDCAR_CERT)"},
+    {"key", 0, 1, "FILE", "https: private key (PEM) of --cert, if not in its file (env REDCAR_KEY)"},
     {"help", 'h', 0, NULL, "show help (also after a command: redcar-ctl put --help)"},
     {"version", 0, 0, NULL, "print the version and exit"},
     {0}};
@@ -161,7 +163,9 @@ static void print_environment(FILE *f) {
           "  REDCAR_TOKEN      bearer token sent with every request: NAME:PASSWORD of a\n"
           "                    server user, or the server's requirepass\n"
           "  REDCAR_PASSWORD   older name of REDCAR_TOKEN (used when it is unset)\n"
-          "  REDCAR_CACERT     CA certificate file when --cacert is not given\n\n",
+          "  REDCAR_CACERT     CA certificate file when --cacert is not given\n"
+          "  REDCAR_CERT       client certificate file when --cert is not given\n"
+          "  REDCAR_KEY        its private key file (with REDCAR_CERT, not with --cert)\n\n",
           f);
 }
 
@@ -185,7 +189,8 @@ static void print_global_help(FILE *f) {
           "  redcar-ctl range foo --prefix -w json\n"
           "  redcar-ctl emit --type com.example.order --source /shop --data '{\"n\":1}'\n"
           "  redcar-ctl tail --type com.example.order\n"
-          "  redcar-ctl -e https://redcar.internal:8443 --cacert ca.pem info\n\n",
+          "  redcar-ctl -e https://redcar.internal:8443 --cacert ca.pem info\n"
+          "  redcar-ctl -e https://redcar.internal:8443 --cacert ca.pem --cert me.crt --key me.key info\n\n",
           f);
     print_environment(f);
     print_exit_codes(f);
@@ -391,9 +396,88 @@ static int parse_command_line(int argc, char **argv, const ctl_cmd **cmd, ctl_ar
     return CTL_EXIT_OK;
 }
 
-/* --cacert / REDCAR_CACERT and --insecure. A file that cannot be read is a
- * usage error here rather than a TLS failure later, which would blame the
- * connection. */
+/* Read the start of a PEM file named by `from` into buf (NUL-terminated).
+ * A usage error when it cannot be read. */
+static int read_pem(const char *from, const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ctl_usage_error("%s: cannot open %s: %s", from, path, strerror(errno));
+    size_t n = fread(buf, 1, cap - 1, f);
+    int bad = ferror(f);
+    int e = errno;
+    fclose(f);
+    if (bad) return ctl_usage_error("%s: cannot read %s: %s", from, path, strerror(e));
+    buf[n] = '\0';
+    return CTL_EXIT_OK;
+}
+
+/* 1 when text has a "-----BEGIN [RSA |EC ]PRIVATE KEY-----" line. */
+static int has_key_block(const char *text) {
+    static const char tail[] = "PRIVATE KEY-----";
+    for (const char *p = strstr(text, "-----BEGIN "); p; p = strstr(p + 1, "-----BEGIN ")) {
+        size_t len = strcspn(p, "\r\n");
+        if (len >= 11 + sizeof tail - 1 && !strncmp(p + len - (sizeof tail - 1), tail, sizeof tail - 1))
+            return 1;
+    }
+    return 0;
+}
+
+/* Checks the client certificate and key files before any connection, so
+ * that a wrong file is a usage error naming the option, not a handshake
+ * failure that would blame the server. Only the shape is checked (PEM
+ * blocks of the right kind); whether the key is the certificate's is left
+ * to the TLS library. An encrypted key is refused: OpenSSL would prompt for
+ * its pass phrase on the terminal, which a script cannot answer. */
+static int check_client_pem(const char *cfrom, const char *cert, const char *kfrom, const char *key) {
+    static char buf[256 * 1024]; /* a certificate chain and a key fit well within this */
+    int rc = read_pem(cfrom, cert, buf, sizeof buf);
+    if (rc != CTL_EXIT_OK) return rc;
+    if (!strstr(buf, "-----BEGIN CERTIFICATE-----"))
+        return ctl_usage_error("%s: %s is not a PEM certificate (no -----BEGIN CERTIFICATE----- line)",
+                               cfrom, cert);
+    if (key && (rc = read_pem(kfrom, key, buf, sizeof buf)) != CTL_EXIT_OK) return rc;
+    const char *where = key ? key : cert;
+    if (strstr(buf, "-----BEGIN ENCRYPTED PRIVATE KEY-----") || strstr(buf, "Proc-Type: 4,ENCRYPTED"))
+        return ctl_usage_error("%s: the key in %s is encrypted; give it without a pass phrase "
+                               "(openssl pkey -in KEY -out PLAIN.key)", key ? kfrom : cfrom, where);
+    if (!has_key_block(buf)) {
+        if (key)
+            return ctl_usage_error("%s: %s is not a PEM private key (no -----BEGIN ... PRIVATE KEY----- "
+                                   "line)", kfrom, key);
+        return ctl_usage_error("%s: %s holds no private key; name its key file with %s",
+                               cfrom, cert, cfrom[0] == '-' ? "--key FILE" : "REDCAR_KEY");
+    }
+    return CTL_EXIT_OK;
+}
+
+/* --cert/--key, else REDCAR_CERT/REDCAR_KEY. The pair comes from one place:
+ * a --cert on the command line never takes the environment's key, which
+ * belongs to the environment's certificate. */
+static int parse_client_cert(const ctl_args *a, ctl_tls *tls) {
+    const char *cert = ctl_opt_str(a, "cert"), *key = ctl_opt_str(a, "key");
+    const char *cfrom = "--cert", *kfrom = "--key";
+    if (key && !cert) return ctl_usage_error("--key: needs --cert FILE (the certificate of the key)");
+    if (cert && !cert[0]) return ctl_usage_error("--cert: expected a file name");
+    if (key && !key[0]) return ctl_usage_error("--key: expected a file name");
+    if (!cert) {
+        cert = getenv("REDCAR_CERT");
+        key = getenv("REDCAR_KEY");
+        cfrom = "REDCAR_CERT";
+        kfrom = "REDCAR_KEY";
+        if (cert && !cert[0]) cert = NULL;
+        if (key && !key[0]) key = NULL;
+        if (key && !cert) return ctl_usage_error("REDCAR_KEY: set, but REDCAR_CERT (its certificate) is not");
+    }
+    if (!cert) return CTL_EXIT_OK;
+    int rc = check_client_pem(cfrom, cert, kfrom, key);
+    if (rc != CTL_EXIT_OK) return rc;
+    tls->cert = cert;
+    tls->key = key;
+    return CTL_EXIT_OK;
+}
+
+/* --cacert / REDCAR_CACERT, --insecure and the client certificate. A file
+ * that cannot be read is a usage error here rather than a TLS failure
+ * later, which would blame the connection. */
 static int parse_tls(const ctl_args *a, const char *endpoint, ctl_tls *tls) {
     const char *ca = ctl_opt_str(a, "cacert");
     const char *from = "--cacert";
@@ -409,6 +493,8 @@ static int parse_tls(const ctl_args *a, const char *endpoint, ctl_tls *tls) {
     } else if (ca && from[0] == '-') {
         return ctl_usage_error("--cacert: expected a file name");
     }
+    int rc = parse_client_cert(a, tls);
+    if (rc != CTL_EXIT_OK) return rc;
     tls->insecure = ctl_opt_has(a, "insecure");
     if (tls->insecure && strncmp(endpoint, "https://", 8) == 0)
         fputs("redcar-ctl: warning: --insecure: the server's TLS certificate is not verified; "
