@@ -25,11 +25,11 @@
 /* Exit codes (documented in --help and ctl/README.md). */
 #define CTL_EXIT_MAP(X)                                                     \
     X(OK, 0, "success")                                                     \
-    X(USAGE, 1, "usage error (bad command, option or argument)")            \
+    X(USAGE, 1, "usage error (bad command, option, argument or file)")          \
     X(NOT_FOUND, 2, "not found (HTTP 404)")                                 \
     X(CONFLICT, 3, "conflict, e.g. --expect-seq did not match (HTTP 409)")  \
     X(SERVER, 4, "refused by the server or invalid (other 4xx/5xx; detail on stderr)") \
-    X(CONNECT, 5, "cannot connect to the server (or the connection failed)")
+    X(CONNECT, 5, "cannot connect to the server (the connection or TLS failed)")
 
 enum {
 #define CTL__EXIT(name, code, text) CTL_EXIT_##name = code,
