@@ -17,10 +17,20 @@ same CA, and a second ("rogue") CA with its own client certificate.
    is a usage error (1); -k works and warns on stderr.
  - A client trusting another CA fails verification (curl, redis-cli, redis-py).
  - Plaintext on the TLS ports (RESP and HTTP) is refused and the server stays up.
+ - redcar-ctl info over https: each listener row (http, https, resp,
+   resp_tls) shows that listener's address, not the door that answered.
  - tls-auth-clients yes: no certificate and a rogue certificate are refused on
    both doors, the CA-signed one is served; optional: no certificate is
    served, a rogue one refused.
- - TLS only (-a "" -r ""): only the TLS listeners exist.
+ - redcar-ctl with client certificates: --cert/--key (info, put/get, tail,
+   backup), a combined cert+key file, REDCAR_CERT/REDCAR_KEY, --cert winning
+   over them; refused without a certificate or with a rogue one (exit 5, naming
+   --cert/--key, for info, tail and backup); a key that is not the
+   certificate's (exit 5); missing, unreadable or wrong-kind files, an
+   encrypted key, --key without --cert, REDCAR_KEY without REDCAR_CERT:
+   usage errors (exit 1) naming the option or variable.
+ - TLS only (-a "" -r ""): only the TLS listeners exist; redcar-ctl info shows
+   http and resp as "-" (null in /info) and the TLS addresses in their rows.
  - Start-up refusals with a clear message: a missing certificate file, a key
    that does not match, a file that is not PEM, tls-auth-clients yes
    without a CA.
@@ -83,6 +93,10 @@ def pki():
     sign("rclient", "rogue", "extendedKeyUsage=clientAuth\n")
     with open(f("garbage.pem"), "w") as g:
         g.write("this is not a certificate\n")
+    with open(f("client-both.pem"), "w") as g:  # certificate and key in one file, as curl --cert takes it
+        g.write(open(f("client.crt")).read() + open(f("client.key")).read())
+    run("openssl", "pkey", "-in", f("client.key"), "-aes256", "-passout", "pass:secret",
+        "-out", f("client-enc.key")).check_returncode()
     return f
 
 
@@ -224,6 +238,17 @@ try:
     rc, out, err = ctl(s.https_port, "info", env={"REDCAR_CACERT": P("nope.crt")})
     t.check("REDCAR_CACERT naming a missing file: usage error naming the variable",
             rc == 1 and "REDCAR_CACERT" in err, (rc, err))
+    # info over HTTPS: every listener row is that listener's own address.
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "info")
+    rows = dict(re.findall(r"^(\S+)\s+(.*?)\s*$", out, re.M))
+    t.eq("redcar-ctl info over HTTPS: each listener row shows its own address",
+         {"http": "127.0.0.1:%d" % s.http_port, "https": "127.0.0.1:%d" % s.https_port,
+          "resp": "127.0.0.1:%d" % s.resp_port, "resp_tls": "127.0.0.1:%d" % s.tls_port},
+         {k: rows.get(k) for k in ("http", "https", "resp", "resp_tls")})
+    st, _, b = s.http("GET", "/info")
+    j = json.loads(b)
+    t.eq("/info over plain HTTP names the same listeners",
+         ("127.0.0.1:%d" % s.http_port, "127.0.0.1:%d" % s.https_port), (j.get("http"), j.get("https")))
     rc, out, err = ctl(s.https_port, "-k", "get", "ck")
     t.eq("redcar-ctl -k skips verification", (0, "cv"), (rc, out.strip()))
     t.check("redcar-ctl -k warns on stderr that verification is off", "not verified" in err, err)
@@ -370,6 +395,78 @@ try:
     t.check("auth-clients yes: the log says why a client was refused",
             "certificate" in open(s.log).read().lower())
     t.check("auth-clients yes: still serving after the refusals", rpy(s.tls_port, cert="client").ping())
+
+    # redcar-ctl with a client certificate.
+    CA = ("--cacert", P("ca.crt"))
+    MINE = ("--cert", P("client.crt"), "--key", P("client.key"))
+    rc, out, err = ctl(s.https_port, *CA, *MINE, "info")
+    t.check("auth-clients yes: redcar-ctl --cert/--key info is served",
+            rc == 0 and re.search(r"^health\s+ok$", out, re.M), (rc, out[:200], err))
+    t.eq("auth-clients yes: redcar-ctl --cert/--key put", 0, ctl(s.https_port, *CA, *MINE, "put", "mk", "mv")[0])
+    rc, out, err = ctl(s.https_port, *CA, *MINE, "get", "mk")
+    t.eq("auth-clients yes: redcar-ctl --cert/--key get", (0, "mv"), (rc, out.strip()))
+    rc, out, err = ctl(s.https_port, *CA, *MINE, "tail", "--from", "1", "--count", "2", "-w", "json")
+    t.check("auth-clients yes: redcar-ctl --cert/--key tail (SSE)", rc == 0 and '"subject":"mk"' in out,
+            (rc, out[:400], err))
+    bak = os.path.join(tmp, "ctl-mtls-backup.db")
+    rc, out, err = ctl(s.https_port, *CA, *MINE, "backup", bak, "-q")
+    t.check("auth-clients yes: redcar-ctl --cert/--key backup", rc == 0 and os.path.getsize(bak) > 0, (rc, err))
+    rc, out, err = ctl(s.https_port, *CA, "--cert", P("client-both.pem"), "get", "mk")
+    t.eq("auth-clients yes: --cert alone with the key in the same file", (0, "mv"), (rc, out.strip()))
+    rc, out, err = ctl(s.https_port, *CA, "get", "mk",
+                       env={"REDCAR_CERT": P("client.crt"), "REDCAR_KEY": P("client.key")})
+    t.eq("auth-clients yes: REDCAR_CERT/REDCAR_KEY", (0, "mv"), (rc, out.strip()))
+    rc, out, err = ctl(s.https_port, *CA, "get", "mk", env={"REDCAR_CERT": P("client-both.pem")})
+    t.eq("auth-clients yes: REDCAR_CERT alone with the key in the same file", (0, "mv"), (rc, out.strip()))
+    rc, out, err = ctl(s.https_port, *CA, "--cert", P("rclient.crt"), "--key", P("rclient.key"), "get", "mk",
+                       env={"REDCAR_CERT": P("client.crt"), "REDCAR_KEY": P("client.key")})
+    t.check("auth-clients yes: --cert/--key win over REDCAR_CERT/REDCAR_KEY (the rogue pair is refused)",
+            rc == 5, (rc, err))
+    rc, out, err = ctl(s.https_port, *CA, "--cert", P("client-both.pem"), "get", "mk",
+                       env={"REDCAR_CERT": P("rclient.crt"), "REDCAR_KEY": P("rclient.key")})
+    t.eq("auth-clients yes: --cert never takes REDCAR_KEY", (0, "mv"), (rc, out.strip()))
+
+    # Refused: exit 5 (the TLS failure code) and a message naming --cert/--key.
+    for what, args in (("info", ("info",)), ("tail", ("tail", "--from", "1", "--count", "1")),
+                       ("backup", ("backup", os.path.join(tmp, "refused.db"), "-q"))):
+        rc, out, err = ctl(s.https_port, *CA, *args)
+        t.check("auth-clients yes: redcar-ctl %s without a certificate: exit 5 naming --cert and --key" % what,
+                rc == 5 and "--cert" in err and "--key" in err and "tls-auth-clients" in err, (rc, err))
+    t.check("auth-clients yes: a refused backup leaves no file", not os.path.exists(os.path.join(tmp, "refused.db")))
+    rc, out, err = ctl(s.https_port, *CA, "--cert", P("rclient.crt"), "--key", P("rclient.key"), "info")
+    t.check("auth-clients yes: redcar-ctl with a rogue certificate: exit 5 naming --cert and the file",
+            rc == 5 and "--cert" in err and "rclient.crt" in err, (rc, err))
+    rc, out, err = ctl(s.https_port, *CA, "info", env={"REDCAR_CERT": P("rclient.crt"), "REDCAR_KEY": P("rclient.key")})
+    t.check("auth-clients yes: REDCAR_CERT with a rogue certificate: exit 5", rc == 5 and "--cert" in err, (rc, err))
+    rc, out, err = ctl(s.https_port, *CA, "--cert", P("client.crt"), "--key", P("rclient.key"), "info")
+    t.check("redcar-ctl with a key that is not the certificate's: exit 5 naming --cert and --key",
+            rc == 5 and "--cert" in err and "--key" in err, (rc, err))
+
+    # Files checked before connecting: usage errors (exit 1) naming the option or variable.
+    def usage(what, args, words, env=None):
+        rc, out, err = ctl(s.https_port, *CA, *args, "info", env=env)
+        t.check("redcar-ctl %s: exit 1 naming %s" % (what, ", ".join(words)),
+                rc == 1 and all(w in err for w in words), (rc, err))
+    usage("--cert naming a missing file", ("--cert", P("nope.crt"), "--key", P("client.key")), ["--cert", "nope.crt"])
+    usage("--key naming a missing file", ("--cert", P("client.crt"), "--key", P("nope.key")), ["--key", "nope.key"])
+    usage("--key naming something unreadable (a directory)", ("--cert", P("client.crt"), "--key", tmp),
+          ["--key", "cannot read"])
+    usage("--cert naming a key, not a certificate", ("--cert", P("client.key"), "--key", P("client.key")),
+          ["--cert", "not a PEM certificate"])
+    usage("--key naming a certificate, not a key", ("--cert", P("client.crt"), "--key", P("client.crt")),
+          ["--key", "not a PEM private key"])
+    usage("--cert naming garbage", ("--cert", P("garbage.pem"),), ["--cert", "garbage.pem"])
+    usage("--cert without a key anywhere", ("--cert", P("client.crt")), ["--cert", "--key"])
+    usage("--key without --cert", ("--key", P("client.key")), ["--key", "--cert"])
+    usage("an encrypted key", ("--cert", P("client.crt"), "--key", P("client-enc.key")), ["--key", "encrypted"])
+    usage("REDCAR_CERT naming a missing file", (), ["REDCAR_CERT", "nope.crt"],
+          env={"REDCAR_CERT": P("nope.crt"), "REDCAR_KEY": P("client.key")})
+    usage("REDCAR_KEY naming a missing file", (), ["REDCAR_KEY", "nope.key"],
+          env={"REDCAR_CERT": P("client.crt"), "REDCAR_KEY": P("nope.key")})
+    usage("REDCAR_KEY without REDCAR_CERT", (), ["REDCAR_KEY", "REDCAR_CERT"], env={"REDCAR_KEY": P("client.key")})
+    usage("REDCAR_CERT without a key anywhere", (), ["REDCAR_CERT", "REDCAR_KEY"], env={"REDCAR_CERT": P("client.crt")})
+    rc, out, err = ctl(s.https_port, *CA, *MINE, "get", "mk")
+    t.eq("auth-clients yes: still serving after redcar-ctl's refusals", (0, "mv"), (rc, out.strip()))
     s.close()
     servers.remove(s)
 
@@ -381,6 +478,14 @@ try:
     rc, code, _, _ = curl(s.https_port, "/health", "--cert", P("rclient.crt"), "--key", P("rclient.key"))
     t.check("auth-clients optional: HTTPS with a rogue certificate is refused", rc != 0 and code != "200",
             "rc=%d code=%s" % (rc, code))
+    t.eq("auth-clients optional: redcar-ctl without a certificate is served", 0,
+         ctl(s.https_port, "--cacert", P("ca.crt"), "info")[0])
+    t.eq("auth-clients optional: redcar-ctl --cert/--key is served", 0,
+         ctl(s.https_port, "--cacert", P("ca.crt"), "--cert", P("client.crt"), "--key", P("client.key"), "info")[0])
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "--cert", P("rclient.crt"), "--key", P("rclient.key"),
+                       "info")
+    t.check("auth-clients optional: redcar-ctl with a rogue certificate: exit 5 naming --cert",
+            rc == 5 and "--cert" in err, (rc, err))
     t.eq("auth-clients optional: redis-cli without a certificate", (0, "PONG"), cli(s.tls_port, "PING"))
     t.eq("auth-clients optional: redis-cli with the certificate", (0, "PONG"), cli(s.tls_port, "PING", cert="client"))
     rc, out = cli(s.tls_port, "PING", cert="rclient")
@@ -394,6 +499,16 @@ try:
             "http %r resp %r" % (s.http_port, s.resp_port))
     t.eq("TLS only: HTTPS serves", (0, "200"), curl(s.https_port, "/health")[:2])
     t.eq("TLS only: RESP over TLS serves", (0, "PONG"), cli(s.tls_port, "PING"))
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "info")
+    rows = dict(re.findall(r"^(\S+)\s+(.*?)\s*$", out, re.M))
+    t.eq("TLS only: redcar-ctl info rows: http and resp off (-), https and resp_tls their own addresses",
+         {"http": "-", "https": "127.0.0.1:%d" % s.https_port, "resp": "-", "resp_tls": "127.0.0.1:%d" % s.tls_port},
+         {k: rows.get(k) for k in ("http", "https", "resp", "resp_tls")})
+    rc, out, err = ctl(s.https_port, "--cacert", P("ca.crt"), "info", "-w", "json")
+    j = json.loads(out)["info"] if rc == 0 else {}
+    t.eq("TLS only: /info has http and resp null, https and resp_tls set",
+         (None, "127.0.0.1:%d" % s.https_port, None, "127.0.0.1:%d" % s.tls_port),
+         (j.get("http", "absent"), j.get("https"), j.get("resp", "absent"), j.get("resp_tls")))
     s.close()
     servers.remove(s)
 
