@@ -99,7 +99,6 @@ typedef struct rc_http_env {
     rc_hub *hub;
     rc_config *cfg;
     rc_http_metrics *metrics;
-    char http_addr[96];
     atomic_int stopping;
     /* Live SSE streams, for heartbeats and shutdown. */
     pthread_mutex_t sse_mu;

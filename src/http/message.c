@@ -421,7 +421,6 @@ int rc__http_env_init(rc_http_env *env, rc_store *st, rc_hub *hub, rc_config *cf
         pthread_mutex_destroy(&env->sse_mu);
         return RC_NOMEM;
     }
-    snprintf(env->http_addr, sizeof env->http_addr, "-");
     rc__http_env_refresh(env);
     return RC_OK;
 }

@@ -970,8 +970,6 @@ int rc_http_start(rc_http **out, const rc_http_opts *o, rc_store *st, rc_hub *hu
         return rc_err_set(err, RC_IO, "cannot listen on %s:%d: %s", host, o->port,
                           e ? strerror(e) : why);
     }
-    snprintf(h->env.http_addr, sizeof h->env.http_addr, strchr(host, ':') ? "[%s]:%d" : "%s:%d",
-             host, h->port);
     if (pthread_create(&h->hb, NULL, heartbeat_main, h) == 0) h->hb_started = 1;
     *out = h;
     return RC_OK;
