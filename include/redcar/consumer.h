@@ -307,6 +307,11 @@ typedef struct rc_consumer_claim_opts {
 int rc_consumer_txn_claim(rc_store *st, rc_txn *tx, const char *name, const char *member,
                           const rc_consumer_claim_opts *o, rc_consumer_batch *out,
                           uint64_t *next, rc_err *err);
+/* The names of the consumers of mode `mode` whose names begin with
+ * prefix, in name order, from inside the transaction (sees its own
+ * changes). fn may not change consumers; collect and act afterwards. */
+int rc_consumer_txn_names(rc_store *st, rc_txn *tx, const char *prefix, rc_consumer_mode mode,
+                          int (*fn)(const char *name, void *arg), void *arg, rc_err *err);
 /* Read the log from inside the transaction (sees its own appends): the
  * seq, type, source and subject bounds of rc_query (no prefix or time). */
 int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *q, rc_stored_fn fn,

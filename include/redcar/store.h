@@ -250,6 +250,15 @@ int rc_store_get(rc_store *st, uint64_t seq, rc_stored_fn fn, void *arg, rc_err 
  * both type and subject the type index is used (suited to rare types within
  * a busy subject, such as a stream's tombstones). */
 int rc_store_count(rc_store *st, const rc_query *q, uint64_t *count, rc_err *err);
+/* The distinct subjects of the log in byte order, each handed to fn with
+ * its newest stored event: subjects >= from (> from when excl; NULL: from
+ * the first), below `below` when non-NULL, at most limit of them (0: no
+ * limit). row->json is read only when the event's type is json_type (else
+ * NULL, length 0), so a walk reads no payload it does not need. Each
+ * subject is one seek of the subject index: O(subjects x log events),
+ * however many events a subject has. One read snapshot for the walk. */
+int rc_store_subjects(rc_store *st, const char *from, int excl, const char *below, size_t limit,
+                      const char *json_type, rc_stored_fn fn, void *arg, rc_err *err);
 /* Events of one key (subject) with io.redcar.kv.* types, oldest first. */
 int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_fn fn, void *arg,
                         rc_err *err);

@@ -9,12 +9,13 @@
  * A name is a KV key first; else it may be a stream (streamkey.h), which
  * EXISTS, TYPE, the TTL family and DEL/UNLINK treat as Redis does. Streams
  * cannot expire or be renamed (they are subjects of the log): those answer
- * an error instead of acting on a key they cannot see. KEYS, SCAN and
- * DBSIZE list the KV view only (docs/streams.md).
+ * an error instead of acting on a key they cannot see. KEYS, SCAN, DBSIZE
+ * and INFO keyspace list and count both (below; docs/streams.md).
  */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "redcar/consumer.h"
 #include "resp/door.h"
@@ -39,10 +40,7 @@ static const char *type_name(rc_kv_kind k) {
 typedef struct keyarg {
     rc_store *st;
     rc__args *a;
-    /* DEL: the consumer groups of the keys that were streams when the
-     * command arrived, as (key index, durable consumer name) */
-    struct delgroup { size_t key; char *name; } *groups;
-    size_t ngroups;
+    int groups; /* DEL: the step runs once, so it may remove consumer groups */
 } keyarg;
 
 static keyarg *keyarg_new(rc__call *c, size_t from, size_t to) {
@@ -55,8 +53,6 @@ static keyarg *keyarg_new(rc__call *c, size_t from, size_t to) {
 
 static void keyarg_free(void *p) {
     keyarg *k = p;
-    for (size_t i = 0; i < k->ngroups; i++) free(k->groups[i].name);
-    free(k->groups);
     free(k->a);
     free(k);
 }
@@ -77,15 +73,8 @@ static int del_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
             n++;
         } else if (!rc && !(rc = rc__r_stream_key(k->st, tx, a->v[i], &stream, err)) && stream) {
             rc = rc__r_stream_remove(tx, a->v[i], err);
+            if (!rc && k->groups) rc = rc__r_stream_drop_groups(k->st, tx, a->v[i], NULL, err);
             n++;
-        }
-        for (size_t j = 0; j < k->ngroups && stream && !rc; j++) {
-            if (k->groups[j].key != i) continue;
-            rc = rc_consumer_txn_delete(k->st, tx, k->groups[j].name, err);
-            if (rc == RC_NOT_FOUND) { /* destroyed meanwhile */
-                rc_err_clear(err);
-                rc = RC_OK;
-            }
         }
     }
     rc_buf_free(&v.v);
@@ -93,36 +82,29 @@ static int del_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
     return rc;
 }
 
-/* A stream's groups are durable consumers, found by listing them, which
- * only the read pool does: here on the loop, before the step, for the keys
- * that are streams now. (Inside EXEC, on the writer thread, nothing is
- * listed: the stream goes, its groups stay; docs/streams.md.) */
-static void del_list_groups(rc__call *c, keyarg *k) {
-    for (size_t i = 0; !c->tx && i < k->a->n; i++) {
+/* Removing consumer groups reaches beyond what a re-runnable step may do
+ * (door.h), so a DEL that may meet a stream runs once: inside EXEC (which
+ * runs once), when a key is a stream now, or when the client's own writes
+ * are still in flight (one of them may be making a stream, e.g. a
+ * pipelined XGROUP CREATE ... MKSTREAM). A DEL of KV keys only keeps the
+ * cheaper re-runnable form. The step finds the groups itself, through the
+ * transaction, so it sees what committed before it. */
+static int del_may_meet_stream(rc__call *c, const keyarg *k) {
+    if (c->tx || c->cl->pending > 0) return 1;
+    for (size_t i = 0; i < k->a->n; i++) {
         int stream = 0;
-        size_t n = 0;
         rc_err err;
-        rc_buf names = RC_BUF_INIT;
-        if (rc__r_stream_key(k->st, NULL, k->a->v[i], &stream, &err) == RC_OK && stream &&
-            rc__r_stream_groups(k->st, k->a->v[i], k->a->len[i], &names, &n, &err) == RC_OK && n) {
-            k->groups = realloc(k->groups, (k->ngroups + n) * sizeof *k->groups);
-            if (!k->groups) abort();
-            for (const char *p = names.p; n; n--, p += strlen(p) + 1) {
-                k->groups[k->ngroups].key = i;
-                k->groups[k->ngroups++].name = rc__r_strndup(p, strlen(p));
-            }
-        }
-        rc_buf_free(&names);
+        if (rc__r_stream_key(k->st, NULL, k->a->v[i], &stream, &err) != RC_OK || stream) return 1;
     }
+    return 0;
 }
 
 void rc__r_cmd_del(rc__call *c) {
     for (size_t i = 1; i < c->argc; i++)
         if (!rc__r_key_ok(c, i)) return;
     keyarg *k = keyarg_new(c, 1, c->argc);
-    del_list_groups(c, k);
-    /* Deleting consumers reaches beyond the store's undo: that step runs once. */
-    if (k->ngroups) rc__r_txn_once(c, del_step, k, keyarg_free);
+    k->groups = del_may_meet_stream(c, k);
+    if (k->groups) rc__r_txn_once(c, del_step, k, keyarg_free);
     else rc__r_txn(c, del_step, k, keyarg_free);
 }
 
@@ -193,66 +175,208 @@ void rc__r_cmd_pttl(rc__call *c) { ttl_common(c, 1, 0); }
 void rc__r_cmd_expiretime(rc__call *c) { ttl_common(c, 0, 1); }
 void rc__r_cmd_pexpiretime(rc__call *c) { ttl_common(c, 1, 1); }
 
-typedef struct keyacc {
-    rc_buf names; /* NUL-separated */
-    size_t n;
-    size_t skip, count; /* SCAN window */
-    size_t seen;
-    int more;
-} keyacc;
+/* ---- listing: KEYS, SCAN, DBSIZE ------------------------------------------------ */
 
-static int on_key(const rc_kv_entry *e, void *arg) {
-    keyacc *k = arg;
-    if (k->count) { /* SCAN: skip the cursor, take COUNT, note if more exist */
-        if (k->seen++ < k->skip) return 0;
-        if (k->n == k->count) {
-            k->more = 1;
-            return 1;
-        }
+/* The keyspace is two sorted sets of names: the KV view's keys (kv table)
+ * and the log's subjects (events_subject), each walked in byte order. A
+ * name is a KV key if the KV view has it; else a stream if the subject's
+ * newest event says so (rc__r_stream_newest_live); a subject that is
+ * neither (a KV key set and deleted, a DEL'ed stream) is no key. Merging
+ * the two walks lists each name once, KV first, as streamkey.h decides. */
+typedef struct nm {
+    char *key;
+    int kind;     /* an rc_kv_kind, 0: a subject only */
+    int live;     /* subject only: a stream now */
+    uint64_t seq; /* the subject's newest event, 0: not a subject */
+} nm;
+
+typedef struct nmlist {
+    nm *v;
+    size_t n, cap;
+} nmlist;
+
+static nm *nm_push(nmlist *l, const char *key, size_t len) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 32;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+        if (!l->v) abort();
     }
-    rc_buf_append(&k->names, e->key, e->key_len);
-    rc_buf_putc(&k->names, '\0');
-    k->n++;
+    nm *e = &l->v[l->n++];
+    memset(e, 0, sizeof *e);
+    e->key = rc__r_strndup(key, len);
+    return e;
+}
+
+static void nm_free(nmlist *l) {
+    for (size_t i = 0; i < l->n; i++) free(l->v[i].key);
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+static int on_kv(const rc_kv_entry *e, void *arg) {
+    nm_push(arg, e->key, e->key_len)->kind = (int)e->kind;
     return 0;
 }
 
-static void reply_names(rc_resp_w *w, keyacc *k) {
-    const char *p = k->names.p;
-    rc_resp_w_array(w, k->n);
-    for (size_t i = 0; i < k->n; i++) {
-        size_t l = strlen(p);
-        rc_resp_w_bulk(w, p, l);
-        p += l + 1;
+static int on_subject(const rc_stored *r, void *arg) {
+    nm *e = nm_push(arg, r->subject, strlen(r->subject));
+    e->seq = r->seq;
+    e->live = rc__r_stream_newest_live(r);
+    return 0;
+}
+
+/* The literal start of a glob ("user:*" -> "user:") and the first string
+ * above everything it begins (*end, malloc'ed, NULL: none), to bound both
+ * walks; NULL when the pattern starts with a wildcard. */
+static char *glob_prefix(const char *glob, char **end) {
+    *end = NULL;
+    if (!glob) return NULL;
+    size_t n = strcspn(glob, "*?[\\");
+    if (n == 0) return NULL;
+    char *p = rc__r_strndup(glob, n), *e = rc__r_strndup(glob, n);
+    while (n > 0 && (unsigned char)e[n - 1] == 0xFF) e[--n] = '\0';
+    if (n > 0) {
+        e[n - 1] = (char)((unsigned char)e[n - 1] + 1);
+        *end = e;
+    } else {
+        free(e);
+    }
+    return p;
+}
+
+/* One window of the merged walk: up to n KV keys from `from` (inclusive;
+ * the exclusive form drops it) and up to n subjects, below `below`. */
+static int window(rc_store *st, const char *from, int excl, const char *below, size_t n,
+                  nmlist *kv, nmlist *sub, rc_err *err) {
+    rc_kv_query q = {0};
+    q.keys_only = 1;
+    q.key = from;
+    q.end = below;
+    q.limit = n + (excl ? 1 : 0);
+    int rc = rc_store_kv_range(st, &q, on_kv, kv, err);
+    if (!rc && excl && kv->n && from && !strcmp(kv->v[0].key, from)) {
+        free(kv->v[0].key);
+        memmove(kv->v, kv->v + 1, --kv->n * sizeof *kv->v);
+    }
+    if (!rc && kv->n > n) {
+        free(kv->v[n].key);
+        kv->n = n;
+    }
+    if (!rc) rc = rc_store_subjects(st, from, excl, below, n, RC__R_STREAM_TRIMMED, on_subject, sub, err);
+    return rc;
+}
+
+/* Merge step: the next distinct name of the two sorted lists (*ki, *si
+ * advance past it). NULL when both are done. The KV entry wins a tie, and
+ * its seq comes from the subject's entry. */
+static const nm *merge_next(const nmlist *kv, size_t *ki, const nmlist *sub, size_t *si, nm *tmp) {
+    const nm *a = *ki < kv->n ? &kv->v[*ki] : NULL, *b = *si < sub->n ? &sub->v[*si] : NULL;
+    if (!a && !b) return NULL;
+    int c = !a ? 1 : !b ? -1 : strcmp(a->key, b->key);
+    if (c < 0) {
+        (*ki)++;
+        return a;
+    }
+    if (c > 0) {
+        (*si)++;
+        return b;
+    }
+    *tmp = *a;
+    tmp->seq = b->seq;
+    (*ki)++;
+    (*si)++;
+    return tmp;
+}
+
+static const char *nm_type(const nm *e) {
+    return e->kind ? type_name((rc_kv_kind)e->kind) : e->live ? "stream" : NULL;
+}
+
+static int nm_match(const nm *e, const char *glob, const char *type) {
+    const char *t = nm_type(e);
+    if (!t || (type && strcasecmp(type, t) != 0)) return 0;
+    return !glob || rc_glob_match(glob, strlen(glob), e->key, strlen(e->key), 0);
+}
+
+static void reply_list(rc_resp_w *w, const rc_buf *names, size_t n) {
+    rc_resp_w_array(w, n);
+    for (size_t i = 0, at = 0; i < n; i++) {
+        size_t l = strlen(names->p + at);
+        rc_resp_w_bulk(w, names->p + at, l);
+        at += l + 1;
     }
 }
 
+/* KEYS: every name (within the pattern's literal prefix) in byte order.
+ * O(keys + subjects); Redis's KEYS is O(keys) too. */
 void rc__r_cmd_keys(rc__call *c) {
-    keyacc k = {RC_BUF_INIT, 0, 0, 0, 0, 0};
+    int all = c->argvlen[1] == 1 && c->argv[1][0] == '*';
+    const char *glob = all ? NULL : c->argv[1];
+    char *below, *pre = glob_prefix(glob, &below);
+    nmlist kv = {0}, sub = {0};
     rc_kv_query q = {0};
     q.keys_only = 1;
-    int all = c->argvlen[1] == 1 && c->argv[1][0] == '*';
-    q.glob = all ? NULL : c->argv[1];
+    q.glob = glob;
     rc_err err;
     rc_err_clear(&err);
-    int rc = rc_store_kv_range(c->door->st, &q, on_key, &k, &err);
-    if (rc) rc__r_reply_status(&c->w, rc, &err);
-    else reply_names(&c->w, &k);
-    rc_buf_free(&k.names);
+    int rc = rc_store_kv_range(c->door->st, &q, on_kv, &kv, &err);
+    if (!rc)
+        rc = rc_store_subjects(c->door->st, pre, 0, below, 0, RC__R_STREAM_TRIMMED, on_subject,
+                               &sub, &err);
+    if (rc) {
+        rc__r_reply_status(&c->w, rc, &err);
+    } else {
+        rc_buf names = RC_BUF_INIT;
+        size_t n = 0, ki = 0, si = 0;
+        nm tmp;
+        for (const nm *e; (e = merge_next(&kv, &ki, &sub, &si, &tmp));) {
+            if (!nm_match(e, glob, NULL)) continue;
+            rc_buf_append(&names, e->key, strlen(e->key) + 1);
+            n++;
+        }
+        reply_list(&c->w, &names, n);
+        rc_buf_free(&names);
+    }
+    nm_free(&kv);
+    nm_free(&sub);
+    free(pre);
+    free(below);
 }
 
-/* SCAN's cursor is the number of keys (in key order, after MATCH/TYPE)
- * already returned. Keys added or removed between calls may shift the
- * window: a key may be returned twice or, if keys before it were deleted,
- * missed; the guarantee Redis gives for keys present throughout is kept
- * only while the keyspace before the cursor does not shrink. */
+/* The subject of the stored event seq: *out malloc'ed. */
+static int subject_row(const rc_stored *r, void *arg) {
+    if (r->subject) *(char **)arg = rc__r_strndup(r->subject, strlen(r->subject));
+    return 1;
+}
+
+static int subject_of(rc_store *st, uint64_t seq, char **out, rc_err *err) {
+    *out = NULL;
+    int rc = rc_store_get(st, seq, subject_row, out, err);
+    if (!rc && !*out) rc = rc_err_set(err, RC_NOT_FOUND, "no subject");
+    return rc;
+}
+
+/* SCAN's cursor names a position in the merged walk (byte order of the
+ * names), without state on the server: 0 is the start; any other cursor
+ * is the seq of a stored event whose subject is the last name the
+ * previous call visited, and the walk resumes after that name. An event
+ * never changes, so the cursor means the same name whatever is added or
+ * removed meanwhile: a name present from the first call to the last is
+ * returned (at least once), as Redis promises. A call visits about COUNT
+ * names (a hint, as in Redis; MATCH and TYPE filter what it visited, so a
+ * reply may be empty while the cursor is not 0) and then needs a name
+ * with a subject to end on: a KV key whose events are all gone (retention,
+ * or a key renamed into whose own events never had its name) has none, so
+ * the call ends on the last name of its window that has one (names after
+ * it come again next time) or, when none has, walks on to the next one.
+ * A cursor whose event retention removed meanwhile starts again at 0. */
 void rc__r_cmd_scan(rc__call *c) {
     int64_t cur;
     if (!rc__r_parse_i64(c->argv[1], c->argvlen[1], &cur) || cur < 0) {
         rc_resp_w_error(&c->w, "ERR invalid cursor");
         return;
     }
-    rc_kv_query q = {0};
-    q.keys_only = 1;
+    const char *glob = NULL, *type = NULL;
     int64_t count = 10;
     for (size_t i = 2; i < c->argc; i += 2) {
         if (i + 1 >= c->argc) {
@@ -261,7 +385,7 @@ void rc__r_cmd_scan(rc__call *c) {
         }
         const char *o = c->argv[i], *v = c->argv[i + 1];
         if (rc__r_streq(o, "MATCH")) {
-            q.glob = (c->argvlen[i + 1] == 1 && v[0] == '*') ? NULL : v;
+            glob = (c->argvlen[i + 1] == 1 && v[0] == '*') ? NULL : v;
         } else if (rc__r_streq(o, "COUNT")) {
             if (!rc__r_parse_i64(v, c->argvlen[i + 1], &count)) {
                 rc__r_err_int(c);
@@ -272,27 +396,102 @@ void rc__r_cmd_scan(rc__call *c) {
                 return;
             }
         } else if (rc__r_streq(o, "TYPE")) {
-            if (rc__r_streq(v, "string")) q.kind = RC_KV_STRING;
-            else if (rc__r_streq(v, "hash")) q.kind = RC_KV_HASH;
-            else if (rc__r_streq(v, "list")) q.kind = RC_KV_LIST;
-            else q.kind = -1; /* a type Redcar does not have: nothing matches */
+            type = v; /* a type Redcar does not have matches nothing */
         } else {
             rc__r_err_syntax(c);
             return;
         }
     }
-    keyacc k = {RC_BUF_INIT, 0, (size_t)cur, (size_t)count, 0, 0};
+    size_t n = count > 10000 ? 10000 : (size_t)count;
+    rc_store *st = c->door->st;
     rc_err err;
     rc_err_clear(&err);
-    int rc = q.kind == -1 ? RC_OK : rc_store_kv_range(c->door->st, &q, on_key, &k, &err);
+    char *from = NULL; /* resume after this name; NULL: from the start */
+    if (cur > 0 && subject_of(st, (uint64_t)cur, &from, &err) != RC_OK) {
+        rc_err_clear(&err); /* gone: start again (names may come twice, none is missed) */
+        from = NULL;
+    }
+    char *below, *pre = glob_prefix(glob, &below);
+    int excl = from != NULL;
+    if (pre && (!from || strcmp(from, pre) < 0)) { /* jump to the pattern's range */
+        free(from);
+        from = rc__r_strndup(pre, strlen(pre));
+        excl = 0;
+    }
+    rc_buf names = RC_BUF_INIT;
+    size_t nout = 0, visited = 0;
+    uint64_t anchor = 0; /* the cursor: seq of the last visited name that has one */
+    int more = 0, rc = RC_OK;
+    for (;;) {
+        nmlist kv = {0}, sub = {0};
+        if ((rc = window(st, from, excl, below, n, &kv, &sub, &err))) break;
+        /* A full list may go on past its last name: beyond the smaller such
+         * edge the other list's names are not known in order yet. */
+        const char *edge = kv.n == n ? kv.v[n - 1].key : NULL;
+        if (sub.n == n && (!edge || strcmp(sub.v[n - 1].key, edge) < 0)) edge = sub.v[n - 1].key;
+        size_t ki = 0, si = 0;
+        nm tmp;
+        const nm *e;
+        int stopped = 0;
+        while ((e = merge_next(&kv, &ki, &sub, &si, &tmp))) {
+            if (edge && strcmp(e->key, edge) > 0) break;
+            if (visited >= n && anchor) {
+                stopped = 1;
+                break;
+            }
+            visited++;
+            if (e->seq) anchor = e->seq;
+            if (nm_match(e, glob, type)) {
+                rc_buf_append(&names, e->key, strlen(e->key) + 1);
+                nout++;
+            }
+        }
+        char *next = edge ? rc__r_strndup(edge, strlen(edge)) : NULL;
+        nm_free(&kv);
+        nm_free(&sub);
+        if (stopped || (next && visited >= n && anchor)) {
+            more = 1;
+            free(next);
+            break;
+        }
+        if (!next) break; /* the walk reached the end: cursor 0 */
+        free(from);
+        from = next; /* every name up to the edge was visited: the next window */
+        excl = 1;
+    }
     if (rc) {
         rc__r_reply_status(&c->w, rc, &err);
     } else {
         rc_resp_w_array(&c->w, 2);
-        rc_resp_w_bulk_i64(&c->w, k.more ? cur + (int64_t)k.n : 0);
-        reply_names(&c->w, &k);
+        rc_resp_w_bulk_i64(&c->w, more ? (int64_t)anchor : 0);
+        reply_list(&c->w, &names, nout);
     }
-    rc_buf_free(&k.names);
+    rc_buf_free(&names);
+    free(from);
+    free(pre);
+    free(below);
+}
+
+/* DBSIZE and INFO keyspace: the KV view's keys counted in its index, plus
+ * the stream keys, found by walking the log's subjects (one seek each). */
+int rc__r_dbsize(rc_store *st, uint64_t *out, rc_err *err) {
+    rc_kv_query q = {0};
+    uint64_t kvn = 0;
+    nmlist sub = {0};
+    int rc = rc_store_kv_count(st, &q, &kvn, err);
+    if (!rc) rc = rc_store_subjects(st, NULL, 0, NULL, 0, RC__R_STREAM_TRIMMED, on_subject, &sub, err);
+    uint64_t streams = 0;
+    for (size_t i = 0; !rc && i < sub.n; i++) {
+        if (!sub.v[i].live) continue;
+        rc__val v = {0};
+        int r = rc__r_get(st, NULL, sub.v[i].key, &v, err); /* a KV key counts once, as KV */
+        rc_buf_free(&v.v);
+        if (r == RC_NOT_FOUND) streams++;
+        else if (r) rc = r;
+    }
+    nm_free(&sub);
+    *out = rc ? 0 : kvn + streams;
+    return rc;
 }
 
 /* ---- RENAME ----------------------------------------------------------------------- */

@@ -4,7 +4,11 @@
  * ONE store transaction on the writer thread, so its writes are one atomic
  * append and its reads see exactly the state its writes build on. WATCH
  * remembers each key's mod_seq; EXEC's transaction compares them first and
- * answers a nil array (and writes nothing) when any changed.
+ * answers a nil array (and writes nothing) when any changed. A stream key
+ * changes with every event under its subject (an entry or a tombstone:
+ * XADD, XDEL, XTRIM, DEL), so WATCH also remembers the subject's newest
+ * seq; consumer group changes are no such events and, as in Redis, do not
+ * count as changing the key.
  *
  * Commands that need the loop's read API or touch the connection (KEYS,
  * SCAN, HGETALL, SUBSCRIBE, CLIENT, ...) are refused at queue time and make
@@ -14,6 +18,7 @@
 #include <string.h>
 
 #include "resp/door.h"
+#include "resp/streamkey.h"
 
 void rc__r_multi_reset(rc__client *cl) {
     for (size_t i = 0; i < cl->nmq; i++) {
@@ -60,7 +65,12 @@ void rc__r_cmd_watch(rc__call *c) {
     rc__val v = {0};
     for (size_t i = 1; i < c->argc; i++) {
         rc_err err;
+        uint64_t head = 0;
         int rc = rc__r_get(c->door->st, NULL, c->argv[i], &v, &err);
+        if (rc == RC_OK || rc == RC_NOT_FOUND) {
+            int r2 = rc__r_subject_head(c->door->st, NULL, c->argv[i], &head, &err);
+            if (r2) rc = r2;
+        }
         if (rc && rc != RC_NOT_FOUND) {
             rc__r_reply_status(&c->w, rc, &err);
             rc_buf_free(&v.v);
@@ -71,6 +81,7 @@ void rc__r_cmd_watch(rc__call *c) {
         cl->watch = nw;
         cl->watch[cl->nwatch].key = rc__r_strndup(c->argv[i], c->argvlen[i]);
         cl->watch[cl->nwatch].mod_seq = rc == RC_OK ? v.mod_seq : 0;
+        cl->watch[cl->nwatch].head = head;
         cl->nwatch++;
     }
     rc_buf_free(&v.v);
@@ -92,10 +103,16 @@ typedef struct exec_arg {
     size_t nq;
     rc__watch *watch;
     size_t nwatch;
+    rc_buf notes; /* keyspace notes of its commands, sent after EXEC */
 } exec_arg;
 
+/* Runs once EXEC's outcome is known (loop; see rc__r_txn_once): only then
+ * do the notes of its group commands leave. A failed EXEC has none (the
+ * step drops them). */
 static void exec_free(void *p) {
     exec_arg *x = p;
+    rc__r_keyspace_release(x->door, &x->notes);
+    rc_buf_free(&x->notes);
     for (size_t i = 0; i < x->nq; i++) {
         for (size_t j = 0; j < x->q[i].argc; j++) free(x->q[i].argv[j]);
         free(x->q[i].argv);
@@ -116,8 +133,12 @@ static int exec_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
             rc_buf_free(&v.v);
             return rc;
         }
-        uint64_t now = rc == RC_OK ? v.mod_seq : 0;
-        if (now != x->watch[i].mod_seq) {
+        uint64_t now = rc == RC_OK ? v.mod_seq : 0, head = 0;
+        if ((rc = rc__r_subject_head(x->door->st, tx, x->watch[i].key, &head, err))) {
+            rc_buf_free(&v.v);
+            return rc;
+        }
+        if (now != x->watch[i].mod_seq || head != x->watch[i].head) {
             rc_buf_free(&v.v);
             rc_err_clear(err);
             rc_resp_w_null_array(w);
@@ -127,6 +148,8 @@ static int exec_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
     rc_buf_free(&v.v);
     rc_err_clear(err);
     rc_resp_w_array(w, x->nq);
+    rc_buf_reset(&x->notes);
+    rc__r_keyspace_hold(&x->notes);
     for (size_t i = 0; i < x->nq; i++) {
         rc__queued *q = &x->q[i];
         rc__call c = {.door = x->door, .cl = NULL, .argc = q->argc, .argv = q->argv,
@@ -134,11 +157,14 @@ static int exec_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
         rc_err_clear(&c.err);
         q->cmd->fn(&c);
         if (c.status) {
+            rc__r_keyspace_hold(NULL);
+            rc_buf_reset(&x->notes); /* rolled back: nothing happened */
             *err = c.err;
             if (err->code != c.status) rc_err_set(err, c.status, "%s", rc_strerror(c.status));
             return c.status; /* rolls back every write of the transaction */
         }
     }
+    rc__r_keyspace_hold(NULL);
     return RC_OK;
 }
 

@@ -12,7 +12,8 @@
  * format (with its `seq`), so any event on the log can be consumed in full.
  *
  * Keyspace notifications (notify-keyspace-events) are derived from the
- * io.redcar.kv.* events and delivered by the door itself to its own
+ * io.redcar.kv.* events and the events of stream subjects (streamkey.h:
+ * xadd, xdel, xtrim, del; consumer groups note theirs) and delivered by the door itself to its own
  * subscribers of __keyspace@0__:<key> / __keyevent@0__:<event>; they are
  * not events in the log.
  */
@@ -21,6 +22,7 @@
 
 #include "redcar/log.h"
 #include "resp/door.h"
+#include "resp/streamkey.h"
 
 /* ---- delivery (store writer thread) -------------------------------------------- */
 
@@ -384,7 +386,7 @@ void rc__r_cmd_pubsub(rc__call *c) {
 
 /* ---- keyspace notifications ------------------------------------------------------ */
 
-enum { KS_K = 1, KS_E = 2, KS_G = 4, KS_STR = 8, KS_LIST = 16, KS_HASH = 32, KS_EXP = 64 };
+enum { KS_K = 1, KS_E = 2, KS_G = 4, KS_STR = 8, KS_LIST = 16, KS_HASH = 32, KS_EXP = 64, KS_STREAM = 128 };
 
 static unsigned ks_parse(const char *s) {
     unsigned f = 0;
@@ -397,8 +399,9 @@ static unsigned ks_parse(const char *s) {
         case 'l': f |= KS_LIST; break;
         case 'h': f |= KS_HASH; break;
         case 'x': f |= KS_EXP; break;
-        case 'A': f |= KS_G | KS_STR | KS_LIST | KS_HASH | KS_EXP; break;
-        default: break; /* classes Redcar has no events for (z, s, t, m, n, e, d) */
+        case 't': f |= KS_STREAM; break;
+        case 'A': f |= KS_G | KS_STR | KS_LIST | KS_HASH | KS_EXP | KS_STREAM; break;
+        default: break; /* classes Redcar has no events for (z, s, m, n, e, d) */
         }
     }
     if (!(f & (KS_K | KS_E))) return 0;
@@ -426,12 +429,63 @@ static void ks_record(rc_buf *b, const char *key, const char *name) {
 
 static int ks_filter(void *arg, const rc_event *ev) {
     (void)arg;
-    return ev->type && strncmp(ev->type, RC_KV_TYPE_PREFIX, strlen(RC_KV_TYPE_PREFIX)) == 0 && ev->subject;
+    return ev->type && ev->subject; /* KV events, and every event of a stream subject */
+}
+
+/* An event of a stream subject: its Redis event name, class t (or g). */
+static void ks_stream(rc_resp *d, const rc_event *ev) {
+    int generic;
+    const char *name = rc__r_stream_event_name(ev, &generic);
+    if (!name) return;
+    pthread_mutex_lock(&d->qmu);
+    int w = 0;
+    if (d->ks_flags & (generic ? KS_G : KS_STREAM)) {
+        ks_record(&d->ks_pending, ev->subject, name);
+        w = rc__r_arm(d);
+    }
+    pthread_mutex_unlock(&d->qmu);
+    if (w) rc__r_wake(d);
+}
+
+static _Thread_local rc_buf *tl_held; /* EXEC's notes (writer thread) */
+
+void rc__r_keyspace_hold(rc_buf *held) { tl_held = held; }
+
+void rc__r_keyspace_note(rc_resp *d, const char *key, const char *event) {
+    if (tl_held) {
+        ks_record(tl_held, key, event);
+        return;
+    }
+    pthread_mutex_lock(&d->qmu);
+    int w = 0;
+    if (d->ks_flags & KS_STREAM) {
+        ks_record(&d->ks_pending, key, event);
+        w = rc__r_arm(d);
+    }
+    pthread_mutex_unlock(&d->qmu);
+    if (w) rc__r_wake(d);
+}
+
+void rc__r_keyspace_release(rc_resp *d, rc_buf *held) {
+    if (!held->len) return;
+    pthread_mutex_lock(&d->qmu);
+    int w = 0;
+    if (d->ks_flags & KS_STREAM) {
+        rc_buf_append(&d->ks_pending, held->p, held->len);
+        w = rc__r_arm(d);
+    }
+    pthread_mutex_unlock(&d->qmu);
+    rc_buf_reset(held);
+    if (w) rc__r_wake(d);
 }
 
 static void ks_deliver(void *arg, const rc_delivery *dl) {
     rc_resp *d = arg;
     const rc_event *ev = dl->ev;
+    if (strncmp(ev->type, RC_KV_TYPE_PREFIX, strlen(RC_KV_TYPE_PREFIX)) != 0) {
+        ks_stream(d, ev);
+        return;
+    }
     const char *op = ev->type + strlen(RC_KV_TYPE_PREFIX);
     for (size_t i = 0; i < sizeof ks_map / sizeof ks_map[0]; i++) {
         if (strcmp(op, ks_map[i].op) != 0) continue;

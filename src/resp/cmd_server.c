@@ -16,6 +16,7 @@
 #include "redcar/log.h"
 #include "redcar/procstats.h"
 #include "resp/door.h"
+#include "resp/streamkey.h"
 
 /* ---- INFO ------------------------------------------------------------------- */
 
@@ -136,8 +137,11 @@ void rc__r_cmd_info(rc__call *c) {
         }
         if (want(sec, "keyspace")) {
             rc_buf_puts(&b, "# Keyspace\r\n");
-            if (s.keys)
-                rc_buf_printf(&b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)s.keys);
+            uint64_t keys = 0; /* as DBSIZE: KV keys and streams */
+            rc_err kerr;
+            if (rc__r_dbsize(d->st, &keys, &kerr) != RC_OK) keys = s.keys;
+            if (keys)
+                rc_buf_printf(&b, "db0:keys=%llu,expires=0,avg_ttl=0\r\n", (unsigned long long)keys);
             rc_buf_puts(&b, "\r\n");
             any = 1;
         }
@@ -337,11 +341,10 @@ void rc__r_cmd_config(rc__call *c) {
 /* ---- keyspace-wide and time ---------------------------------------------------- */
 
 void rc__r_cmd_dbsize(rc__call *c) {
-    rc_kv_query q = {0};
     uint64_t n = 0;
     rc_err err;
     rc_err_clear(&err);
-    int rc = rc_store_kv_count(c->door->st, &q, &n, &err);
+    int rc = rc__r_dbsize(c->door->st, &n, &err); /* KV keys and streams (streamkey.h) */
     if (rc) rc__r_reply_status(&c->w, rc, &err);
     else rc_resp_w_int(&c->w, (int64_t)n);
 }

@@ -799,22 +799,27 @@ static int removed_member(void *arg, const char *k, size_t kl, const char *v, si
     return 0;
 }
 
+static int created_member(void *arg, const char *k, size_t kl, const char *v, size_t vl) {
+    if (kl == 7 && !memcmp(k, "created", 7) && vl == 4 && !memcmp(v, "true", 4)) *(int *)arg = 1;
+    return 0;
+}
+
 /* The newest event under a subject decides whether it is a stream key
  * (streamkey.h): not when it belongs to the KV view or is DEL's tombstone. */
+int rc__r_stream_newest_live(const rc_stored *r) {
+    if (!r->type || !strncmp(r->type, RC_KV_TYPE_PREFIX, sizeof RC_KV_TYPE_PREFIX - 1)) return 0;
+    if (strcmp(r->type, T_TRIMMED)) return 1;
+    rc_event *ev = NULL;
+    rc_err e;
+    int removed = 0;
+    if (r->json && rc_event_decode_json(r->json, r->json_len, &ev, &e) == RC_OK && ev->data)
+        jobject((const char *)ev->data, ev->data_len, removed_member, &removed);
+    rc_event_free(ev);
+    return !removed;
+}
+
 static int newest_row(const rc_stored *r, void *arg) {
-    int *live = arg;
-    *live = 1;
-    if (r->type && !strncmp(r->type, RC_KV_TYPE_PREFIX, sizeof RC_KV_TYPE_PREFIX - 1)) {
-        *live = 0;
-    } else if (r->type && !strcmp(r->type, T_TRIMMED)) {
-        rc_event *ev = NULL;
-        rc_err e;
-        int removed = 0;
-        if (rc_event_decode_json(r->json, r->json_len, &ev, &e) == RC_OK && ev->data)
-            jobject((const char *)ev->data, ev->data_len, removed_member, &removed);
-        rc_event_free(ev);
-        *live = !removed;
-    }
+    *(int *)arg = rc__r_stream_newest_live(r);
     return 1;
 }
 
@@ -834,6 +839,40 @@ int rc__r_stream_key(rc_store *st, rc_txn *tx, const char *key, int *is_stream, 
     return stream_exists(&s, key, is_stream, err);
 }
 
+static int head_row(const rc_stored *r, void *arg) {
+    *(uint64_t *)arg = r->seq;
+    return 1;
+}
+
+int rc__r_subject_head(rc_store *st, rc_txn *tx, const char *key, uint64_t *seq, rc_err *err) {
+    xsrc s = {st, tx};
+    rc_query q = {0};
+    q.subject = key;
+    q.desc = 1;
+    q.limit = 1;
+    *seq = 0;
+    return xscan(&s, q, head_row, seq, err);
+}
+
+/* Keyspace notifications of the log's events on stream subjects, named as
+ * Redis names the command's (XADD, XDEL, XTRIM, DEL). MKSTREAM's tombstone
+ * has none: XGROUP CREATE notifies xgroup-create itself. */
+const char *rc__r_stream_event_name(const rc_event *ev, int *generic) {
+    *generic = 0;
+    if (!ev->type || !ev->subject) return NULL;
+    if (!strncmp(ev->type, RC_KV_TYPE_PREFIX, sizeof RC_KV_TYPE_PREFIX - 1)) return NULL;
+    if (!strcmp(ev->type, T_DELETED)) return "xdel";
+    if (strcmp(ev->type, T_TRIMMED)) return "xadd"; /* an entry, whichever door wrote it */
+    int removed = 0, created = 0;
+    if (ev->data) {
+        jobject((const char *)ev->data, ev->data_len, removed_member, &removed);
+        jobject((const char *)ev->data, ev->data_len, created_member, &created);
+    }
+    if (created) return NULL;
+    *generic = removed;
+    return removed ? "del" : "xtrim";
+}
+
 /* ---- tombstones -------------------------------------------------------------------------- */
 
 static int append_tomb(rc_txn *tx, const char *type, const char *key, const rc_buf *data,
@@ -848,11 +887,12 @@ static int append_tomb(rc_txn *tx, const char *type, const char *key, const rc_b
 }
 
 /* A trimmed tombstone at the next seq: it hides every entry so far.
- * removed: the key is gone (DEL), else an empty stream remains (MKSTREAM). */
+ * removed: the key is gone (DEL), else an empty stream remains (MKSTREAM,
+ * marked "created" so that it notifies nothing of its own). */
 static int append_cut(rc_txn *tx, const char *key, int removed, rc_err *err) {
     rc_buf d = RC_BUF_INIT;
     rc_buf_printf(&d, "{\"minseq\":%" PRIu64 "%s}", rc_txn_last_seq(tx) + 1,
-                  removed ? ",\"removed\":true" : "");
+                  removed ? ",\"removed\":true" : ",\"created\":true");
     int rc = append_tomb(tx, T_TRIMMED, key, &d, err);
     rc_buf_free(&d);
     return rc;
@@ -1237,6 +1277,8 @@ void rc__r_cmd_xlen(rc__call *c) {
 
 typedef struct xg_arg {
     rc_store *st;
+    rc_resp *door;
+    const char *ks;          /* the keyspace event the step's change notifies, if any */
     int sub;                 /* XGROUP subcommand / command */
     char *key, *group;       /* as given (for replies and errors) */
     char *gname, *member;    /* consumer name, escaped member */
@@ -1249,9 +1291,14 @@ typedef struct xg_arg {
     uint64_t lastid;
 } xg_arg;
 
+/* Consumer group changes are no events of the log, so their keyspace
+ * notification leaves from here: after the step's outcome on the loop
+ * (arg_free runs once the op completed), or inside EXEC into EXEC's held
+ * notes (rc__r_keyspace_note). */
 static void xg_free(void *p) {
     xg_arg *a = p;
     if (!a) return;
+    if (a->ks && a->door) rc__r_keyspace_note(a->door, a->key, a->ks);
     free(a->key);
     free(a->group);
     free(a->gname);
@@ -1272,6 +1319,7 @@ static xg_arg *xg_new(rc__call *c, size_t k, size_t g, size_t m) {
     xg_arg *a = calloc(1, sizeof *a);
     if (!a) abort();
     a->st = c->door->st;
+    a->door = c->door;
     a->key = rc__r_strndup(c->argv[k], c->argvlen[k]);
     a->group = rc__r_strndup(c->argv[g], c->argvlen[g]);
     a->gname = rc__r_strndup(b.p, b.len);
@@ -1338,13 +1386,19 @@ static int xgroup_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
         /* MKSTREAM: an empty stream, as Redis makes one (a key for TYPE,
          * EXISTS and XINFO), and nothing older under the subject in it */
         if (!rc && !exists) rc = append_cut(tx, a->key, 0, err);
-        if (!rc) rc_resp_w_ok(w);
+        if (!rc) {
+            rc_resp_w_ok(w);
+            a->ks = "xgroup-create";
+        }
         return rc;
     }
     case XG_SETID:
         rc = rc_consumer_txn_seek(a->st, tx, a->gname, pos, 0, err);
         if (nogroup(rc, err, w, a, NULL)) return RC_OK;
-        if (!rc) rc_resp_w_ok(w);
+        if (!rc) {
+            rc_resp_w_ok(w);
+            a->ks = "xgroup-setid";
+        }
         return rc;
     case XG_DESTROY:
         rc = rc_consumer_txn_delete(a->st, tx, a->gname, err);
@@ -1353,20 +1407,27 @@ static int xgroup_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
             rc_resp_w_int(w, 0);
             return RC_OK;
         }
-        if (!rc) rc_resp_w_int(w, 1); /* its members went with it */
+        if (!rc) {
+            rc_resp_w_int(w, 1); /* its members went with it */
+            a->ks = "xgroup-destroy";
+        }
         return rc;
     case XG_CREATECONSUMER: {
         int fresh = 0;
         rc = rc_consumer_txn_member_touch(a->st, tx, a->gname, a->member, 0, &fresh, err);
         if (nogroup(rc, err, w, a, NULL)) return RC_OK;
         if (!rc) rc_resp_w_int(w, fresh);
+        if (!rc && fresh) a->ks = "xgroup-createconsumer";
         return rc;
     }
     default: { /* XG_DELCONSUMER */
         size_t n = 0;
         rc = rc_consumer_txn_drop_member(a->st, tx, a->gname, a->member, &n, err);
         if (nogroup(rc, err, w, a, NULL)) return RC_OK;
-        if (!rc) rc_resp_w_int(w, (int64_t)n);
+        if (!rc) {
+            rc_resp_w_int(w, (int64_t)n);
+            a->ks = "xgroup-delconsumer";
+        }
         return rc;
     }
     }
@@ -2575,18 +2636,30 @@ static int groups_of(rc_store *st, const char *key, size_t klen, glist *l, rc_bu
     return rc_consumer_list(st, glist_fn, l, err);
 }
 
-int rc__r_stream_groups(rc_store *st, const char *key, size_t klen, rc_buf *out, size_t *n,
-                        rc_err *err) {
-    glist gl;
-    rc_buf prefix = RC_BUF_INIT;
-    int rc = groups_of(st, key, klen, &gl, &prefix, err);
-    *n = 0;
-    for (size_t i = 0; i < gl.n && !rc; i++) {
-        rc_buf_append(out, gl.g[i].gname, strlen(gl.g[i].gname) + 1);
-        (*n)++;
+static int collect_name(const char *name, void *arg) {
+    rc_buf *b = arg;
+    rc_buf_append(b, name, strlen(name) + 1);
+    return 0;
+}
+
+/* The groups are listed through the transaction (it sees groups created
+ * earlier in it, e.g. by a queued XGROUP CREATE in the same EXEC), then
+ * deleted: the listing's statement is done before any change. */
+int rc__r_stream_drop_groups(rc_store *st, rc_txn *tx, const char *key, size_t *n, rc_err *err) {
+    rc_buf prefix = RC_BUF_INIT, names = RC_BUF_INIT;
+    rc_buf_puts(&prefix, "xs.");
+    esc(&prefix, key, strlen(key));
+    rc_buf_putc(&prefix, '.');
+    size_t dropped = 0;
+    int rc = rc_consumer_txn_names(st, tx, prefix.p, RC_CONSUMER_GROUP, collect_name, &names, err);
+    for (size_t at = 0; !rc && at < names.len; at += strlen(names.p + at) + 1) {
+        const char *name = names.p + at;
+        if (strchr(name + prefix.len, '.')) continue; /* a longer key that shares the prefix */
+        if ((rc = rc_consumer_txn_delete(st, tx, name, err)) == RC_OK) dropped++;
     }
-    glist_free(&gl);
     rc_buf_free(&prefix);
+    rc_buf_free(&names);
+    if (n) *n = dropped;
     return rc;
 }
 

@@ -108,6 +108,7 @@ struct rc__slot {
 typedef struct rc__watch {
     char *key;
     uint64_t mod_seq; /* 0 = absent */
+    uint64_t head;    /* newest event with the key as subject (streams), 0 = none */
 } rc__watch;
 
 typedef struct rc__queued {
@@ -400,5 +401,13 @@ void rc__r_flush_inbox(rc__client *cl);          /* move queued messages to out 
 void rc__r_pubsub_drop(rc__client *cl);          /* unsubscribe everything (RESET, close) */
 void rc__r_multi_reset(rc__client *cl);          /* DISCARD/RESET: drop queue and watches */
 void rc__r_keyspace_configure(rc_resp *d);       /* (re)read notify-keyspace-events */
+/* A keyspace notification of class t (stream) that no event of the log
+ * carries (consumer group changes), for the loop to send. On the writer
+ * thread inside EXEC it is held (rc__r_keyspace_hold) until EXEC is done. */
+void rc__r_keyspace_note(rc_resp *d, const char *key, const char *event);
+/* Writer thread, around EXEC's commands: notes go to *held (NULL: stop
+ * holding). rc__r_keyspace_release sends them (loop, after EXEC). */
+void rc__r_keyspace_hold(rc_buf *held);
+void rc__r_keyspace_release(rc_resp *d, rc_buf *held);
 
 #endif

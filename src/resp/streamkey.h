@@ -10,6 +10,10 @@
  * makes one, XDEL and XTRIM leave it (empty, as in Redis), DEL removes it,
  * and a KV key set and deleted again never was one.
  *
+ * Keyspace commands that list (KEYS, SCAN, DBSIZE, INFO keyspace) walk the
+ * log's distinct subjects (rc_store_subjects) and keep those whose newest
+ * event says "stream" and that are not KV keys; see cmd_keys.c.
+ *
  * Reads go through tx when it is non-NULL (a step on the store's writer
  * thread, which sees its own appends), else through the read pool.
  */
@@ -28,10 +32,30 @@ int rc__r_stream_key(rc_store *st, rc_txn *tx, const char *key, int *is_stream, 
  * tombstone that hides every entry so far and marks the key as gone. */
 int rc__r_stream_remove(rc_txn *tx, const char *key, rc_err *err);
 
-/* The durable consumer names of key's consumer groups (committed ones, read
- * through the pool), each NUL-terminated one after the other in out; *n of
- * them. */
-int rc__r_stream_groups(rc_store *st, const char *key, size_t klen, rc_buf *out, size_t *n,
-                        rc_err *err);
+/* Inside a step: remove key's consumer groups (their durable consumers),
+ * as DEL of a stream does; *n (may be NULL) receives how many. Consumer
+ * changes must not run twice: only from a step submitted with
+ * rc__r_txn_once (or inside EXEC). */
+int rc__r_stream_drop_groups(rc_store *st, rc_txn *tx, const char *key, size_t *n, rc_err *err);
+
+/* The newest stored event of a subject says whether it is a stream key
+ * (above): 1 when it is. r->json is needed only for RC__R_STREAM_TRIMMED
+ * (the walks of rc_store_subjects read no other payload). */
+#define RC__R_STREAM_TRIMMED "io.redcar.stream.trimmed"
+int rc__r_stream_newest_live(const rc_stored *r);
+
+/* The seq of the newest stored event whose subject is key (0: none): any
+ * write to a stream appends one (an entry or a tombstone), which is what
+ * WATCH compares. */
+int rc__r_subject_head(rc_store *st, rc_txn *tx, const char *key, uint64_t *seq, rc_err *err);
+
+/* Keyspace notification of a committed event on a stream subject: "xadd"
+ * (an entry), "xdel", "xtrim", "del" (*generic set: class g, else t), or
+ * NULL (no notification: KV events, MKSTREAM's empty stream). */
+const char *rc__r_stream_event_name(const rc_event *ev, int *generic);
+
+/* DBSIZE / INFO keyspace: the KV view's keys plus the stream keys that are
+ * not KV keys (cmd_keys.c). O(subjects of the log), read through the pool. */
+int rc__r_dbsize(rc_store *st, uint64_t *n, rc_err *err);
 
 #endif

@@ -1506,6 +1506,31 @@ done:
     return rc;
 }
 
+int rc_consumer_txn_names(rc_store *st, rc_txn *tx, const char *prefix, rc_consumer_mode mode,
+                          int (*fn)(const char *name, void *arg), void *arg, rc_err *err) {
+    (void)tx;
+    if (!prefix || !fn) return rc_err_set(err, RC_INVALID, "txn names: missing argument");
+    sqlite3_stmt *s = NULL;
+    /* name is the primary key: one seek to the prefix, then in order */
+    int r = sqlite3_prepare_v2(wconn(st),
+                               "SELECT name FROM consumers WHERE name>=?1 AND mode=?2 ORDER BY name",
+                               -1, &s, NULL);
+    if (r != SQLITE_OK) return rc__sqlite_err(wconn(st), r, err, "txn names: preparing");
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, (int)mode);
+    size_t plen = strlen(prefix);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        if (!name || strncmp(name, prefix, plen) != 0 || fn(name, arg)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    int rc = r == SQLITE_DONE ? RC_OK : rc__sqlite_err(wconn(st), r, err, "txn names");
+    sqlite3_finalize(s);
+    return rc;
+}
+
 int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *qy, rc_stored_fn fn,
                          void *arg, rc_err *err) {
     (void)tx;

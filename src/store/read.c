@@ -336,3 +336,64 @@ int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_f
     rc__rconn_end(st, c);
     return rc;
 }
+
+/* A skip scan over events_subject: the next subject is one seek past the
+ * previous one, and its newest event one more seek (the index ends with
+ * seq), so the walk never visits a subject's other events. */
+int rc_store_subjects(rc_store *st, const char *from, int excl, const char *below, size_t limit,
+                      const char *json_type, rc_stored_fn fn, void *arg, rc_err *err) {
+    if (!st || !fn) return rc_err_set(err, RC_INVALID, "subjects: missing argument");
+    static const char *const sql[2] = {
+        "SELECT seq,CASE WHEN type=?2 THEN payload END,type,source,id,subject,time_ms FROM events "
+        "WHERE subject=(SELECT subject FROM events WHERE subject>=?1 ORDER BY subject LIMIT 1) "
+        "ORDER BY seq DESC LIMIT 1",
+        "SELECT seq,CASE WHEN type=?2 THEN payload END,type,source,id,subject,time_ms FROM events "
+        "WHERE subject=(SELECT subject FROM events WHERE subject>?1 ORDER BY subject LIMIT 1) "
+        "ORDER BY seq DESC LIMIT 1",
+    };
+    int rc;
+    rc__rconn *c = rc__rconn_begin(st, err, &rc);
+    if (!c) return rc;
+    char *at = strdup(from ? from : "");
+    if (!at) {
+        rc__rconn_end(st, c);
+        return rc_err_set(err, RC_NOMEM, "out of memory");
+    }
+    int ex = from ? excl : 0; /* "" is below every subject: >= "" is all of them */
+    for (size_t n = 0; !limit || n < limit; n++) {
+        sqlite3_stmt *s;
+        if ((rc = rc__rconn_stmt(c, sql[ex], &s, err))) break;
+        sqlite3_bind_text(s, 1, at, -1, SQLITE_TRANSIENT);
+        if (json_type) sqlite3_bind_text(s, 2, json_type, -1, SQLITE_STATIC);
+        int r = sqlite3_step(s);
+        if (r != SQLITE_ROW) {
+            sqlite3_reset(s);
+            if (r != SQLITE_DONE) rc = rc__sqlite_err(c->db, r, err, "walking the subjects");
+            break;
+        }
+        rc_stored row;
+        row.seq = (uint64_t)sqlite3_column_int64(s, 0);
+        row.json = (const char *)sqlite3_column_text(s, 1);
+        row.json_len = (size_t)sqlite3_column_bytes(s, 1);
+        row.type = (const char *)sqlite3_column_text(s, 2);
+        row.source = (const char *)sqlite3_column_text(s, 3);
+        row.id = (const char *)sqlite3_column_text(s, 4);
+        row.subject = (const char *)sqlite3_column_text(s, 5);
+        row.time_ms = sqlite3_column_int64(s, 6);
+        if (!row.subject || (below && strcmp(row.subject, below) >= 0)) {
+            sqlite3_reset(s);
+            break;
+        }
+        char *next = strdup(row.subject);
+        int stop = !next || fn(&row, arg);
+        sqlite3_reset(s);
+        free(at);
+        at = next;
+        ex = 1;
+        if (!next) rc = rc_err_set(err, RC_NOMEM, "out of memory");
+        if (stop) break;
+    }
+    free(at);
+    rc__rconn_end(st, c);
+    return rc;
+}

@@ -5,9 +5,11 @@ entries from the HTTP door, XRANGE/XREVRANGE/XLEN/XREAD (BLOCK, $), consumer
 groups (XGROUP, XREADGROUP > and history, XACK, XPENDING, XCLAIM, XAUTOCLAIM,
 XINFO), XDEL/XTRIM tombstones, blocked clients that disconnect or are killed,
 a few reply shapes side by side with a real redis-server, and streams as keys
-(EXISTS, TYPE, TTL, DEL/UNLINK with their groups, MKSTREAM, NOMKSTREAM)
-side by side with it too, with the documented differences (EXPIRE, RENAME,
-DBSIZE/KEYS/SCAN, DEL inside MULTI) checked on their own."""
+(EXISTS, TYPE, TTL, DEL/UNLINK with their groups, MKSTREAM, NOMKSTREAM,
+KEYS/SCAN/DBSIZE/INFO keyspace, DEL inside MULTI, WATCH, keyspace
+notifications) side by side with it too, SCAN's cursor under churn, and the
+documented differences (EXPIRE, RENAME, PUBLISH, one name in two views)
+checked on their own."""
 import contextlib
 import json
 import os
@@ -592,6 +594,281 @@ def compare_keyspace_with_redis(port):
             check(f"as redis-server: {what}", g, w)
 
 
+def listing_script(cport):
+    """KEYS, SCAN (MATCH, COUNT, TYPE), DBSIZE and INFO keyspace with streams
+    among KV keys: the same on redis-server and Redcar (DBSIZE and INFO as
+    the change the script makes, as the servers hold different keys)."""
+    c = redis.Redis(port=cport, decode_responses=True)
+    out = []
+
+    def a(what, v):
+        out.append((what, v))
+
+    def keys_info():
+        return c.info("keyspace").get("db0", {}).get("keys", 0)
+
+    n0, i0 = c.dbsize(), keys_info()
+    c.set("lk:s1", "v")
+    c.hset("lk:h", "f", "v")
+    c.rpush("lk:l", "a")
+    c.xadd("lk:x1", {"f": "1"})
+    c.xadd("lk:x2", {"f": "1"})
+    c.xgroup_create("lk:x3", "g", "$", mkstream=True)
+    eid = c.xadd("lk:x4", {"f": "1"})
+    c.xdel("lk:x4", eid)
+    c.xadd("lk:x5", {"f": "1"})
+    c.xtrim("lk:x5", maxlen=0, approximate=False)
+    c.xadd("lk:gone", {"f": "1"})
+    c.delete("lk:gone")
+    c.set("lk:kvgone", "v")
+    c.delete("lk:kvgone")
+    want = ["lk:h", "lk:l", "lk:s1", "lk:x1", "lk:x2", "lk:x3", "lk:x4", "lk:x5"]
+    a("KEYS lk:*", sorted(c.keys("lk:*")))
+    a("KEYS lk:x?", sorted(c.keys("lk:x?")))
+    a("KEYS *x[12]", sorted(c.keys("*x[12]")))
+    a("SCAN MATCH lk:*", sorted(c.scan_iter("lk:*")))
+    for n in (1, 2, 3, 7, 1000):
+        got = list(c.scan_iter("lk:*", count=n))
+        a(f"SCAN COUNT {n}: each key once", (sorted(got), len(got) == len(set(got))))
+    a("SCAN TYPE stream", sorted(c.scan_iter("lk:*", _type="stream")))
+    a("SCAN TYPE string", sorted(c.scan_iter("lk:*", _type="string")))
+    a("SCAN TYPE hash, list", (sorted(c.scan_iter("lk:*", _type="hash")),
+                              sorted(c.scan_iter("lk:*", _type="list"))))
+    a("SCAN TYPE STREAM (any case)", sorted(c.scan_iter("lk:*", _type="STREAM")))
+    a("SCAN TYPE zset (none here)", sorted(c.scan_iter("lk:*", _type="zset")))
+    a("every listed key is a key", [c.exists(k) for k in want])
+    a("DBSIZE counts streams", c.dbsize() - n0)
+    a("INFO keyspace counts streams", keys_info() - i0)
+    c.delete(*want)
+    a("after DEL of all: KEYS, DBSIZE", (c.keys("lk:*"), c.dbsize() - n0, keys_info() - i0))
+    return out
+
+
+def multi_del_script(cport):
+    """DEL/UNLINK of a stream inside MULTI/EXEC drops its groups, as outside."""
+    c = redis.Redis(port=cport, decode_responses=True)
+    out = []
+    c.xadd("md:a", {"f": "1"})
+    c.xgroup_create("md:a", "g", "0")
+    p = c.pipeline(transaction=True)
+    p.delete("md:a")
+    p.exists("md:a")
+    out.append(("DEL inside MULTI", p.execute()))
+    out.append(("the group went too", c.xgroup_create("md:a", "g", "$", mkstream=True)))
+    p = c.pipeline(transaction=True)
+    p.xgroup_create("md:b", "g", "$", mkstream=True)
+    p.unlink("md:b")
+    p.xgroup_create("md:b", "g", "$", mkstream=True)
+    out.append(("group created and unlinked in one EXEC", p.execute()))
+    out.append(("XINFO GROUPS", [g["name"] for g in c.xinfo_groups("md:b")]))
+    c.delete("md:a", "md:b")
+    return out
+
+
+def watch_script(cport):
+    """Which stream writes by another client make a WATCHing EXEC fail."""
+    c = redis.Redis(port=cport, decode_responses=True)
+    o = redis.Redis(port=cport, decode_responses=True)
+    out = []
+
+    def fresh():
+        o.delete("wt:s")
+        o.xadd("wt:s", {"f": "0"})
+        o.xgroup_create("wt:s", "g0", "0")
+
+    ops = [
+        ("XADD", lambda: o.xadd("wt:s", {"f": "1"})),
+        ("XADD NOMKSTREAM to another key", lambda: o.execute_command("XADD", "wt:other", "NOMKSTREAM", "*", "f", "1")),
+        ("XTRIM that removes", lambda: o.xtrim("wt:s", maxlen=0, approximate=False)),
+        ("XTRIM that removes nothing", lambda: o.xtrim("wt:s", maxlen=100, approximate=False)),
+        ("XDEL of an entry", lambda: o.xdel("wt:s", o.xrange("wt:s")[0][0])),
+        ("XDEL of nothing", lambda: o.xdel("wt:s", "1-1")),
+        ("XGROUP CREATE", lambda: o.xgroup_create("wt:s", "g1", "0")),
+        ("XGROUP DESTROY", lambda: o.xgroup_destroy("wt:s", "g0")),
+        ("XGROUP SETID", lambda: o.xgroup_setid("wt:s", "g0", "0")),
+        ("XGROUP CREATECONSUMER", lambda: o.xgroup_createconsumer("wt:s", "g0", "c")),
+        ("XREADGROUP", lambda: o.xreadgroup("g0", "c", {"wt:s": ">"})),
+        ("DEL of the stream", lambda: o.delete("wt:s")),
+        ("SET of another key", lambda: o.set("wt:other", "v")),
+    ]
+    for name, op in ops:
+        fresh()
+        p = c.pipeline(transaction=True)
+        p.watch("wt:s")
+        p.multi()
+        p.exists("wt:s")
+        op()
+        try:
+            out.append((f"WATCH, other client {name}", p.execute()))
+        except redis.WatchError:
+            out.append((f"WATCH, other client {name}", "aborted"))
+        p.reset()
+    # MKSTREAM on a key that was no stream
+    o.delete("wt:s")
+    p = c.pipeline(transaction=True)
+    p.watch("wt:s")
+    p.multi()
+    p.exists("wt:s")
+    o.xgroup_create("wt:s", "g", "$", mkstream=True)
+    try:
+        out.append(("WATCH, other client XGROUP CREATE MKSTREAM", p.execute()))
+    except redis.WatchError:
+        out.append(("WATCH, other client XGROUP CREATE MKSTREAM", "aborted"))
+    p.reset()
+    o.delete("wt:s", "wt:other")
+    return out
+
+
+def notify_script(cport):
+    """Keyspace notifications of stream commands (class t, DEL class g)."""
+    c = redis.Redis(port=cport, decode_responses=True)
+    c.config_set("notify-keyspace-events", "KEA")
+    sub = redis.Redis(port=cport, decode_responses=True).pubsub()
+    sub.psubscribe("__keyspace@0__:nt:*", "__keyevent@0__:*")
+    sub.get_message(timeout=2)
+    sub.get_message(timeout=2)
+    out = []
+    mark = [0]
+
+    def drain(what):
+        """Everything about nt:* keys up to the marker SET's own notification."""
+        mark[0] += 1
+        mk = f"nt:mark{mark[0]}"
+        c.set(mk, "v")
+        got, deadline = [], time.time() + 10
+        while time.time() < deadline:
+            m = sub.get_message(timeout=1)
+            if not m or m["type"] != "pmessage":
+                continue
+            ch, data = m["channel"], m["data"]
+            if (ch, data) in (("__keyevent@0__:set", mk), (f"__keyspace@0__:{mk}", "set")):
+                break
+            if "nt:mark" in ch or data.startswith("nt:mark"):
+                continue  # an earlier marker's other half
+            if ch.startswith("__keyevent@0__:") and not data.startswith("nt:"):
+                continue
+            got.append((ch, data))
+        out.append((what, got))
+
+    def ops(tag):
+        c.xadd("nt:s", {"f": "1"}); drain(f"{tag} XADD")
+        c.xadd("nt:s", {"f": "2"}, maxlen=1, approximate=False); drain(f"{tag} XADD MAXLEN that trims")
+        c.xadd("nt:s", {"f": "3"}, maxlen=5, approximate=False); drain(f"{tag} XADD MAXLEN that does not")
+        c.xtrim("nt:s", maxlen=10, approximate=False); drain(f"{tag} XTRIM of nothing")
+        c.xtrim("nt:s", maxlen=1, approximate=False); drain(f"{tag} XTRIM")
+        c.xdel("nt:s", c.xrange("nt:s")[0][0]); drain(f"{tag} XDEL")
+        c.xdel("nt:s", "1-1"); drain(f"{tag} XDEL of nothing")
+        c.xgroup_create("nt:s", "g", "0"); drain(f"{tag} XGROUP CREATE")
+        c.xgroup_create("nt:m", "g", "$", mkstream=True); drain(f"{tag} XGROUP CREATE MKSTREAM")
+        c.xgroup_createconsumer("nt:s", "g", "c"); drain(f"{tag} XGROUP CREATECONSUMER")
+        c.xgroup_createconsumer("nt:s", "g", "c"); drain(f"{tag} XGROUP CREATECONSUMER again")
+        c.xgroup_setid("nt:s", "g", "0"); drain(f"{tag} XGROUP SETID")
+        c.xgroup_delconsumer("nt:s", "g", "c"); drain(f"{tag} XGROUP DELCONSUMER")
+        c.xgroup_destroy("nt:s", "g"); drain(f"{tag} XGROUP DESTROY")
+        c.xgroup_destroy("nt:s", "g"); drain(f"{tag} XGROUP DESTROY of nothing")
+        p = c.pipeline(transaction=True)
+        p.xadd("nt:s", {"f": "4"})
+        p.xgroup_create("nt:s", "g2", "$")
+        p.xgroup_destroy("nt:s", "g2")
+        p.execute(); drain(f"{tag} MULTI XADD, XGROUP CREATE, DESTROY EXEC")
+        c.delete("nt:s", "nt:m"); drain(f"{tag} DEL of two streams")
+
+    ops("KEA:")
+    c.config_set("notify-keyspace-events", "Kt$")  # $: the marker's SET
+    ops("Kt$:")
+    c.config_set("notify-keyspace-events", "Kg$")
+    ops("Kg$:")
+    c.config_set("notify-keyspace-events", "")
+    sub.close()
+    c.delete(*[f"nt:mark{i}" for i in range(1, mark[0] + 1)])
+    return out
+
+
+def compare_lists_with_redis(port):
+    """Listing, MULTI DEL, WATCH and notifications side by side."""
+    with redis_server() as rport:
+        if rport is None:
+            return
+        for script in (listing_script, multi_del_script, watch_script, notify_script):
+            want = script(rport)
+            got = script(port)
+            check(f"{script.__name__}: as many answers", len(got), len(want))
+            for (what, g), (_, w) in zip(got, want):
+                check(f"as redis-server: {what}", g, w)
+
+
+def scan_cursor(r):
+    """SCAN's cursor is a position in the keyspace: keys present throughout
+    are all returned while keys before and after the cursor come and go,
+    with KV keys, streams, dead subjects and keys renamed into (KV keys no
+    event has as subject) mixed."""
+    names = []
+    for i in range(40):
+        k = f"sc:{i:03d}"
+        names.append(k)
+        if i % 4 == 0:
+            r.xadd(k, {"f": "1"})
+        elif i % 4 == 1:
+            r.set(k, "v")
+        elif i % 4 == 2:
+            r.set(k + "src", "v")
+            r.rename(k + "src", k)
+        else:
+            r.hset(k, "f", "v")
+        r.set(f"sc:{i:03d}dead", "v")
+        r.delete(f"sc:{i:03d}dead")
+    check("KEYS sc:* (renamed-into keys too)", sorted(r.keys("sc:*")), names)
+    for count in (1, 2, 5):
+        seen, cur, calls, churn = [], 0, 0, 0
+        while True:
+            cur, ks = r.scan(cur, match="sc:*", count=count)
+            seen += ks
+            calls += 1
+            # churn: new keys and streams appear, others go, on both sides
+            churn += 1
+            r.xadd(f"sc:{churn % 40:03d}new{count}", {"f": "1"})
+            r.set(f"sc:{(churn * 7) % 40:03d}tmp", "v")
+            r.delete(f"sc:{(churn * 7 + 3) % 40:03d}tmp")
+            if cur == 0 or calls > 2000:
+                break
+        check(f"SCAN COUNT {count} under churn returns every stable key",
+              sorted(set(names) - set(seen)), [])
+        check(f"SCAN COUNT {count} ends", cur, 0)
+        r.delete(*r.keys("sc:*new*"), *r.keys("sc:*tmp"))
+    # a run of keys no event names (renamed into): the cursor still moves on
+    for i in range(12):
+        r.set(f"sr:src{i:02d}", "v")
+        r.rename(f"sr:src{i:02d}", f"sr:{i:02d}")
+    got, cur, calls = [], 0, 0
+    while True:
+        cur, ks = r.scan(cur, match="sr:*", count=1)
+        got += ks
+        calls += 1
+        if cur == 0 or calls > 100:
+            break
+    check("SCAN over keys no event names", sorted(got), [f"sr:{i:02d}" for i in range(12)])
+    r.delete(*names, *r.keys("sr:*"))
+    raises("SCAN of a bad cursor", lambda: r.scan("x"), "invalid cursor")
+    check("SCAN of a cursor whose event is unknown starts again", r.scan(10**15, match="zz-none*")[1], [])
+
+
+def publish_notifies(r):
+    """A PUBLISHed channel is a stream key: its message is an entry, and
+    keyspace notifications say xadd (Redis has no key and no event)."""
+    r.config_set("notify-keyspace-events", "Kt")
+    sub = r.pubsub()
+    sub.subscribe("__keyspace@0__:pn:chan")
+    sub.get_message(timeout=2)
+    r.publish("pn:chan", "hi")
+    m = None
+    deadline = time.time() + 10
+    while time.time() < deadline and not m:
+        m = sub.get_message(timeout=1)
+    check("PUBLISH notifies xadd on the channel's stream key", m and m["data"], "xadd")
+    r.config_set("notify-keyspace-events", "")
+    sub.close()
+
+
 def keyspace_differences(r, http_port):
     """What docs/streams.md lists as differences for streams as keys."""
     r.xadd("kd:s", {"f": "1"})
@@ -603,13 +880,9 @@ def keyspace_differences(r, http_port):
     raises("RENAME onto a stream is refused", lambda: r.rename("kd:kv", "kd:s"), "destination is a stream")
     check("... and changes nothing", (r.get("kd:kv"), r.type("kd:s"), r.xlen("kd:s")), ("v", "stream", 1))
     raises("RENAME of a missing key: no such key", lambda: r.rename("kd:no", "kd:x"), "no such key")
-    # KEYS, SCAN and DBSIZE list the KV view only
-    check("KEYS lists KV keys, not streams", sorted(r.keys("kd:*")), ["kd:kv"])
-    check("SCAN lists KV keys, not streams", sorted(r.scan_iter("kd:*")), ["kd:kv"])
-    check("SCAN TYPE stream finds nothing", list(r.scan_iter("kd:*", _type="stream")), [])
-    kv = r.dbsize()
-    r.xadd("kd:s2", {"f": "1"})
-    check("DBSIZE does not count a new stream", r.dbsize(), kv)
+    # KEYS, SCAN and DBSIZE list streams too (side by side in listing_script)
+    check("KEYS lists KV keys and streams", sorted(r.keys("kd:*")), ["kd:kv", "kd:s"])
+    check("SCAN TYPE stream", list(r.scan_iter("kd:*", _type="stream")), ["kd:s"])
     # a PUBLISHed channel is a stream (its messages are entries)
     r.publish("kd:chan", "hi")
     check("PUBLISH makes a stream key", (r.type("kd:chan"), r.exists("kd:chan"), r.xlen("kd:chan")),
@@ -629,16 +902,12 @@ def keyspace_differences(r, http_port):
     check("... as DEL's tombstone after it", [(e["id"], e["type"]) for e in evs][:1] + [evs[-1]["type"]],
           [("kd-1", "com.example.kd"), "io.redcar.stream.trimmed"])
     check("... which says removed", evs[-1].get("data", {}).get("removed"), True)
-    # inside MULTI/EXEC, DEL removes the stream but not its groups
-    r.xadd("kd:m", {"f": "1"})
-    r.xgroup_create("kd:m", "g", "0")
-    p = r.pipeline(transaction=True)
-    p.delete("kd:m")
-    p.exists("kd:m")
-    check("DEL inside MULTI removes the stream", p.execute(), [1, 0])
-    raises("... but its group stays", lambda: r.xgroup_create("kd:m", "g", "$", mkstream=True), "BUSYGROUP")
-    check("XGROUP DESTROY removes it", r.xgroup_destroy("kd:m", "g"), 1)
-
+    # one name, two views: listed once, as the KV key
+    r.xadd("kd:both", {"f": "1"})
+    r.set("kd:both", "v")
+    check("a KV key with entries is listed once, as KV", (r.keys("kd:both*"), r.type("kd:both"),
+          list(r.scan_iter("kd:both*", _type="stream"))), (["kd:both"], "string", []))
+    check("... and counted once", r.dbsize(), len(r.keys("*")))
 
 def main():
     hp = free_port()
@@ -654,6 +923,9 @@ def main():
         cli(srv.port)
         compare_with_redis(srv.port)
         compare_keyspace_with_redis(srv.port)
+        compare_lists_with_redis(srv.port)
+        scan_cursor(r)
+        publish_notifies(r)
         keyspace_differences(r, hp)
         r.xadd("r3", {"a": "1"})
         c3 = Conn(srv.port)
