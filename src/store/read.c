@@ -343,14 +343,7 @@ int rc_store_kv_history(rc_store *st, const char *key, size_t limit, rc_stored_f
 int rc_store_subjects(rc_store *st, const char *from, int excl, const char *below, size_t limit,
                       const char *json_type, rc_stored_fn fn, void *arg, rc_err *err) {
     if (!st || !fn) return rc_err_set(err, RC_INVALID, "subjects: missing argument");
-    static const char *const sql[2] = {
-        "SELECT seq,CASE WHEN type=?2 THEN payload END,type,source,id,subject,time_ms FROM events "
-        "WHERE subject=(SELECT subject FROM events WHERE subject>=?1 ORDER BY subject LIMIT 1) "
-        "ORDER BY seq DESC LIMIT 1",
-        "SELECT seq,CASE WHEN type=?2 THEN payload END,type,source,id,subject,time_ms FROM events "
-        "WHERE subject=(SELECT subject FROM events WHERE subject>?1 ORDER BY subject LIMIT 1) "
-        "ORDER BY seq DESC LIMIT 1",
-    };
+    static const char *const sql[2] = {RC__SUBJECTS_SQL(">="), RC__SUBJECTS_SQL(">")};
     int rc;
     rc__rconn *c = rc__rconn_begin(st, err, &rc);
     if (!c) return rc;

@@ -269,6 +269,14 @@ void rc__scan_sql(const rc_query *q, char *sql, size_t n);
  * prefix, NULL if unbounded); ?10, the limit, is left to the caller. */
 void rc__scan_bind(sqlite3_stmt *s, const rc_query *q, const char *pend);
 /* The SQL of rc_store_kv_history. */
+/* rc_store_subjects' step (read.c): the newest event of the first subject
+ * >= ?1 (_FROM) or > ?1 (_AFTER), payload only when its type is ?2. Two
+ * seeks of events_subject (tests/unit/test_store_read.c checks the plan). */
+#define RC__SUBJECTS_SQL(op)                                                                  \
+    "SELECT seq,CASE WHEN type=?2 THEN payload END,type,source,id,subject,time_ms FROM events " \
+    "WHERE subject=(SELECT subject FROM events WHERE subject" op "?1 ORDER BY subject LIMIT 1) " \
+    "ORDER BY seq DESC LIMIT 1"
+
 #define RC__HISTORY_SQL                                                                       \
     "SELECT seq,payload,type,source,id,subject,time_ms FROM events WHERE subject=?1 AND "     \
     "type>='" RC_KV_PREFIX "' AND type<'" RC_KV_PREFIX_END "' ORDER BY seq LIMIT ?2"

@@ -347,10 +347,60 @@ START_TEST(query_plans) {
     char plan[1024];
     plan_of(db, RC__HISTORY_SQL, plan, sizeof plan);
     ck_assert_msg(strstr(plan, "events_subject (subject=?)") && !strstr(plan, "TEMP B-TREE"), "%s", plan);
+    /* the subject walk: two seeks, no scan, no sort */
+    plan_of(db, RC__SUBJECTS_SQL(">"), plan, sizeof plan);
+    ck_assert_msg(strstr(plan, "events_subject (subject=?)") && strstr(plan, "events_subject (subject>?)") &&
+                      !strstr(plan, "TEMP B-TREE") && !strstr(plan, "SCAN"),
+                  "%s", plan);
     plan_of(db, "SELECT key FROM kv WHERE expire_ms>0 AND expire_ms<=?1 ORDER BY expire_ms LIMIT ?2",
             plan, sizeof plan);
     ck_assert_msg(strstr(plan, "kv_expiry"), "%s", plan);
     sqlite3_close(db);
+}
+END_TEST
+
+/* rc_store_subjects: each subject once, in order, with its newest event;
+ * bounds, limit, and the payload only for the type asked. */
+typedef struct subj {
+    size_t n;
+    char name[8][16];
+    uint64_t seq[8];
+    int json[8];
+} subj;
+
+static int subj_cb(const rc_stored *row, void *arg) {
+    subj *s = arg;
+    ck_assert_uint_lt(s->n, 8);
+    snprintf(s->name[s->n], sizeof s->name[0], "%s", row->subject);
+    s->seq[s->n] = row->seq;
+    s->json[s->n] = row->json != NULL;
+    s->n++;
+    return 0;
+}
+
+START_TEST(subjects_walk) {
+    subj s;
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_store_subjects(st, NULL, 0, NULL, 0, "t.b", subj_cb, &s, NULL), RC_OK);
+    ck_assert_uint_eq(s.n, 3);
+    ck_assert_str_eq(s.name[0], "order/1");
+    ck_assert_str_eq(s.name[2], "order/3");
+    ck_assert_uint_eq(s.seq[0], 37); /* the newest of each */
+    ck_assert_uint_eq(s.seq[1], 38);
+    ck_assert_uint_eq(s.seq[2], 39);
+    ck_assert(!s.json[0] && s.json[1] && !s.json[2]); /* 38 is a t.b */
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_store_subjects(st, "order/1", 1, NULL, 1, NULL, subj_cb, &s, NULL), RC_OK);
+    ck_assert_uint_eq(s.n, 1);
+    ck_assert_str_eq(s.name[0], "order/2");
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_store_subjects(st, "order/1", 0, "order/3", 0, NULL, subj_cb, &s, NULL), RC_OK);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_str_eq(s.name[1], "order/2");
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(rc_store_subjects(st, "order/3", 1, NULL, 0, NULL, subj_cb, &s, NULL), RC_OK);
+    ck_assert_uint_eq(s.n, 0);
+    ck_assert_int_eq(rc_store_subjects(st, NULL, 0, NULL, 0, NULL, NULL, NULL, NULL), RC_INVALID);
 }
 END_TEST
 
@@ -398,6 +448,7 @@ Suite *store_read_suite(void) {
     tcase_add_test(tc, concurrent_readers);
     tcase_add_test(tc, query_plans);
     tcase_add_test(tc, count_matches_scan);
+    tcase_add_test(tc, subjects_walk);
     suite_add_tcase(s, tc);
     return s;
 }
