@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "redcar/consumer.h"
+#include "redcar/log.h"
 #include "resp/door.h"
 #include "resp/streamkey.h"
 
@@ -647,4 +648,74 @@ static int persist_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
 void rc__r_cmd_persist(rc__call *c) {
     if (!rc__r_key_ok(c, 1)) return;
     rc__r_txn(c, persist_step, rc__r_args(c, 1, 2), free);
+}
+
+/* ---- FLUSHDB's streams --------------------------------------------------------------- */
+
+typedef struct flusharg {
+    rc_store *st;
+    rc_event **evs; /* the KV keys' delete events; NULL once appended */
+    size_t nevs;
+    nmlist streams;
+} flusharg;
+
+static void flusharg_free(void *p) {
+    flusharg *f = p;
+    for (size_t i = 0; i < f->nevs; i++) rc_event_free(f->evs[i]);
+    free(f->evs);
+    nm_free(&f->streams);
+    free(f);
+}
+
+/* Runs once (it removes consumer groups): the KV deletes, then each name
+ * that is still a stream and no KV key gets DEL's tombstone. */
+static int flush_step(rc_txn *tx, void *arg, rc_resp_w *w, rc_err *err) {
+    flusharg *f = arg;
+    int rc = RC_OK;
+    for (size_t i = 0; i < f->nevs && !rc; i++) {
+        rc_event *ev = f->evs[i];
+        f->evs[i] = NULL;
+        rc = rc__r_tx_append(tx, ev, err);
+    }
+    rc__val v = {0};
+    for (size_t i = 0; i < f->streams.n && !rc; i++) {
+        const char *key = f->streams.v[i].key;
+        int exists, stream = 0;
+        if ((rc = rc__r_tx_load(tx, key, &v, &exists, err)) || exists) continue;
+        if ((rc = rc__r_stream_key(f->st, tx, key, &stream, err)) || !stream) continue;
+        if (!(rc = rc__r_stream_remove(tx, key, err))) rc = rc__r_stream_drop_groups(f->st, tx, key, NULL, err);
+    }
+    rc_buf_free(&v.v);
+    if (!rc) rc_resp_w_ok(w);
+    return rc;
+}
+
+int rc__r_flush_streams(rc__call *c, rc_event **evs, size_t n) {
+    rc_store *st = c->door->st;
+    nmlist sub = {0};
+    rc_err err;
+    rc_err_clear(&err);
+    int rc = rc_store_subjects(st, NULL, 0, NULL, 0, RC__R_STREAM_TRIMMED, on_subject, &sub, &err);
+    flusharg *f = calloc(1, sizeof *f);
+    if (!f) abort();
+    f->st = st;
+    for (size_t i = 0; !rc && i < sub.n; i++)
+        if (sub.v[i].live) nm_push(&f->streams, sub.v[i].key, strlen(sub.v[i].key));
+    nm_free(&sub);
+    if (rc || f->streams.n == 0) {
+        flusharg_free(f);
+        if (rc) {
+            for (size_t i = 0; i < n; i++) rc_event_free(evs[i]); /* the caller frees the array */
+            rc__r_reply_status(&c->w, rc, &err);
+            return 1;
+        }
+        return 0;
+    }
+    f->evs = malloc((n ? n : 1) * sizeof *f->evs);
+    if (!f->evs) abort();
+    memcpy(f->evs, evs, n * sizeof *evs);
+    f->nevs = n;
+    RC_INFO("resp", "FLUSHDB: deleting %zu keys and %zu streams", n, f->streams.n);
+    rc__r_txn_once(c, flush_step, f, flusharg_free);
+    return 1;
 }

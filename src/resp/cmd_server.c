@@ -378,7 +378,8 @@ static int collect_delete(const rc_kv_entry *e, void *arg) {
 }
 
 /* FLUSHDB/FLUSHALL [ASYNC|SYNC]: one batch of delete events, so history
- * shows what was removed; the batch is atomic. */
+ * shows what was removed; the batch is atomic. Streams go too, with DEL's
+ * tombstone and their groups (rc__r_flush_streams), as DBSIZE counts them. */
 void rc__r_cmd_flushdb(rc__call *c) {
     if (c->argc > 2 || (c->argc == 2 && !rc__r_streq(c->argv[1], "ASYNC") &&
                         !rc__r_streq(c->argv[1], "SYNC"))) {
@@ -394,6 +395,10 @@ void rc__r_cmd_flushdb(rc__call *c) {
     if (rc) {
         rc_event_free_array(kl.evs, kl.n);
         rc__r_reply_status(&c->w, rc, &err);
+        return;
+    }
+    if (rc__r_flush_streams(c, kl.evs, kl.n)) { /* took the events */
+        free(kl.evs);
         return;
     }
     if (kl.n == 0) {

@@ -24,6 +24,7 @@
 
 #include "redcar/buf.h"
 #include "redcar/store.h"
+#include "resp/door.h"
 
 /* *is_stream = 1 when key names a stream now. RC_OK or a store error. */
 int rc__r_stream_key(rc_store *st, rc_txn *tx, const char *key, int *is_stream, rc_err *err);
@@ -57,5 +58,12 @@ const char *rc__r_stream_event_name(const rc_event *ev, int *generic);
 /* DBSIZE / INFO keyspace: the KV view's keys plus the stream keys that are
  * not KV keys (cmd_keys.c). O(subjects of the log), read through the pool. */
 int rc__r_dbsize(rc_store *st, uint64_t *n, rc_err *err);
+
+/* FLUSHDB with streams: when there are stream keys, one step (run once)
+ * appends evs (the KV keys' delete events, n of them; taken) and removes
+ * every stream with its groups, answers +OK and returns 1. 0 when there
+ * is no stream (evs untouched: the caller appends them as a batch) or on
+ * an error (answered). */
+int rc__r_flush_streams(rc__call *c, rc_event **evs, size_t n);
 
 #endif

@@ -784,6 +784,29 @@ def notify_script(cport):
     return out
 
 
+def flush_script(cport):
+    """FLUSHDB empties the keyspace, streams and their groups included."""
+    c = redis.Redis(port=cport, decode_responses=True)
+    c.xadd("fl:s", {"f": "1"})
+    c.xgroup_create("fl:s", "g", "0")
+    c.set("fl:k", "v")
+    out = [("FLUSHDB", c.flushdb()), ("DBSIZE, KEYS", (c.dbsize(), c.keys("*"))),
+           ("EXISTS, XLEN", (c.exists("fl:s", "fl:k"), c.xlen("fl:s"))),
+           ("the group went too", c.xgroup_create("fl:s", "g", "$", mkstream=True)),
+           ("FLUSHALL", c.flushall()), ("DBSIZE", c.dbsize())]
+    return out
+
+
+def compare_flush_with_redis(port):
+    with redis_server() as rport:
+        if rport is None:
+            return
+        want = flush_script(rport)
+        got = flush_script(port)
+        for (what, g), (_, w) in zip(got, want):
+            check(f"as redis-server: {what}", g, w)
+
+
 def compare_lists_with_redis(port):
     """Listing, MULTI DEL, WATCH and notifications side by side."""
     with redis_server() as rport:
@@ -927,6 +950,7 @@ def main():
         scan_cursor(r)
         publish_notifies(r)
         keyspace_differences(r, hp)
+        compare_flush_with_redis(srv.port)
         r.xadd("r3", {"a": "1"})
         c3 = Conn(srv.port)
         c3.cmd("HELLO", "3")
