@@ -744,7 +744,7 @@ int rc__r_flush_streams(rc__call *c, rc_event **evs, size_t n) {
     }
     f->evs = malloc((n ? n : 1) * sizeof *f->evs);
     if (!f->evs) abort();
-    memcpy(f->evs, evs, n * sizeof *evs);
+    if (n) memcpy(f->evs, evs, n * sizeof *evs);
     f->nevs = n;
     RC_INFO("resp", "FLUSHDB: deleting %zu keys and %zu streams", n, f->streams.n);
     rc__r_txn_once(c, flush_step, f, flusharg_free);
