@@ -932,6 +932,15 @@ def keyspace_differences(r, http_port):
           list(r.scan_iter("kd:both*", _type="stream"))), (["kd:both"], "string", []))
     check("... and counted once", r.dbsize(), len(r.keys("*")))
 
+
+def flush_two_views(r):
+    """FLUSHDB of a name that is a KV key with entries: both go."""
+    r.set("fv:both", "v")
+    r.xadd("fv:both", {"f": "1"})
+    r.flushdb()
+    check("FLUSHDB: KV key and entries of one name", (r.exists("fv:both"), r.get("fv:both"), r.xlen("fv:both"),
+                                                     r.dbsize()), (0, None, 0, 0))
+
 def main():
     hp = free_port()
     with Server("-a", f"127.0.0.1:{hp}") as srv:
@@ -951,6 +960,7 @@ def main():
         publish_notifies(r)
         keyspace_differences(r, hp)
         compare_flush_with_redis(srv.port)
+        flush_two_views(r)
         r.xadd("r3", {"a": "1"})
         c3 = Conn(srv.port)
         c3.cmd("HELLO", "3")
