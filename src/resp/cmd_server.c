@@ -137,7 +137,7 @@ void rc__r_cmd_info(rc__call *c) {
         }
         if (want(sec, "keyspace")) {
             rc_buf_puts(&b, "# Keyspace\r\n");
-            uint64_t keys = 0; /* as DBSIZE: KV keys and streams */
+            uint64_t keys = 0; /* as DBSIZE: the KV keys */
             rc_err kerr;
             if (rc__r_dbsize(d->st, &keys, &kerr) != RC_OK) keys = s.keys;
             if (keys)
@@ -344,7 +344,7 @@ void rc__r_cmd_dbsize(rc__call *c) {
     uint64_t n = 0;
     rc_err err;
     rc_err_clear(&err);
-    int rc = rc__r_dbsize(c->door->st, &n, &err); /* KV keys and streams (streamkey.h) */
+    int rc = rc__r_dbsize(c->door->st, &n, &err); /* the KV keys (streamkey.h) */
     if (rc) rc__r_reply_status(&c->w, rc, &err);
     else rc_resp_w_int(&c->w, (int64_t)n);
 }

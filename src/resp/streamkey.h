@@ -55,8 +55,8 @@ int rc__r_subject_head(rc_store *st, rc_txn *tx, const char *key, uint64_t *seq,
  * NULL (no notification: KV events, MKSTREAM's empty stream). */
 const char *rc__r_stream_event_name(const rc_event *ev, int *generic);
 
-/* DBSIZE / INFO keyspace: the KV view's keys plus the stream keys that are
- * not KV keys (cmd_keys.c). O(subjects of the log), read through the pool. */
+/* DBSIZE / INFO keyspace: the KV view's keys, O(1); stream keys are listed
+ * by KEYS and SCAN but not counted here (cmd_keys.c says why). */
 int rc__r_dbsize(rc_store *st, uint64_t *n, rc_err *err);
 
 /* FLUSHDB with streams: when there are stream keys, one step (run once)
