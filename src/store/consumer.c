@@ -1546,14 +1546,7 @@ int rc_consumer_txn_scan(rc_store *st, rc_txn *tx, const rc_query *qy, rc_stored
         sqlite3_bind_int64(s, 10, qy->limit > INT64_MAX ? INT64_MAX : (sqlite3_int64)qy->limit);
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         rc_stored row;
-        row.seq = (uint64_t)sqlite3_column_int64(s, 0);
-        row.json = (const char *)sqlite3_column_text(s, 1);
-        row.json_len = (size_t)sqlite3_column_bytes(s, 1);
-        row.type = (const char *)sqlite3_column_text(s, 2);
-        row.source = (const char *)sqlite3_column_text(s, 3);
-        row.id = (const char *)sqlite3_column_text(s, 4);
-        row.subject = (const char *)sqlite3_column_text(s, 5);
-        row.time_ms = sqlite3_column_int64(s, 6);
+        rc__stored_row(s, &row);
         if (fn(&row, arg)) {
             r = SQLITE_DONE;
             break;

@@ -152,20 +152,24 @@ static int check_trimmed(rc__rconn *c, uint64_t want, rc_err *err) {
 
 #define ROW_COLS "seq,payload,type,source,id,subject,time_ms"
 
+void rc__stored_row(sqlite3_stmt *s, rc_stored *row) {
+    row->seq = (uint64_t)sqlite3_column_int64(s, 0);
+    row->json = (const char *)sqlite3_column_text(s, 1);
+    row->json_len = (size_t)sqlite3_column_bytes(s, 1);
+    row->type = (const char *)sqlite3_column_text(s, 2);
+    row->source = (const char *)sqlite3_column_text(s, 3);
+    row->id = (const char *)sqlite3_column_text(s, 4);
+    row->subject = (const char *)sqlite3_column_text(s, 5);
+    row->time_ms = sqlite3_column_int64(s, 6);
+}
+
 /* Step s and hand each row to fn; returns RC_OK or a read error. */
 static int emit_rows(rc__rconn *c, sqlite3_stmt *s, rc_stored_fn fn, void *arg, size_t *count,
                      rc_err *err) {
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         rc_stored row;
-        row.seq = (uint64_t)sqlite3_column_int64(s, 0);
-        row.json = (const char *)sqlite3_column_text(s, 1);
-        row.json_len = (size_t)sqlite3_column_bytes(s, 1);
-        row.type = (const char *)sqlite3_column_text(s, 2);
-        row.source = (const char *)sqlite3_column_text(s, 3);
-        row.id = (const char *)sqlite3_column_text(s, 4);
-        row.subject = (const char *)sqlite3_column_text(s, 5);
-        row.time_ms = sqlite3_column_int64(s, 6);
+        rc__stored_row(s, &row);
         if (count) (*count)++;
         if (fn(&row, arg)) {
             r = SQLITE_DONE;
@@ -365,14 +369,7 @@ int rc_store_subjects(rc_store *st, const char *from, int excl, const char *belo
             break;
         }
         rc_stored row;
-        row.seq = (uint64_t)sqlite3_column_int64(s, 0);
-        row.json = (const char *)sqlite3_column_text(s, 1);
-        row.json_len = (size_t)sqlite3_column_bytes(s, 1);
-        row.type = (const char *)sqlite3_column_text(s, 2);
-        row.source = (const char *)sqlite3_column_text(s, 3);
-        row.id = (const char *)sqlite3_column_text(s, 4);
-        row.subject = (const char *)sqlite3_column_text(s, 5);
-        row.time_ms = sqlite3_column_int64(s, 6);
+        rc__stored_row(s, &row);
         if (!row.subject || (below && strcmp(row.subject, below) >= 0)) {
             sqlite3_reset(s);
             break;

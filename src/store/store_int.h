@@ -265,6 +265,10 @@ void rc__rconn_end(rc_store *st, rc__rconn *c);
 int rc__rconn_exec(rc__rconn *c, const char *sql, rc_err *err);
 /* The SQL rc_store_scan runs for q (exported for the query-plan test). */
 void rc__scan_sql(const rc_query *q, char *sql, size_t n);
+/* The current row of a statement selecting seq, payload, type, source, id,
+ * subject, time_ms in that order (read.c's ROW_COLS); its strings point
+ * into s until the statement's next step or reset. */
+void rc__stored_row(sqlite3_stmt *s, rc_stored *row);
 /* Binds q's filters, ?1..?9 of that SQL (pend: the end of q's subject
  * prefix, NULL if unbounded); ?10, the limit, is left to the caller. */
 void rc__scan_bind(sqlite3_stmt *s, const rc_query *q, const char *pend);
