@@ -9,8 +9,9 @@
  * A name is a KV key first; else it may be a stream (streamkey.h), which
  * EXISTS, TYPE, the TTL family and DEL/UNLINK treat as Redis does. Streams
  * cannot expire or be renamed (they are subjects of the log): those answer
- * an error instead of acting on a key they cannot see. KEYS, SCAN, DBSIZE
- * and INFO keyspace list and count both (below; docs/streams.md).
+ * an error instead of acting on a key they cannot see. KEYS and SCAN list
+ * both (below); DBSIZE and INFO keyspace count the KV keys only, in O(1)
+ * (cmd_server.c, docs/streams.md).
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -176,7 +177,7 @@ void rc__r_cmd_pttl(rc__call *c) { ttl_common(c, 1, 0); }
 void rc__r_cmd_expiretime(rc__call *c) { ttl_common(c, 0, 1); }
 void rc__r_cmd_pexpiretime(rc__call *c) { ttl_common(c, 1, 1); }
 
-/* ---- listing: KEYS, SCAN, DBSIZE ------------------------------------------------ */
+/* ---- listing: KEYS, SCAN ------------------------------------------------------ */
 
 /* The keyspace is two sorted sets of names: the KV view's keys (kv table)
  * and the log's subjects (events_subject), each walked in byte order. A
@@ -471,22 +472,6 @@ void rc__r_cmd_scan(rc__call *c) {
     free(from);
     free(pre);
     free(below);
-}
-
-/* DBSIZE and INFO keyspace: the KV view's keys, counted in its index, in
- * O(1) as Redis counts. Stream keys are not counted: finding them is a walk
- * of the log's subjects (two seeks and a KV lookup each, ~0.4 s per 100,000
- * subjects on the RESP loop), and INFO is what monitoring polls and what
- * ioredis sends on every connect (its ready check). KEYS and SCAN list
- * them (docs/streams.md). */
-int rc__r_dbsize(rc_store *st, uint64_t *out, rc_err *err) {
-    rc_store_stats ss;
-    if (rc_store_stats_get(st, &ss)) {
-        *out = 0;
-        return rc_err_set(err, RC_IO, "reading the store's counts");
-    }
-    *out = ss.keys;
-    return RC_OK;
 }
 
 /* ---- RENAME ----------------------------------------------------------------------- */

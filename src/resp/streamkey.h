@@ -10,8 +10,8 @@
  * makes one, XDEL and XTRIM leave it (empty, as in Redis), DEL removes it,
  * and a KV key set and deleted again never was one.
  *
- * Keyspace commands that list (KEYS, SCAN, DBSIZE, INFO keyspace) walk the
- * log's distinct subjects (rc_store_subjects) and keep those whose newest
+ * The keyspace commands that list (KEYS, SCAN) walk the log's distinct
+ * subjects (rc_store_subjects) and keep those whose newest
  * event says "stream" and that are not KV keys; see cmd_keys.c.
  *
  * Reads go through tx when it is non-NULL (a step on the store's writer
@@ -55,9 +55,6 @@ int rc__r_subject_head(rc_store *st, rc_txn *tx, const char *key, uint64_t *seq,
  * NULL (no notification: KV events, MKSTREAM's empty stream). */
 const char *rc__r_stream_event_name(const rc_event *ev, int *generic);
 
-/* DBSIZE / INFO keyspace: the KV view's keys, O(1); stream keys are listed
- * by KEYS and SCAN but not counted here (cmd_keys.c says why). */
-int rc__r_dbsize(rc_store *st, uint64_t *n, rc_err *err);
 
 /* FLUSHDB with streams: when there are stream keys, one step (run once)
  * appends evs (the KV keys' delete events, n of them; taken) and removes
